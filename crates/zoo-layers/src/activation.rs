@@ -1,0 +1,213 @@
+//! Activations by name, with `torch.nn.functional`'s semantics (burn's kernels).
+
+use std::fmt;
+
+use burn::tensor::Tensor;
+use burn::tensor::activation as act;
+
+/// An activation function of `torch.nn.functional`, with its arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    /// `max(0, x)`.
+    Relu,
+    /// `x` for `x >= 0`, else `negative_slope * x` (torch default 0.01).
+    LeakyRelu {
+        /// Slope for negative inputs.
+        negative_slope: f64,
+    },
+    /// `x` for `x > 0`, else `alpha * (exp(x) - 1)` (torch default 1.0).
+    Elu {
+        /// Scale of the negative part.
+        alpha: f64,
+    },
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// `exp(x_i) / sum_j exp(x_j)` along `dim` (negative counts from the end).
+    Softmax {
+        /// The dimension normalised over.
+        dim: isize,
+    },
+    /// `log(softmax(x))` along `dim`, computed stably.
+    LogSoftmax {
+        /// The dimension normalised over.
+        dim: isize,
+    },
+    /// `x * Phi(x)`; with `tanh` the tanh approximation (torch `approximate="tanh"`).
+    Gelu {
+        /// Use the tanh approximation instead of the exact erf form.
+        tanh: bool,
+    },
+    /// `x * sigmoid(x)` (swish).
+    Silu,
+    /// `log(1 + exp(beta x)) / beta`, and `x` where `beta x > threshold` (torch defaults 1, 20).
+    Softplus {
+        /// Sharpness.
+        beta: f64,
+        /// Above `beta * x > threshold` the function is the identity.
+        threshold: f64,
+    },
+}
+
+impl Activation {
+    /// The torch name of this activation (`relu`, `leaky_relu`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Elu { .. } => "elu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax { .. } => "softmax",
+            Activation::LogSoftmax { .. } => "log_softmax",
+            Activation::Gelu { .. } => "gelu",
+            Activation::Silu => "silu",
+            Activation::Softplus { .. } => "softplus",
+        }
+    }
+
+    /// The activation named `kind` with torch's default arguments.
+    ///
+    /// `softmax` and `log_softmax` default to the last dimension.
+    pub fn with_defaults(kind: &str) -> Result<Activation, String> {
+        Ok(match kind {
+            "relu" => Activation::Relu,
+            "leaky_relu" => Activation::LeakyRelu {
+                negative_slope: 0.01,
+            },
+            "elu" => Activation::Elu { alpha: 1.0 },
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "softmax" => Activation::Softmax { dim: -1 },
+            "log_softmax" => Activation::LogSoftmax { dim: -1 },
+            "gelu" => Activation::Gelu { tanh: false },
+            "silu" => Activation::Silu,
+            "softplus" => Activation::Softplus {
+                beta: 1.0,
+                threshold: 20.0,
+            },
+            other => {
+                return Err(format!(
+                    "unknown activation `{other}`: expected one of relu, leaky_relu, elu, \
+                     sigmoid, tanh, softmax, log_softmax, gelu, silu, softplus"
+                ));
+            }
+        })
+    }
+
+    /// Applies the activation element-wise (or along `dim` for the softmaxes).
+    ///
+    /// # Panics
+    /// When a softmax `dim` is outside `[-D, D)`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match *self {
+            Activation::Relu => act::relu(x),
+            Activation::LeakyRelu { negative_slope } => act::leaky_relu(x, negative_slope),
+            Activation::Elu { alpha } => act::elu(x, alpha),
+            Activation::Sigmoid => act::sigmoid(x),
+            Activation::Tanh => act::tanh(x),
+            Activation::Softmax { dim } => act::softmax(x, resolve_dim::<D>(dim, "softmax")),
+            Activation::LogSoftmax { dim } => {
+                act::log_softmax(x, resolve_dim::<D>(dim, "log_softmax"))
+            }
+            // Composed from erf rather than burn's fused `gelu`: burn's default
+            // `gelu_backward` (used by ndarray and wgpu) is the derivative of the
+            // tanh approximation, 1e-3 off the exact GELU's gradient.
+            Activation::Gelu { tanh: false } => {
+                let cdf = x
+                    .clone()
+                    .div_scalar(std::f64::consts::SQRT_2)
+                    .erf()
+                    .add_scalar(1.0)
+                    .mul_scalar(0.5);
+                x * cdf
+            }
+            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), with x^3 as a product
+            // (a float power of a negative base is NaN on some backends).
+            Activation::Gelu { tanh: true } => {
+                let cube = x.clone() * x.clone() * x.clone();
+                let inner = (x.clone() + cube.mul_scalar(0.044_715))
+                    .mul_scalar((2.0 / std::f64::consts::PI).sqrt());
+                x * inner.tanh().add_scalar(1.0).mul_scalar(0.5)
+            }
+            Activation::Silu => act::silu(x),
+            Activation::Softplus { beta, threshold } => {
+                act::softplus_with_threshold(x, beta, threshold)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn resolve_dim<const D: usize>(dim: isize, what: &str) -> usize {
+    let d = D as isize;
+    assert!(
+        (-d..d).contains(&dim),
+        "{what}: dim {dim} is out of range for a tensor of rank {D}"
+    );
+    if dim < 0 {
+        (dim + d) as usize
+    } else {
+        dim as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gelu_and_softplus_match_torch() {
+        let device = zoo_device::from_name("flex").unwrap();
+        let x = Tensor::<1>::from_floats([-1.0, 0.5, 30.0], &device);
+        // torch.nn.functional.gelu([-1, 0.5, 30]) = [-0.15865526, 0.34573123, 30]
+        let g: Vec<f32> = Activation::Gelu { tanh: false }
+            .forward(x.clone())
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        for (a, b) in g.iter().zip([-0.158_655_26_f32, 0.345_731_23, 30.0]) {
+            assert!((a - b).abs() < 1e-5, "{g:?}");
+        }
+        // F.softplus(x, beta=1, threshold=20) = [0.31326169, 0.97407698, 30]
+        let s: Vec<f32> = Activation::with_defaults("softplus")
+            .unwrap()
+            .forward(x)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        for (a, b) in s.iter().zip([0.313_261_7_f32, 0.974_077, 30.0]) {
+            assert!((a - b).abs() < 1e-5, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn gelu_gradients_are_exact() {
+        // d/dx [x Phi(x)] = Phi(x) + x phi(x); at x = 1: 0.8413447 + 0.2419707 = 1.0833155.
+        // tanh form at x = 1 (torch approximate="tanh"): 1.0829641.
+        let device = zoo_device::from_name("flex").unwrap().autodiff();
+        for (tanh, want) in [(false, 1.083_315_5_f32), (true, 1.082_964_1)] {
+            let x = Tensor::<1>::from_floats([1.0], &device).require_grad();
+            let y = Activation::Gelu { tanh }.forward(x.clone()).sum();
+            let g: Vec<f32> = x
+                .grad(&y.backward())
+                .unwrap()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap();
+            assert!((g[0] - want).abs() < 1e-5, "tanh={tanh}: {g:?} vs {want}");
+        }
+    }
+
+    #[test]
+    fn unknown_kind_is_an_error() {
+        let err = Activation::with_defaults("swishy").unwrap_err();
+        assert!(err.contains("swishy") && err.contains("relu"), "{err}");
+    }
+}

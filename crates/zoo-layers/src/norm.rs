@@ -1,0 +1,211 @@
+//! Batch normalisation with PyTorch's semantics.
+//!
+//! burn's `batch_norm_train` kernel normalises with the biased batch
+//! variance, as PyTorch does, but burn-nn's `BatchNorm` then also folds the
+//! *biased* variance into `running_var`. PyTorch folds the unbiased one,
+//! `var * n / (n - 1)` with `n` the number of values per channel; a network
+//! trained with burn-nn's layer therefore evaluates differently from the same
+//! network trained in PyTorch. [`batch_norm`] is `F.batch_norm`.
+
+use burn::tensor::Tensor;
+use burn::tensor::module::{batch_norm as bn_eval, batch_norm_train};
+
+/// What [`batch_norm`] returns: the output and the running statistics after the call.
+#[derive(Debug, Clone)]
+pub struct BatchNormOutput<const D: usize> {
+    /// The normalised input, same shape as the input.
+    pub output: Tensor<D>,
+    /// The running mean after the call (unchanged in evaluation mode), detached.
+    pub running_mean: Tensor<1>,
+    /// The running variance after the call (unchanged in evaluation mode), detached.
+    pub running_var: Tensor<1>,
+}
+
+/// Batch normalisation over `[N, C, ...]` as `torch.nn.functional.batch_norm`.
+///
+/// In training mode the batch mean and biased variance normalise the input
+/// (`(x - mean) / sqrt(var + eps) * weight + bias`, gradients flowing through
+/// the statistics) and the running statistics become
+/// `(1 - momentum) * running + momentum * batch`, with the *unbiased* batch
+/// variance for `running_var`. In evaluation mode the running statistics
+/// normalise and are returned unchanged. A missing `weight` is 1, a missing
+/// `bias` 0. Reference: Ioffe & Szegedy 2015; `torch.nn.functional.batch_norm`.
+///
+/// # Panics
+/// When the input has rank < 2, when the statistics or affine parameters are
+/// not `[C]`, or in training mode when there is only one value per channel
+/// (as PyTorch refuses).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm<const D: usize>(
+    input: Tensor<D>,
+    running_mean: Tensor<1>,
+    running_var: Tensor<1>,
+    weight: Option<Tensor<1>>,
+    bias: Option<Tensor<1>>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> BatchNormOutput<D> {
+    assert!(
+        D >= 2,
+        "batch_norm: input must be [N, C, ...], got rank {D}"
+    );
+    let dims = input.dims();
+    let channels = dims[1];
+    for (name, t) in [
+        ("running_mean", &running_mean),
+        ("running_var", &running_var),
+    ] {
+        assert_eq!(
+            t.dims(),
+            [channels],
+            "batch_norm: {name} must be [C] = [{channels}] for input {dims:?}, got {:?}",
+            t.dims()
+        );
+    }
+    let device = input.device();
+    let weight = weight.unwrap_or_else(|| Tensor::ones([channels], &device));
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([channels], &device));
+    assert_eq!(
+        weight.dims(),
+        [channels],
+        "batch_norm: weight must be [{channels}]"
+    );
+    assert_eq!(
+        bias.dims(),
+        [channels],
+        "batch_norm: bias must be [{channels}]"
+    );
+
+    if !training {
+        let output = bn_eval(
+            input,
+            weight,
+            bias,
+            running_mean.clone().detach(),
+            running_var.clone().detach(),
+            eps,
+        );
+        return BatchNormOutput {
+            output,
+            running_mean: running_mean.detach(),
+            running_var: running_var.detach(),
+        };
+    }
+
+    let per_channel: usize = dims
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, d)| d)
+        .product();
+    assert!(
+        per_channel > 1,
+        "batch_norm: training needs more than one value per channel, got input {dims:?}"
+    );
+    let result = batch_norm_train(input, weight, bias, eps);
+    let unbiased = result
+        .variance
+        .detach()
+        .mul_scalar(per_channel as f64 / (per_channel - 1) as f64);
+    let running_mean = running_mean
+        .detach()
+        .mul_scalar(1.0 - momentum)
+        .add(result.mean.detach().mul_scalar(momentum));
+    let running_var = running_var
+        .detach()
+        .mul_scalar(1.0 - momentum)
+        .add(unbiased.mul_scalar(momentum));
+    BatchNormOutput {
+        output: result.output,
+        running_mean,
+        running_var,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_variance_is_unbiased_as_in_torch() {
+        let device = zoo_device::from_name("flex").unwrap();
+        // One channel, values 1..4: batch mean 2.5, biased var 1.25, unbiased 5/3.
+        let x = Tensor::<2>::from_floats([[1.0], [2.0], [3.0], [4.0]], &device);
+        let out = batch_norm(
+            x,
+            Tensor::zeros([1], &device),
+            Tensor::ones([1], &device),
+            None,
+            None,
+            true,
+            0.1,
+            1e-5,
+        );
+        let mean: Vec<f32> = out
+            .running_mean
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let var: Vec<f32> = out
+            .running_var
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert!((mean[0] - 0.25).abs() < 1e-6, "{mean:?}");
+        assert!((var[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6, "{var:?}");
+        let y: Vec<f32> = out.output.into_data().try_into_vec_as::<f32>().unwrap();
+        // (1 - 2.5) / sqrt(1.25 + 1e-5)
+        assert!(
+            (y[0] - (-1.5 / (1.25f32 + 1e-5).sqrt())).abs() < 1e-5,
+            "{y:?}"
+        );
+    }
+}
+
+/// Local response normalisation across channels (Krizhevsky et al. 2012),
+/// as `F.local_response_norm`: `x / (k + alpha / size * sum x^2)^beta`, the
+/// sum over a window of `size` channels holding `size / 2` channels before
+/// and `(size - 1) / 2` after (zeros beyond the ends, counted in the mean).
+///
+/// burn-nn's `LocalResponseNorm` puts the window the other way round
+/// (`(size - 1) / 2` before), which differs from PyTorch for even sizes.
+///
+/// # Panics
+/// When the rank is below 3 or `size` is zero.
+pub fn local_response_norm<const D: usize>(
+    x: Tensor<D>,
+    size: usize,
+    alpha: f64,
+    beta: f64,
+    k: f64,
+) -> Tensor<D> {
+    assert!(
+        D >= 3,
+        "local_response_norm: input must be [N, C, H, ...], got rank {D}"
+    );
+    assert!(size > 0, "local_response_norm: size must be positive");
+    let dims = x.dims();
+    let (n, c) = (dims[0], dims[1]);
+    let rest: usize = dims[2..].iter().product();
+    let sq = x.clone().reshape([n, c, rest]).square();
+    let (before, after) = (size / 2, (size - 1) / 2);
+    let device = sq.device();
+    let padded = Tensor::cat(
+        vec![
+            Tensor::zeros([n, before, rest], &device),
+            sq,
+            Tensor::zeros([n, after, rest], &device),
+        ],
+        1,
+    );
+    let mut sum = padded.clone().narrow(1, 0, c);
+    for offset in 1..size {
+        sum = sum + padded.clone().narrow(1, offset, c);
+    }
+    let div = sum
+        .mul_scalar(alpha / size as f64)
+        .add_scalar(k)
+        .powf_scalar(beta);
+    x / div.reshape(dims)
+}

@@ -1,0 +1,77 @@
+//! `cargo xtask bench <what> [--device D]`: throughput of burn's kernels as
+//! this project builds them (the dev profile: dependencies at opt-level 3,
+//! debug assertions off). Timings are medians of repeated runs after a
+//! warm-up, with the device synchronised around each run.
+
+use std::time::{Duration, Instant};
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor};
+
+/// Times `f` (which must leave all work queued on `device`): `warmup`
+/// unmeasured runs, then the median of `runs`.
+fn time(device: &Device, warmup: usize, runs: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..warmup {
+        f();
+    }
+    device.sync().expect("device sync");
+    let mut samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            device.sync().expect("device sync");
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Square matmul `[n, n] x [n, n]`: prints the median time and GFLOP/s (`2 n^3` flops).
+pub fn matmul(device: &Device, n: usize, runs: usize) -> f64 {
+    let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
+    let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
+    let t = time(device, 2, runs, || {
+        let _ = a.clone().matmul(b.clone());
+    });
+    let gflops = 2.0 * (n as f64).powi(3) / t.as_secs_f64() / 1e9;
+    println!(
+        "matmul {n}x{n}: {:.2} ms, {gflops:.1} GFLOP/s",
+        t.as_secs_f64() * 1e3
+    );
+    gflops
+}
+
+/// A 3x3 convolution (VGG-style, padding 1) forward and backward on
+/// `[batch, c, hw, hw]` with `c` output channels: prints the median time of
+/// forward + backward and GFLOP/s (`3 * 2 * N*C*C*9*H*W`: one forward, two
+/// backward convolutions).
+pub fn conv(device: &Device, batch: usize, c: usize, hw: usize, runs: usize) -> f64 {
+    let device = device.clone().autodiff();
+    let x = Tensor::<4>::random(
+        [batch, c, hw, hw],
+        Distribution::Uniform(-1.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let w =
+        Tensor::<4>::random([c, c, 3, 3], Distribution::Uniform(-0.1, 0.1), &device).require_grad();
+    let t = time(&device, 1, runs, || {
+        let y = conv2d(
+            x.clone(),
+            w.clone(),
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        );
+        let grads = y.sum().backward();
+        let _ = (x.grad(&grads), w.grad(&grads));
+    });
+    let flops = 3.0 * 2.0 * (batch * c * c * 9 * hw * hw) as f64;
+    let gflops = flops / t.as_secs_f64() / 1e9;
+    println!(
+        "conv3x3 fwd+bwd [{batch},{c},{hw},{hw}]: {:.2} ms, {gflops:.1} GFLOP/s",
+        t.as_secs_f64() * 1e3
+    );
+    gflops
+}
