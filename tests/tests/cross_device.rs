@@ -134,26 +134,19 @@ fn train_three_steps(device: &Device) -> Readings {
             for (name, g) in [
                 (
                     "grad.conv.weight",
-                    model.conv.weight.val().grad(&grads).map(|g| read(g)),
+                    model.conv.weight.val().grad(&grads).map(read),
                 ),
                 (
                     "grad.bn.weight",
-                    model.bn.gamma.val().grad(&grads).map(|g| read(g)),
+                    model.bn.gamma.val().grad(&grads).map(read),
                 ),
                 (
                     "grad.fc.weight",
-                    model.fc.weight.val().grad(&grads).map(|g| read(g)),
+                    model.fc.weight.val().grad(&grads).map(read),
                 ),
                 (
                     "grad.fc.bias",
-                    model
-                        .fc
-                        .bias
-                        .as_ref()
-                        .unwrap()
-                        .val()
-                        .grad(&grads)
-                        .map(|g| read(g)),
+                    model.fc.bias.as_ref().unwrap().val().grad(&grads).map(read),
                 ),
             ] {
                 readings.push((

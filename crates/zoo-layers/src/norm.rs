@@ -123,46 +123,6 @@ pub fn batch_norm<const D: usize>(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn running_variance_is_unbiased_as_in_torch() {
-        let device = zoo_device::from_name("flex").unwrap();
-        // One channel, values 1..4: batch mean 2.5, biased var 1.25, unbiased 5/3.
-        let x = Tensor::<2>::from_floats([[1.0], [2.0], [3.0], [4.0]], &device);
-        let out = batch_norm(
-            x,
-            Tensor::zeros([1], &device),
-            Tensor::ones([1], &device),
-            None,
-            None,
-            true,
-            0.1,
-            1e-5,
-        );
-        let mean: Vec<f32> = out
-            .running_mean
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .unwrap();
-        let var: Vec<f32> = out
-            .running_var
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .unwrap();
-        assert!((mean[0] - 0.25).abs() < 1e-6, "{mean:?}");
-        assert!((var[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6, "{var:?}");
-        let y: Vec<f32> = out.output.into_data().try_into_vec_as::<f32>().unwrap();
-        // (1 - 2.5) / sqrt(1.25 + 1e-5)
-        assert!(
-            (y[0] - (-1.5 / (1.25f32 + 1e-5).sqrt())).abs() < 1e-5,
-            "{y:?}"
-        );
-    }
-}
-
 /// Local response normalisation across channels (Krizhevsky et al. 2012),
 /// as `F.local_response_norm`: `x / (k + alpha / size * sum x^2)^beta`, the
 /// sum over a window of `size` channels holding `size / 2` channels before
@@ -208,4 +168,60 @@ pub fn local_response_norm<const D: usize>(
         .add_scalar(k)
         .powf_scalar(beta);
     x / div.reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_variance_is_unbiased_as_in_torch() {
+        let device = zoo_device::from_name("flex").unwrap();
+        // One channel, values 1..4: batch mean 2.5, biased var 1.25, unbiased 5/3.
+        let x = Tensor::<2>::from_floats([[1.0], [2.0], [3.0], [4.0]], &device);
+        let out = batch_norm(
+            x,
+            Tensor::zeros([1], &device),
+            Tensor::ones([1], &device),
+            None,
+            None,
+            true,
+            0.1,
+            1e-5,
+        );
+        let mean: Vec<f32> = out
+            .running_mean
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let var: Vec<f32> = out
+            .running_var
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert!((mean[0] - 0.25).abs() < 1e-6, "{mean:?}");
+        assert!((var[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6, "{var:?}");
+        let y: Vec<f32> = out.output.into_data().try_into_vec_as::<f32>().unwrap();
+        // (1 - 2.5) / sqrt(1.25 + 1e-5)
+        assert!(
+            (y[0] - (-1.5 / (1.25f32 + 1e-5).sqrt())).abs() < 1e-5,
+            "{y:?}"
+        );
+    }
+
+    #[test]
+    fn lrn_window_sits_before_the_channel_for_even_sizes() {
+        // x = [1, 2] over two channels, size 2, alpha 1, beta 1, k 1. torch's window
+        // for channel c is channels c-1..=c: div = [1 + 1/2, 1 + 5/2].
+        let device = zoo_device::from_name("flex").unwrap();
+        let x = Tensor::<3>::from_floats([[[1.0], [2.0]]], &device);
+        let y: Vec<f32> = local_response_norm(x, 2, 1.0, 1.0, 1.0)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert!(
+            (y[0] - 1.0 / 1.5).abs() < 1e-6 && (y[1] - 2.0 / 3.5).abs() < 1e-6,
+            "{y:?}"
+        );
+    }
 }

@@ -25,7 +25,7 @@ pub fn adaptive_max_pool2d(x: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
         oh > 0 && ow > 0,
         "adaptive_max_pool2d: output size {output_size:?} must be positive"
     );
-    if h % oh == 0 && w % ow == 0 {
+    if h.is_multiple_of(oh) && w.is_multiple_of(ow) {
         // Equal, non-overlapping windows: one reshape and two reductions.
         let (kh, kw) = (h / oh, w / ow);
         return x
@@ -96,7 +96,7 @@ pub fn maxout<const D: usize>(x: Tensor<D>, pieces: usize) -> Tensor<D> {
     assert!(D >= 2, "maxout: input must be [N, C, ...]");
     let dims = x.dims();
     assert!(
-        pieces > 0 && dims[1] % pieces == 0,
+        pieces > 0 && dims[1].is_multiple_of(pieces),
         "maxout: {pieces} pieces must divide the {} channels of input {dims:?}",
         dims[1]
     );

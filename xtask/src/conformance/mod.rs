@@ -158,7 +158,7 @@ fn check(case: &Case, op: ops::OpFn, device: &Device) -> Result<(), String> {
         return Ok(());
     }
     let primary = match &outputs[0].1 {
-        Out::Float(t) => t.clone(),
+        Out::Float(t) => (**t).clone(),
         Out::Host(_) => {
             return Err(format!(
                 "gradients requested but the primary output `{primary_name}` is not a float tensor"

@@ -168,7 +168,7 @@ pub fn maxout(ctx: &Ctx) -> Result<Outputs, String> {
     let x = ctx.input("x")?;
     let pieces = ctx.usize_or("pieces", 0)?;
     let shape = x.shape().to_vec();
-    if shape.len() < 2 || pieces == 0 || shape[1] % pieces != 0 {
+    if shape.len() < 2 || pieces == 0 || !shape[1].is_multiple_of(pieces) {
         return Err(format!(
             "maxout needs [N, C*k, ...] with k = {pieces} dividing C, got {shape:?}"
         ));

@@ -7,6 +7,7 @@
 
 mod layers;
 mod losses;
+mod optim;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -50,6 +51,10 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "perplexity" => losses::perplexity,
         "l2_penalty" => losses::l2_penalty,
         "l1_penalty" => losses::l1_penalty,
+        "optimizer_trajectory" => optim::optimizer_trajectory,
+        "lr_schedule" => optim::lr_schedule,
+        "clip_grad_norm" => optim::clip_grad_norm,
+        "gradient_descent" => optim::gradient_descent,
         _ => return None,
     };
     Some(f)
@@ -58,7 +63,7 @@ pub fn lookup(op: &str) -> Option<OpFn> {
 /// One output of an op.
 pub enum Out {
     /// A float tensor still on the device (gradients flow through it).
-    Float(DynTensor),
+    Float(Box<DynTensor>),
     /// A value already on the host (integer results such as indices).
     Host(HostTensor),
 }
@@ -70,7 +75,7 @@ pub struct Outputs(pub Vec<(String, Out)>);
 impl Outputs {
     /// Adds a float output.
     pub fn float(mut self, name: &str, t: DynTensor) -> Self {
-        self.0.push((name.to_string(), Out::Float(t)));
+        self.0.push((name.to_string(), Out::Float(Box::new(t))));
         self
     }
 
@@ -182,6 +187,22 @@ impl<'a> Ctx<'a> {
 
     fn param(&self, key: &str) -> Option<&Value> {
         self.case.param(key)
+    }
+
+    /// A param as raw JSON, if present and not null.
+    pub fn raw_param(&self, key: &str) -> Option<&Value> {
+        self.param(key)
+    }
+
+    /// A list of numbers with a default.
+    pub fn f64_list_or(&self, key: &str, default: &[f64]) -> Result<Vec<f64>, String> {
+        match self.param(key) {
+            None => Ok(default.to_vec()),
+            Some(v) => v
+                .as_array()
+                .and_then(|items| items.iter().map(|x| x.as_f64()).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| format!("param `{key}` must be a list of numbers, got {v}")),
+        }
     }
 
     /// A number param.
