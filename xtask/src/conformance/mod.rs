@@ -115,6 +115,9 @@ pub fn run_case(case: &Case, device: &Device) -> Outcome {
     let Some(op) = ops::lookup(&case.op) else {
         return Outcome::Unsupported(case.op.clone());
     };
+    if let Some(what) = ops::unsupported_variant(case) {
+        return Outcome::Unsupported(what);
+    }
     match panic::catch_unwind(AssertUnwindSafe(|| check(case, op, device))) {
         Ok(Ok(())) => Outcome::Pass,
         Ok(Err(why)) => Outcome::Fail(why),

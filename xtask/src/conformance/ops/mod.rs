@@ -7,6 +7,7 @@
 
 mod layers;
 mod losses;
+mod models;
 mod optim;
 
 use std::cell::RefCell;
@@ -55,9 +56,22 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "lr_schedule" => optim::lr_schedule,
         "clip_grad_norm" => optim::clip_grad_norm,
         "gradient_descent" => optim::gradient_descent,
+        "model_params" => models::model_params,
         _ => return None,
     };
     Some(f)
+}
+
+/// The name under which a case is UNSUPPORTED although its `op` exists:
+/// an architecture the project does not have yet.
+pub fn unsupported_variant(case: &Case) -> Option<String> {
+    if case.op == "model_params" {
+        let arch = case.param("arch").and_then(|v| v.as_str()).unwrap_or("");
+        if !models::PARAM_ARCHS.contains(&arch) {
+            return Some(format!("{} (arch {arch})", case.op));
+        }
+    }
+    None
 }
 
 /// One output of an op.

@@ -1,0 +1,184 @@
+//! LeNet-5 as the course builds it (d2l 7.6; LeCun et al. 1998).
+//!
+//! conv 5x5 (6) -> act -> 2x2 pool -> conv 5x5 (16) -> act -> 2x2 pool ->
+//! flatten -> 120 -> act -> 84 -> act -> classes. The current course pads
+//! the first convolution by 2 (28x28 in, 16x5x5 flattened); the older notes
+//! do not (16x4x4 flattened): both via `conv1_padding`. Sigmoid and average
+//! pooling as in the course, ReLU and max pooling on request.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor};
+use zoo_layers::activation::Activation;
+use zoo_layers::conv_size::conv_output_size;
+
+/// The nonlinearity between layers.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LeNetActivation {
+    /// The course's sigmoid.
+    Sigmoid,
+    /// ReLU (the modern variant).
+    Relu,
+}
+
+/// The pooling of LeNet.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LeNetPool {
+    /// The course's 2x2 stride-2 average pooling.
+    Avg,
+    /// 2x2 stride-2 max pooling.
+    Max,
+}
+
+/// Configuration of [`LeNet`].
+#[derive(Config, Debug)]
+pub struct LeNetConfig {
+    /// Input channels.
+    #[config(default = 1)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Input height and width.
+    #[config(default = "[28, 28]")]
+    pub input_size: [usize; 2],
+    /// Padding of the first convolution (2 in the current course, 0 in the older notes).
+    #[config(default = 2)]
+    pub conv1_padding: usize,
+    /// Activation.
+    #[config(default = "LeNetActivation::Sigmoid")]
+    pub activation: LeNetActivation,
+    /// Pooling.
+    #[config(default = "LeNetPool::Avg")]
+    pub pool: LeNetPool,
+}
+
+/// LeNet-5; see the module docs.
+#[derive(Module, Debug)]
+pub struct LeNet {
+    /// First convolution, 5x5, 6 channels.
+    pub conv1: Conv2d,
+    /// Second convolution, 5x5, 16 channels.
+    pub conv2: Conv2d,
+    /// Dense layer to 120.
+    pub fc1: Linear,
+    /// Dense layer to 84.
+    pub fc2: Linear,
+    /// Output layer.
+    pub fc3: Linear,
+    #[module(skip)]
+    activation: LeNetActivation,
+    #[module(skip)]
+    pool: LeNetPool,
+}
+
+impl LeNetConfig {
+    /// The flattened size after the second pooling, `16 * h * w`.
+    ///
+    /// An error when the input is too small for the two convolutions and poolings.
+    pub fn flat_features(&self) -> Result<usize, String> {
+        let side = |n: usize| -> Result<usize, String> {
+            let n = conv_output_size(n, 5, 1, self.conv1_padding, 1).map_err(|e| e.to_string())?;
+            let n = conv_output_size(n, 2, 2, 0, 1).map_err(|e| e.to_string())?;
+            let n = conv_output_size(n, 5, 1, 0, 1).map_err(|e| e.to_string())?;
+            conv_output_size(n, 2, 2, 0, 1).map_err(|e| e.to_string())
+        };
+        Ok(16 * side(self.input_size[0])? * side(self.input_size[1])?)
+    }
+
+    /// Builds the model, Xavier-uniform initialised as the course trains it.
+    ///
+    /// # Panics
+    /// When the input size is too small for LeNet (see [`Self::flat_features`]).
+    pub fn init(&self, device: &Device) -> LeNet {
+        let flat = self
+            .flat_features()
+            .unwrap_or_else(|e| panic!("LeNet input {:?}: {e}", self.input_size));
+        let xavier = Initializer::XavierUniform { gain: 1.0 };
+        LeNet {
+            conv1: Conv2dConfig::new([self.in_channels, 6], [5, 5])
+                .with_padding(PaddingConfig2d::Explicit(
+                    self.conv1_padding,
+                    self.conv1_padding,
+                    self.conv1_padding,
+                    self.conv1_padding,
+                ))
+                .with_initializer(xavier.clone())
+                .init(device),
+            conv2: Conv2dConfig::new([6, 16], [5, 5])
+                .with_initializer(xavier.clone())
+                .init(device),
+            fc1: LinearConfig::new(flat, 120)
+                .with_initializer(xavier.clone())
+                .init(device),
+            fc2: LinearConfig::new(120, 84)
+                .with_initializer(xavier.clone())
+                .init(device),
+            fc3: LinearConfig::new(84, self.num_classes)
+                .with_initializer(xavier)
+                .init(device),
+            activation: self.activation,
+            pool: self.pool,
+        }
+    }
+}
+
+impl LeNet {
+    fn act<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self.activation {
+            LeNetActivation::Sigmoid => Activation::Sigmoid.forward(x),
+            LeNetActivation::Relu => Activation::Relu.forward(x),
+        }
+    }
+
+    fn pool(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.pool {
+            LeNetPool::Avg => avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2])),
+            LeNetPool::Max => max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2])),
+        }
+    }
+
+    /// Logits `[N, classes]` of images `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.pool(self.act(self.conv1.forward(x)));
+        let x = self.pool(self.act(self.conv2.forward(x)));
+        let [n, c, h, w] = x.dims();
+        let x = self.act(self.fc1.forward(x.reshape([n, c * h * w])));
+        let x = self.act(self.fc2.forward(x));
+        self.fc3.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_parameters_follow_the_course() {
+        let device = zoo_device::from_name("flex").unwrap();
+        // d2l's shape trace: 16 x 5 x 5 before the dense layers.
+        assert_eq!(LeNetConfig::new().flat_features().unwrap(), 400);
+        assert_eq!(
+            LeNetConfig::new()
+                .with_conv1_padding(0)
+                .flat_features()
+                .unwrap(),
+            256
+        );
+        let model = LeNetConfig::new().init(&device);
+        // 156 + 2416 + 48120 + 10164 + 850.
+        assert_eq!(crate::num_trainable_params(&model), 61_706);
+        let y = model.forward(Tensor::zeros([2, 1, 28, 28], &device));
+        assert_eq!(y.dims(), [2, 10]);
+        assert!(
+            LeNetConfig::new()
+                .with_input_size([8, 8])
+                .flat_features()
+                .is_err()
+        );
+    }
+}
