@@ -13,6 +13,7 @@
 //! - [`conv_size`]: the conv / transposed-conv / pooling size arithmetic and
 //!   parameter counts of the course notes.
 //! - [`init`]: Xavier and Kaiming scales, the FCN bilinear kernel.
+//! - [`gradcheck`]: the finite-difference gradient checker the tests use.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -29,6 +30,7 @@
 
 pub mod activation;
 pub mod conv_size;
+pub mod gradcheck;
 pub mod init;
 pub mod norm;
 pub mod pool;

@@ -446,6 +446,84 @@ mod tests {
     }
 
     #[test]
+    fn losses_pass_the_finite_difference_gradient_check() {
+        use zoo_layers::gradcheck::{GradCheck, check_gradient};
+        let d = device();
+        let s = GradCheck::default();
+        let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin() * 2.0).collect();
+        let t = |d: &Device| {
+            Tensor::<2>::from_floats(
+                burn::tensor::TensorData::new(
+                    (0..12).map(|i| (i as f32 * 0.11).cos()).collect::<Vec<_>>(),
+                    [3, 4],
+                ),
+                d,
+            )
+        };
+        let classes = |d: &Device| Tensor::<1, Int>::from_ints([2, 0, 3], d);
+        check_gradient(
+            |v: Tensor<2>| smooth_l1_loss(v.clone(), t(&v.device()), 0.5, Reduction::Sum),
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+        check_gradient(
+            |v: Tensor<2>| huber_loss(v.clone(), t(&v.device()), 0.7, Reduction::Mean),
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+        check_gradient(
+            |v: Tensor<2>| bce_with_logits(v.clone(), t(&v.device()).abs(), Reduction::Mean),
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+        check_gradient(
+            |v: Tensor<2>| {
+                multiclass_svm_loss(v.clone(), classes(&v.device()), 1.0, Reduction::Mean)
+            },
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+        check_gradient(
+            |v: Tensor<2>| {
+                cross_entropy(
+                    v.clone(),
+                    CeTarget::Classes(classes(&v.device())),
+                    0.1,
+                    Reduction::Mean,
+                )
+            },
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+        check_gradient(
+            |v: Tensor<2>| {
+                let probs = burn::tensor::activation::softmax(t(&v.device()), 1);
+                cross_entropy(v, CeTarget::Probs(probs), 0.2, Reduction::Sum)
+            },
+            &x,
+            [3, 4],
+            &d,
+            s,
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn bce_with_logits_gradient_is_sigmoid_minus_target() {
         let d = device().autodiff();
         let x = Tensor::<1>::from_floats([0.0, 3.0, -50.0, 80.0], &d).require_grad();
