@@ -7,19 +7,21 @@
 //! fresh machine without network. `--data-dir /usr/share/datasets/fashion-mnist`
 //! (Debian's `dataset-fashion-mnist`) trains on the full 60,000 images.
 //! Prints per epoch the training loss and accuracy, the test accuracy and
-//! the throughput.
+//! macro F1 (evaluated without autodiff), and the throughput.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
-use zoo_datasets::fashion_mnist::{FashionMnist, Split};
+use zoo_datasets::fashion_mnist::{CLASSES, FashionMnist, Split};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
+use zoo_train::metrics::ConfusionMatrix;
 
 #[derive(Parser)]
 #[command(about = "Train LeNet-5 on Fashion-MNIST (the course's d2l 7.6 setup)")]
@@ -72,14 +74,14 @@ fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     pred.equal(labels).int().sum().into_scalar::<i64>() as usize
 }
 
-fn evaluate(model: &LeNet, data: &FashionMnist, batch: usize, device: &Device) -> f64 {
-    let mut right = 0;
+fn evaluate(model: &LeNet, data: &FashionMnist, batch: usize, device: &Device) -> ConfusionMatrix {
+    let mut cm = ConfusionMatrix::new(CLASSES.len());
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(batch) {
         let (x, y) = data.batch(chunk, device);
-        right += correct(model.forward(x), y);
+        cm.add_logits(model.forward(x), y);
     }
-    right as f64 / data.len() as f64
+    cm
 }
 
 fn main() -> ExitCode {
@@ -149,12 +151,14 @@ fn main() -> ExitCode {
             model = optim.step(args.lr, model, grads);
         }
         let secs = start.elapsed().as_secs_f64();
-        let test_acc = evaluate(&model, &test, 1000, &train_device);
+        let cm = evaluate(&model.valid(), &test, 1000, &device);
         println!(
-            "epoch {epoch:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, {:.0} images/s",
+            "epoch {epoch:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, test macro F1 {:.3}, \
+             {:.0} images/s",
             loss_sum / train.len() as f64,
             right as f64 / train.len() as f64,
-            test_acc,
+            cm.accuracy(),
+            cm.macro_prf().2,
             train.len() as f64 / secs
         );
     }

@@ -1,0 +1,154 @@
+//! Classification metrics from a confusion matrix: accuracy, per-class and
+//! macro precision / recall / F1 (scikit-learn's definitions, with 0 where a
+//! denominator is 0, as its `zero_division=0`).
+
+use burn::tensor::{Int, Tensor};
+
+/// Counts `counts[target][prediction]` over `k` classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfusionMatrix {
+    k: usize,
+    counts: Vec<u64>,
+}
+
+impl ConfusionMatrix {
+    /// An empty matrix for `k` classes.
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            counts: vec![0; k * k],
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.k
+    }
+
+    /// Adds predictions and targets (class indices).
+    ///
+    /// # Panics
+    /// When the lengths differ or a class is out of range.
+    pub fn add(&mut self, predictions: &[usize], targets: &[usize]) {
+        assert_eq!(
+            predictions.len(),
+            targets.len(),
+            "ConfusionMatrix::add: {} predictions for {} targets",
+            predictions.len(),
+            targets.len()
+        );
+        for (&p, &t) in predictions.iter().zip(targets) {
+            assert!(
+                p < self.k && t < self.k,
+                "class {p} or {t} outside 0..{}",
+                self.k
+            );
+            self.counts[t * self.k + p] += 1;
+        }
+    }
+
+    /// Adds a batch of logits `[N, k]` (arg-max is the prediction) and targets `[N]`.
+    pub fn add_logits(&mut self, logits: Tensor<2>, targets: Tensor<1, Int>) {
+        let [n, _] = logits.dims();
+        let pred: Vec<i64> = logits
+            .argmax(1)
+            .reshape([n])
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .unwrap();
+        let tgt: Vec<i64> = targets.into_data().try_into_vec_as::<i64>().unwrap();
+        let to_usize = |v: Vec<i64>| v.into_iter().map(|x| x as usize).collect::<Vec<_>>();
+        self.add(&to_usize(pred), &to_usize(tgt));
+    }
+
+    /// `counts[target][prediction]`.
+    pub fn count(&self, target: usize, prediction: usize) -> u64 {
+        self.counts[target * self.k + prediction]
+    }
+
+    /// Samples counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Fraction of correct predictions (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let right: u64 = (0..self.k).map(|c| self.count(c, c)).sum();
+        ratio(right, self.total())
+    }
+
+    /// Precision of class `c`: `TP / (TP + FP)`.
+    pub fn precision(&self, c: usize) -> f64 {
+        let predicted: u64 = (0..self.k).map(|t| self.count(t, c)).sum();
+        ratio(self.count(c, c), predicted)
+    }
+
+    /// Recall of class `c`: `TP / (TP + FN)`.
+    pub fn recall(&self, c: usize) -> f64 {
+        let actual: u64 = (0..self.k).map(|p| self.count(c, p)).sum();
+        ratio(self.count(c, c), actual)
+    }
+
+    /// F1 of class `c`: the harmonic mean of precision and recall.
+    pub fn f1(&self, c: usize) -> f64 {
+        let (p, r) = (self.precision(c), self.recall(c));
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+
+    /// Unweighted mean over classes of precision, recall and F1 (`average="macro"`).
+    pub fn macro_prf(&self) -> (f64, f64, f64) {
+        let k = self.k as f64;
+        let sum = |f: &dyn Fn(usize) -> f64| (0..self.k).map(f).sum::<f64>() / k;
+        (
+            sum(&|c| self.precision(c)),
+            sum(&|c| self.recall(c)),
+            sum(&|c| self.f1(c)),
+        )
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_scikit_learn_on_a_worked_example() {
+        // y_true = [0, 0, 1, 1, 2, 2], y_pred = [0, 1, 1, 1, 0, 2]:
+        // sklearn precision_recall_fscore_support(average=None):
+        //   precision [0.5, 0.6667, 1.0], recall [0.5, 1.0, 0.5], f1 [0.5, 0.8, 0.6667];
+        // macro: precision 0.7222, recall 0.6667, f1 0.6556; accuracy 4/6.
+        let mut cm = ConfusionMatrix::new(3);
+        cm.add(&[0, 1, 1, 1, 0, 2], &[0, 0, 1, 1, 2, 2]);
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        close(cm.accuracy(), 4.0 / 6.0);
+        close(cm.precision(1), 2.0 / 3.0);
+        close(cm.recall(2), 0.5);
+        close(cm.f1(1), 0.8);
+        let (p, r, f) = cm.macro_prf();
+        close(p, 0.7222);
+        close(r, 0.6667);
+        close(f, 0.6556);
+        // A class never predicted nor present gives 0, not NaN.
+        let empty = ConfusionMatrix::new(2);
+        assert_eq!(empty.accuracy(), 0.0);
+        assert_eq!(empty.f1(1), 0.0);
+    }
+
+    #[test]
+    fn logits_are_arg_maxed() {
+        let device = zoo_device::from_name("flex").unwrap();
+        let logits = Tensor::<2>::from_floats([[0.1, 2.0], [3.0, -1.0], [0.0, 1.0]], &device);
+        let targets = Tensor::<1, Int>::from_ints([1, 1, 1], &device);
+        let mut cm = ConfusionMatrix::new(2);
+        cm.add_logits(logits, targets);
+        assert_eq!((cm.count(1, 1), cm.count(1, 0)), (2, 1));
+    }
+}
