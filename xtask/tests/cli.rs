@@ -1,0 +1,60 @@
+//! The xtask binary's command line: device errors and the runner's exit status.
+
+use std::process::Command;
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+#[test]
+fn unknown_device_exits_non_zero_listing_the_devices() {
+    let out = xtask()
+        .args(["conformance", ".", "--device", "tpu"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown device `tpu`"), "{err}");
+    for name in ["flex", "ndarray", "wgpu"] {
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
+fn zoo_device_variable_is_read_and_checked() {
+    let out = xtask()
+        .args(["conformance", "."])
+        .env("ZOO_DEVICE", "cuda-please")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cuda-please"));
+}
+
+#[test]
+fn missing_directory_is_an_error_not_a_panic() {
+    let out = xtask()
+        .args(["conformance", "/nonexistent/cases", "--device", "flex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/cases"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_failing_case_makes_the_exit_status_non_zero() {
+    let dir = std::env::temp_dir().join(format!("zoo-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.safetensors"), b"definitely not safetensors").unwrap();
+    let out = xtask()
+        .args(["conformance", dir.to_str().unwrap(), "--device", "flex"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL broken.safetensors: not a safetensors file"), "{stdout}");
+    assert!(stdout.lines().last().unwrap() == "0 passed, 1 failed, 0 unsupported", "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
