@@ -47,14 +47,24 @@ fn missing_directory_is_an_error_not_a_panic() {
 fn a_failing_case_makes_the_exit_status_non_zero() {
     let dir = std::env::temp_dir().join(format!("zoo-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("broken.safetensors"), b"definitely not safetensors").unwrap();
+    std::fs::write(
+        dir.join("broken.safetensors"),
+        b"definitely not safetensors",
+    )
+    .unwrap();
     let out = xtask()
         .args(["conformance", dir.to_str().unwrap(), "--device", "flex"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL broken.safetensors: not a safetensors file"), "{stdout}");
-    assert!(stdout.lines().last().unwrap() == "0 passed, 1 failed, 0 unsupported", "{stdout}");
+    assert!(
+        stdout.contains("FAIL broken.safetensors: not a safetensors file"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().last().unwrap() == "0 passed, 1 failed, 0 unsupported",
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
