@@ -171,7 +171,7 @@ mod tests {
         );
         let model = LeNetConfig::new().init(&device);
         // 156 + 2416 + 48120 + 10164 + 850.
-        assert_eq!(crate::num_trainable_params(&model), 61_706);
+        assert_eq!(model.num_params(), 61_706);
         let y = model.forward(Tensor::zeros([2, 1, 28, 28], &device));
         assert_eq!(y.dims(), [2, 10]);
         assert!(

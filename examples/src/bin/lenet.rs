@@ -69,9 +69,10 @@ impl SplitMix {
     }
 }
 
-fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+/// Correct predictions of a batch, left on the device (no host sync).
+fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
     let pred = logits.argmax(1).flatten::<1>(0, 1);
-    pred.equal(labels).int().sum().into_scalar::<i64>() as usize
+    pred.equal(labels).int().sum()
 }
 
 fn evaluate(model: &LeNet, data: &FashionMnist, batch: usize, device: &Device) -> ConfusionMatrix {
@@ -135,7 +136,9 @@ fn main() -> ExitCode {
     for epoch in 1..=args.epochs {
         let start = Instant::now();
         rng.shuffle(&mut order);
-        let (mut loss_sum, mut right) = (0.0f64, 0usize);
+        // Running sums stay on the device; they are read once per epoch.
+        let mut loss_sum = Tensor::<1>::zeros([1], &device);
+        let mut right = Tensor::<1, Int>::zeros([1], &device);
         for chunk in order.chunks(args.batch_size) {
             let (x, y) = train.batch(chunk, &train_device);
             let logits = model.forward(x);
@@ -145,18 +148,25 @@ fn main() -> ExitCode {
                 0.0,
                 Reduction::Mean,
             );
-            right += correct(logits.detach(), y);
-            loss_sum += loss.clone().into_scalar::<f32>() as f64 * chunk.len() as f64;
+            right = right + correct(logits.detach(), y).without_autodiff();
+            loss_sum = loss_sum
+                + loss
+                    .clone()
+                    .detach()
+                    .without_autodiff()
+                    .mul_scalar(chunk.len() as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(args.lr, model, grads);
         }
+        let loss_sum = loss_sum.into_scalar::<f32>() as f64;
+        let right = right.into_scalar::<i64>() as f64;
         let secs = start.elapsed().as_secs_f64();
         let cm = evaluate(&model.valid(), &test, 1000, &device);
         println!(
             "epoch {epoch:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, test macro F1 {:.3}, \
              {:.0} images/s",
             loss_sum / train.len() as f64,
-            right as f64 / train.len() as f64,
+            right / train.len() as f64,
             cm.accuracy(),
             cm.macro_prf().2,
             train.len() as f64 / secs

@@ -1,5 +1,6 @@
 //! Losses: zoo-losses.
 
+use burn::tensor::{Int, Tensor};
 use zoo_losses::{CeTarget, Reduction};
 
 use super::{Ctx, Outputs};
@@ -14,11 +15,21 @@ fn reduction(ctx: &Ctx) -> Result<Option<Reduction>, String> {
     }
 }
 
+/// The `loss` output: `per_element` itself for `reduction="none"` (with
+/// `shape`), else its mean or sum as a 0-d tensor.
+fn reduced(ctx: &Ctx, per_element: Tensor<1>, shape: Vec<usize>) -> Result<Outputs, String> {
+    let out = match reduction(ctx)? {
+        None => DynTensor::new(per_element).with_shape(shape),
+        Some(r) => DynTensor::scalar(r.apply(per_element)),
+    };
+    Ok(Outputs::default().float("loss", out))
+}
+
 /// Runs an element-wise loss on `input`/`target` (any rank, same shape) and reduces it.
 fn pointwise(
     ctx: &Ctx,
     input: &str,
-    f: impl Fn(burn::tensor::Tensor<1>, burn::tensor::Tensor<1>) -> burn::tensor::Tensor<1>,
+    f: impl Fn(Tensor<1>, Tensor<1>) -> Tensor<1>,
 ) -> Result<Outputs, String> {
     let x = ctx.input(input)?;
     let t = ctx.input("target")?;
@@ -30,12 +41,7 @@ fn pointwise(
         ));
     }
     let shape = x.shape().to_vec();
-    let loss = f(x.flat(), t.flat());
-    let out = match reduction(ctx)? {
-        None => DynTensor::new(loss).with_shape(shape),
-        Some(r) => DynTensor::scalar(r.apply(loss)),
-    };
-    Ok(Outputs::default().float("loss", out))
+    reduced(ctx, f(x.flat(), t.flat()), shape)
 }
 
 pub fn mse_loss(ctx: &Ctx) -> Result<Outputs, String> {
@@ -80,20 +86,7 @@ pub fn cross_entropy(ctx: &Ctx) -> Result<Outputs, String> {
     }
     let [n, c] = logits.dims();
     let target = match ctx.host("target")?.kind() {
-        Kind::Int => {
-            let classes = ctx.int_input_n::<1>("target")?;
-            if classes.dims() != [n] {
-                return Err(format!(
-                    "class targets must be [{n}], got {:?}",
-                    classes.dims()
-                ));
-            }
-            let host = ctx.host("target")?;
-            if let Some(bad) = host.ints.iter().find(|&&k| k < 0 || k as usize >= c) {
-                return Err(format!("class target {bad} is outside 0..{c}"));
-            }
-            CeTarget::Classes(classes)
-        }
+        Kind::Int => CeTarget::Classes(classes(ctx, n, c)?),
         Kind::Float => {
             let probs = ctx.input_n::<2>("target")?;
             if probs.dims() != [n, c] {
@@ -106,11 +99,7 @@ pub fn cross_entropy(ctx: &Ctx) -> Result<Outputs, String> {
         }
     };
     let loss = zoo_losses::cross_entropy_elementwise(logits, target, smoothing);
-    let out = match reduction(ctx)? {
-        None => DynTensor::new(loss),
-        Some(r) => DynTensor::scalar(r.apply(loss)),
-    };
-    Ok(Outputs::default().float("loss", out))
+    reduced(ctx, loss, vec![n])
 }
 
 pub fn half_mse_loss(ctx: &Ctx) -> Result<Outputs, String> {
@@ -129,11 +118,7 @@ pub fn half_mse_loss(ctx: &Ctx) -> Result<Outputs, String> {
     Ok(Outputs::default().float("loss", DynTensor::scalar(loss)))
 }
 
-fn classes(
-    ctx: &Ctx,
-    n: usize,
-    c: usize,
-) -> Result<burn::tensor::Tensor<1, burn::tensor::Int>, String> {
+fn classes(ctx: &Ctx, n: usize, c: usize) -> Result<Tensor<1, Int>, String> {
     let target = ctx.int_input_n::<1>("target")?;
     if target.dims() != [n] {
         return Err(format!(
@@ -158,11 +143,7 @@ pub fn multiclass_svm_loss(ctx: &Ctx) -> Result<Outputs, String> {
     let target = classes(ctx, n, c)?;
     let loss =
         zoo_losses::multiclass_svm_loss_elementwise(scores, target, ctx.f64_or("margin", 1.0)?);
-    let out = match reduction(ctx)? {
-        None => DynTensor::new(loss),
-        Some(r) => DynTensor::scalar(r.apply(loss)),
-    };
-    Ok(Outputs::default().float("loss", out))
+    reduced(ctx, loss, vec![n])
 }
 
 pub fn perplexity(ctx: &Ctx) -> Result<Outputs, String> {

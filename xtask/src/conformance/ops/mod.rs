@@ -199,13 +199,9 @@ impl<'a> Ctx<'a> {
         ))
     }
 
-    fn param(&self, key: &str) -> Option<&Value> {
-        self.case.param(key)
-    }
-
     /// A param as raw JSON, if present and not null.
-    pub fn raw_param(&self, key: &str) -> Option<&Value> {
-        self.param(key)
+    pub fn param(&self, key: &str) -> Option<&Value> {
+        self.case.param(key)
     }
 
     /// A list of numbers with a default.

@@ -1,5 +1,6 @@
 //! Architectures: zoo-models.
 
+use burn::module::Module;
 use zoo_models::lenet::LeNetConfig;
 
 use super::{Ctx, Outputs};
@@ -19,7 +20,8 @@ pub fn model_params(ctx: &Ctx) -> Result<Outputs, String> {
                 .with_input_size(size)
                 .with_conv1_padding(ctx.usize_or("conv1_padding", 2)?);
             config.flat_features()?;
-            zoo_models::num_trainable_params(&config.init(ctx.device()))
+            // No running statistics in LeNet: burn's count equals torch's parameters().
+            config.init(ctx.device()).num_params()
         }
         other => return Err(format!("arch `{other}` is not implemented")),
     };

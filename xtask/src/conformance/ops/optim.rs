@@ -140,7 +140,7 @@ pub fn lr_schedule(ctx: &Ctx) -> Result<Outputs, String> {
 
 pub fn clip_grad_norm(ctx: &Ctx) -> Result<Outputs, String> {
     let max_norm = ctx.f64("max_norm")?;
-    let norm = match ctx.raw_param("norm_type") {
+    let norm = match ctx.param("norm_type") {
         None => NormType::P(2.0),
         Some(v) if v.as_str().is_some_and(|s| s == "inf") => NormType::Inf,
         Some(v) => match v.as_f64() {
