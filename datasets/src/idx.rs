@@ -3,39 +3,9 @@
 //! then one big-endian u32 per dimension, then the data. Files may be
 //! gzip-compressed (detected by the gzip magic `1f 8b`).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Why an IDX file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum IdxError {
-    /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The gzip stream is corrupt or truncated.
-    #[error("{path}: corrupt gzip data: {reason}")]
-    Gzip {
-        /// The file.
-        path: PathBuf,
-        /// What the decoder said.
-        reason: String,
-    },
-    /// The content does not follow the IDX format.
-    #[error("{path}: at byte {offset}: {what}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// Offset in the (decompressed) content.
-        offset: usize,
-        /// What was found and what was expected.
-        what: String,
-    },
-}
+use crate::DataError;
 
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,31 +17,16 @@ pub struct IdxArray {
 }
 
 /// Reads an IDX file (gzip or raw).
-pub fn read_file(path: &Path) -> Result<IdxArray, IdxError> {
-    let bytes = std::fs::read(path).map_err(|source| IdxError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read_file(path: &Path) -> Result<IdxArray, DataError> {
+    let bytes = std::fs::read(path).map_err(DataError::io(path))?;
     parse(&bytes, path)
 }
 
 /// Parses IDX bytes (gzip or raw); `path` names the source in errors.
-pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
-    let raw;
-    let content: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| IdxError::Gzip {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-        raw = out;
-        &raw
-    } else {
-        bytes
-    };
-    let err = |offset: usize, what: String| IdxError::Format {
+pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray, DataError> {
+    let content = crate::gzip::decompress(bytes, path)?;
+    let content: &[u8] = &content;
+    let err = |offset: usize, what: String| DataError::Format {
         path: path.to_path_buf(),
         offset,
         what,
@@ -120,7 +75,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray, IdxError> {
             u32::from_be_bytes(content[o..o + 4].try_into().unwrap()) as usize
         })
         .collect();
-    let expected: usize = dims.iter().product();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| err(4, format!("dimensions {dims:?} overflow the address space")))?;
     let available = content.len() - header;
     if available != expected {
         return Err(err(

@@ -6,7 +6,7 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use zoo_datasets::fashion_mnist::{FashionMnist, Split};
+use zoo_datasets::{FashionMnist, ImageBatcher, Split};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
@@ -48,7 +48,8 @@ fn two_steps(device: &Device) -> Readings {
     let device = device.clone().autodiff();
     let data = FashionMnist::embedded(Split::Train).unwrap();
     let idx: Vec<usize> = (0..64).map(|i| i * 150).collect();
-    let (x, y) = data.batch(&idx, &device);
+    let batch = ImageBatcher::new().batch_indices(&data, &idx, &device);
+    let (x, y) = (batch.images, batch.targets);
     let mut model = model(&device);
     let mut optim = SgdConfig::new().with_momentum(0.9).init();
     let mut readings = Readings::new();

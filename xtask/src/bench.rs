@@ -75,3 +75,56 @@ pub fn conv(device: &Device, batch: usize, c: usize, hw: usize, runs: usize) -> 
     );
     gflops
 }
+
+/// The data path: decode the Fashion-MNIST training set (the full 60,000
+/// images from `dir`, else the data directory, else the embedded 10,000) and
+/// batch all of it to tensors on `device` through burn's `DataLoader`
+/// (shuffled, `batch` per batch, the loader's worker threads, optionally
+/// resized to `resize x resize`), `runs` times.
+/// Prints decode and batching rates in images/s; returns the batching rate.
+pub fn data(
+    device: &Device,
+    dir: Option<&std::path::Path>,
+    batch: usize,
+    workers: usize,
+    resize: Option<usize>,
+    runs: usize,
+) -> Result<f64, zoo_datasets::DataError> {
+    use burn::data::dataloader::DataLoaderBuilder;
+    use zoo_datasets::{FashionMnist, ImageBatch, ImageBatcher, Split};
+
+    let start = Instant::now();
+    let set = FashionMnist::load(dir, Split::Train)?;
+    let decode = start.elapsed();
+    let n = set.len();
+    println!(
+        "decode {n} images ({}): {:.0} ms, {:.0} images/s",
+        set.source(),
+        decode.as_secs_f64() * 1e3,
+        n as f64 / decode.as_secs_f64()
+    );
+    let batcher = match resize {
+        Some(side) => ImageBatcher::new().resize(side, side),
+        None => ImageBatcher::new(),
+    };
+    let loader = DataLoaderBuilder::<_, ImageBatch>::new(batcher)
+        .batch_size(batch)
+        .shuffle(0)
+        .num_workers(workers)
+        .set_device(device.clone())
+        .build(set);
+    let t = time(device, 1, runs, || {
+        for b in loader.iter() {
+            // Force the upload: burn backends may defer it.
+            let b = b.expect("in-memory items");
+            let _ = b.images.sum();
+        }
+    });
+    let rate = n as f64 / t.as_secs_f64();
+    let side = resize.map_or(String::new(), |s| format!(", resized to {s}x{s}"));
+    println!(
+        "batch {n} images at {batch} per batch{side}, {workers} workers: {:.0} ms per epoch, {rate:.0} images/s",
+        t.as_secs_f64() * 1e3
+    );
+    Ok(rate)
+}

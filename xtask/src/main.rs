@@ -2,7 +2,10 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|all> [--device D]`: kernel throughput on a device.
+//! - `bench <matmul|conv|data|all> [--device D]`: kernel and data-path
+//!   throughput on a device.
+//! - `download <fashion-mnist|mnist|cifar-10> [--dir D] [--mirror URL]
+//!   [--from LOCAL_DIR]`: fetch or import a data set, verified.
 
 mod bench;
 mod conformance;
@@ -36,9 +39,9 @@ enum Task {
         #[arg(long)]
         allow_unsupported: bool,
     },
-    /// Measure kernel throughput on a device (median of repeated runs).
+    /// Measure kernel or data-path throughput on a device (median of repeated runs).
     Bench {
-        /// What to measure: matmul, conv or all.
+        /// What to measure: matmul, conv, data or all.
         #[arg(default_value = "all")]
         what: String,
         /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
@@ -50,7 +53,86 @@ enum Task {
         /// Measured runs (after warm-up); the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// For `data`: the Fashion-MNIST directory (default: the data
+        /// directory, else the embedded subset).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// For `data`: images per batch.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// For `data`: data-loader worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// For `data`: resize the images to this side (224 for AlexNet, 96 for ResNet).
+        #[arg(long)]
+        resize: Option<usize>,
     },
+    /// Download a data set (or import it from disk) into the data directory,
+    /// verified against the checksums the project records.
+    Download {
+        /// fashion-mnist, mnist or cifar-10.
+        name: String,
+        /// The data directory (default: $ZOO_DATA_DIR, else ~/.cache/zoo);
+        /// the set goes into its own folder there, where the loaders look.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A base URL serving the same file names, instead of the official ones.
+        #[arg(long, conflicts_with = "from")]
+        mirror: Option<String>,
+        /// Import the files from this directory instead of downloading
+        /// (e.g. /usr/share/datasets/fashion-mnist from the Debian package).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// An archive MD5 that must also match: NAME=HEX (repeatable).
+        #[arg(long, value_name = "NAME=HEX")]
+        md5: Vec<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn download(
+    name: &str,
+    dir: Option<PathBuf>,
+    mirror: Option<String>,
+    from: Option<PathBuf>,
+    md5: &[String],
+    quiet: bool,
+) -> Result<(), zoo_datasets::DataError> {
+    use zoo_datasets::DataError;
+    let catalog = zoo_datasets::catalog::find(name)?;
+    let extra_md5 = md5
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(n, h)| (n.to_string(), h.to_ascii_lowercase()))
+                .ok_or_else(|| DataError::Invalid(format!("--md5 `{s}`: expected NAME=HEX")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dest = dir.unwrap_or_else(zoo_datasets::data_dir).join(catalog.dir);
+    let report = match from {
+        Some(from) => zoo_datasets::store::import(catalog, &from, &dest, &|f| {
+            extra_md5
+                .iter()
+                .find(|(n, _)| n == f)
+                .map(|(_, h)| h.clone())
+        })?,
+        None => {
+            let options = zoo_datasets::download::DownloadOptions {
+                mirror,
+                progress: !quiet,
+                extra_md5,
+                ..Default::default()
+            };
+            zoo_datasets::download::download(catalog, &dest, &options)?
+        }
+    };
+    for line in report {
+        println!("{line}");
+    }
+    println!("{} is in {}", catalog.name, dest.display());
+    Ok(())
 }
 
 fn device_or_exit(
@@ -110,6 +192,10 @@ fn main() -> ExitCode {
             device,
             size,
             runs,
+            data_dir,
+            batch_size,
+            workers,
+            resize,
         } => {
             let (backend, device) = match device_or_exit(device.as_deref()) {
                 Ok(d) => d,
@@ -123,16 +209,45 @@ fn main() -> ExitCode {
                 "conv" => {
                     bench::conv(&device, 16, 64, 32, runs);
                 }
-                "all" => {
-                    bench::matmul(&device, size, runs);
-                    bench::conv(&device, 16, 64, 32, runs);
+                "data" | "all" => {
+                    if what == "all" {
+                        bench::matmul(&device, size, runs);
+                        bench::conv(&device, 16, 64, 32, runs);
+                    }
+                    if let Err(e) = bench::data(
+                        &device,
+                        data_dir.as_deref(),
+                        batch_size,
+                        workers,
+                        resize,
+                        runs,
+                    ) {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
                 other => {
-                    eprintln!("error: unknown benchmark `{other}`: expected matmul, conv or all");
+                    eprintln!(
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data or all"
+                    );
                     return ExitCode::from(2);
                 }
             }
             ExitCode::SUCCESS
         }
+        Task::Download {
+            name,
+            dir,
+            mirror,
+            from,
+            md5,
+            quiet,
+        } => match download(&name, dir, mirror, from, &md5, quiet) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -2,9 +2,11 @@
 //!
 //!     cargo run -p examples --bin lenet -- [--epochs 10] [--device flex|ndarray|wgpu]
 //!
-//! Without `--data-dir` it trains on the real 10,000-image subset embedded in
-//! `zoo-datasets` and evaluates on its 2,000 test images, so it runs on a
-//! fresh machine without network. `--data-dir /usr/share/datasets/fashion-mnist`
+//! Without `--data-dir` it trains on the full set when `cargo xtask download
+//! fashion-mnist` has put it in the data directory (`$ZOO_DATA_DIR`, else
+//! `~/.cache/zoo`), else on the real 10,000-image subset embedded in
+//! `zoo-datasets`, evaluated on its 2,000 test images, so it runs on a fresh
+//! machine without network. `--data-dir /usr/share/datasets/fashion-mnist`
 //! (Debian's `dataset-fashion-mnist`) trains on the full 60,000 images.
 //! Prints per epoch the training loss and accuracy, the test accuracy and
 //! macro F1 (evaluated without autodiff), and the throughput.
@@ -17,7 +19,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
-use zoo_datasets::fashion_mnist::{CLASSES, FashionMnist, Split};
+use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
@@ -38,7 +40,9 @@ struct Args {
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
-    /// Directory of the genuine Fashion-MNIST files; the embedded subset otherwise.
+    /// Directory of the genuine Fashion-MNIST files (default: the data directory
+    /// when `cargo xtask download fashion-mnist` has filled it, else the
+    /// embedded subset).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// ReLU and max pooling instead of the course's sigmoid and average pooling.
@@ -75,12 +79,12 @@ fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
     pred.equal(labels).int().sum()
 }
 
-fn evaluate(model: &LeNet, data: &FashionMnist, batch: usize, device: &Device) -> ConfusionMatrix {
-    let mut cm = ConfusionMatrix::new(CLASSES.len());
+fn evaluate(model: &LeNet, data: &ImageDataset, batch: usize, device: &Device) -> ConfusionMatrix {
+    let mut cm = ConfusionMatrix::new(data.classes().len());
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(batch) {
-        let (x, y) = data.batch(chunk, device);
-        cm.add_logits(model.forward(x), y);
+        let b = ImageBatcher::new().batch_indices(data, chunk, device);
+        cm.add_logits(model.forward(b.images), b.targets);
     }
     cm
 }
@@ -95,10 +99,7 @@ fn main() -> ExitCode {
         }
     };
     let device = backend.device().expect("compiled in");
-    let load = |split| match &args.data_dir {
-        Some(dir) => FashionMnist::from_dir(dir, split),
-        None => FashionMnist::embedded(split),
-    };
+    let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
     let (train, test) = match (load(Split::Train), load(Split::Test)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -110,10 +111,7 @@ fn main() -> ExitCode {
         eprintln!("error: --batch-size and --epochs must be positive");
         return ExitCode::from(2);
     }
-    let source = match &args.data_dir {
-        Some(dir) => dir.display().to_string(),
-        None => "embedded subset".to_string(),
-    };
+    let source = train.source();
     println!(
         "LeNet-5 on Fashion-MNIST ({source}: {} train, {} test) on {backend}, batch {}, lr {}",
         train.len(),
@@ -140,7 +138,8 @@ fn main() -> ExitCode {
         let mut loss_sum = Tensor::<1>::zeros([1], &device);
         let mut right = Tensor::<1, Int>::zeros([1], &device);
         for chunk in order.chunks(args.batch_size) {
-            let (x, y) = train.batch(chunk, &train_device);
+            let b = ImageBatcher::new().batch_indices(&train, chunk, &train_device);
+            let (x, y) = (b.images, b.targets);
             let logits = model.forward(x);
             let loss = zoo_losses::cross_entropy(
                 logits.clone(),
