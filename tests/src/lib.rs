@@ -115,3 +115,35 @@ mod tests {
         assert_devices_agree(&[(Backend::Flex, a), (Backend::NdArray, b)], 1e-4);
     }
 }
+
+/// Overwrites every float parameter (and running statistic) with
+/// deterministic host values, uniform in `±sqrt(3 / fan_in)`, so a module
+/// holds the same weights on every device: `module.map(&mut Fill(seed))`.
+pub struct Fill(pub u64);
+
+impl burn::module::ModuleMapper for Fill {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let tensor = param.val();
+        let shape = tensor.dims();
+        let n: usize = shape.iter().product();
+        let fan_in = if D > 1 { n / shape[0] } else { n };
+        let scale = (3.0 / fan_in.max(1) as f32).sqrt();
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect();
+        let t = Tensor::from_data(
+            burn::tensor::TensorData::new(values, shape),
+            &tensor.device(),
+        );
+        burn::module::Param::from_tensor(t)
+    }
+}

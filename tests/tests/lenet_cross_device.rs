@@ -3,38 +3,14 @@
 //! same weights give the same logits, loss and parameters after two steps on
 //! every device, and the loss goes down.
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use zoo_datasets::{FashionMnist, ImageBatcher, Split};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
-use zoo_tests::{Readings, assert_devices_agree, on_every_device, read};
-
-/// Overwrites every parameter with deterministic host values (same on every device).
-struct Fill(u64);
-
-impl ModuleMapper for Fill {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let tensor = param.val();
-        let shape = tensor.dims();
-        let n: usize = shape.iter().product();
-        let fan_in = if D > 1 { n / shape[0] } else { n };
-        let scale = (3.0 / fan_in.max(1) as f32).sqrt();
-        let values: Vec<f32> = (0..n)
-            .map(|_| {
-                self.0 = self
-                    .0
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-            })
-            .collect();
-        let t = Tensor::from_data(TensorData::new(values, shape), &tensor.device());
-        Param::from_tensor(t)
-    }
-}
+use zoo_tests::{Fill, Readings, assert_devices_agree, on_every_device, read};
 
 fn model(device: &Device) -> LeNet {
     LeNetConfig::new()

@@ -14,6 +14,9 @@
 //!   parameter counts of the course notes.
 //! - [`init`]: Xavier and Kaiming scales, the FCN bilinear kernel.
 //! - [`gradcheck`]: the finite-difference gradient checker the tests use.
+//! - [`norm::BatchNorm`]: the module form of PyTorch's batch norm.
+//! - [`blocks`]: NiN, Inception, residual (basic, bottleneck), dense block
+//!   and transition layer.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -29,8 +32,10 @@
 //! ```
 
 pub mod activation;
+pub mod blocks;
 pub mod conv_size;
 pub mod gradcheck;
 pub mod init;
 pub mod norm;
+pub mod params;
 pub mod pool;

@@ -7,8 +7,111 @@
 //! trained with burn-nn's layer therefore evaluates differently from the same
 //! network trained in PyTorch. [`batch_norm`] is `F.batch_norm`.
 
-use burn::tensor::Tensor;
+use burn::config::Config;
+use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::module::{batch_norm as bn_eval, batch_norm_train};
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`BatchNorm`], with PyTorch's defaults.
+#[derive(Config, Debug)]
+pub struct BatchNormConfig {
+    /// Channels (`C` of `[N, C, ...]`).
+    pub num_features: usize,
+    /// Added to the variance.
+    #[config(default = 1e-5)]
+    pub eps: f64,
+    /// Weight of the batch statistics in the running ones.
+    #[config(default = 0.1)]
+    pub momentum: f64,
+}
+
+impl BatchNormConfig {
+    /// A layer with weight 1, bias 0, running mean 0 and running variance 1.
+    ///
+    /// # Panics
+    /// When `num_features` is zero, `eps` is not positive or `momentum` is
+    /// outside `[0, 1]`.
+    pub fn init(&self, device: &Device) -> BatchNorm {
+        assert!(
+            self.num_features > 0,
+            "BatchNormConfig: num_features is 0, expected > 0"
+        );
+        assert!(
+            self.eps > 0.0 && (0.0..=1.0).contains(&self.momentum),
+            "BatchNormConfig: eps {} and momentum {}, expected eps > 0 and momentum in [0, 1]",
+            self.eps,
+            self.momentum
+        );
+        let c = self.num_features;
+        BatchNorm {
+            weight: Param::from_tensor(Tensor::ones([c], device)),
+            bias: Param::from_tensor(Tensor::zeros([c], device)),
+            running_mean: RunningState::new(Tensor::zeros([c], device)),
+            running_var: RunningState::new(Tensor::ones([c], device)),
+            training: Param::from_bool(true),
+            momentum: self.momentum,
+            eps: self.eps,
+        }
+    }
+}
+
+/// `torch.nn.BatchNorm{1,2,3}d` as a burn module, with torchvision's
+/// `state_dict` names (`weight`, `bias`, `running_mean`, `running_var`) and
+/// PyTorch's running-variance update (see [`batch_norm`]). It trains (batch
+/// statistics, running statistics updated) on an autodiff device unless the
+/// module was made [`valid`](Module::valid); it evaluates with the running
+/// statistics otherwise.
+#[derive(Module, Debug)]
+pub struct BatchNorm {
+    /// Scale, `[C]`.
+    pub weight: Param<Tensor<1>>,
+    /// Shift, `[C]`.
+    pub bias: Param<Tensor<1>>,
+    /// Running mean, `[C]`.
+    pub running_mean: RunningState<Tensor<1>>,
+    /// Running (unbiased) variance, `[C]`.
+    pub running_var: RunningState<Tensor<1>>,
+    /// Whether the layer trains (cleared by [`Module::valid`]).
+    pub training: Param<Flag>,
+    /// Weight of the batch statistics in the running ones.
+    pub momentum: f64,
+    /// Added to the variance.
+    pub eps: f64,
+}
+
+impl BatchNorm {
+    /// Normalises `[N, C, ...]`.
+    ///
+    /// # Panics
+    /// As [`batch_norm`].
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let device = input.device();
+        let training = device.is_autodiff() && self.training.is_enabled();
+        let (mean, var) = if training {
+            (
+                self.running_mean.value_sync(),
+                self.running_var.value_sync(),
+            )
+        } else {
+            (self.running_mean.value(), self.running_var.value())
+        };
+        let out = batch_norm(
+            input,
+            mean.to_device(&device),
+            var.to_device(&device),
+            Some(self.weight.val()),
+            Some(self.bias.val()),
+            training,
+            self.momentum,
+            self.eps,
+        );
+        if training {
+            self.running_mean.update(out.running_mean);
+            self.running_var.update(out.running_var);
+        }
+        out.output
+    }
+}
 
 /// What [`batch_norm`] returns: the output and the running statistics after the call.
 #[derive(Debug, Clone)]

@@ -1,0 +1,214 @@
+//! ResNet's residual blocks (He et al. 2016; d2l 8.6), with torchvision's
+//! field names: `conv1`, `bn1`, `conv2`, `bn2` (`conv3`, `bn3` for the
+//! bottleneck) and the projection shortcut `downsample` (`conv` and `bn`
+//! here for torchvision's `downsample.0` / `downsample.1`).
+//!
+//! - [`BasicBlock`]: two 3x3 convolutions, `relu(F(x) + shortcut(x))`.
+//!   torchvision's form has bias-free convolutions and a batch-normalised
+//!   projection; d2l's `Residual` has biased convolutions and a bare 1x1
+//!   projection (`use_1x1conv`): [`ResidualStyle`] picks one.
+//! - [`Bottleneck`]: 1x1 reduce, 3x3 (strided), 1x1 expand by 4
+//!   (torchvision's ResNet-50, stride on the 3x3 as in "ResNet v1.5").
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::conv;
+use crate::norm::{BatchNorm, BatchNormConfig};
+
+/// Which reference's form of the block.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum ResidualStyle {
+    /// torchvision: bias-free convolutions, projection = 1x1 conv + batch norm.
+    Torchvision,
+    /// d2l: biased convolutions, projection = biased 1x1 conv.
+    D2l,
+}
+
+/// The projection shortcut: a strided 1x1 convolution (and batch norm).
+#[derive(Module, Debug)]
+pub struct Downsample {
+    /// The 1x1 convolution (torchvision's `downsample.0`).
+    pub conv: Conv2d,
+    /// Its batch norm (torchvision's `downsample.1`; absent in d2l's form).
+    pub bn: Option<BatchNorm>,
+}
+
+impl Downsample {
+    fn new(channels: [usize; 2], stride: usize, style: ResidualStyle, device: &Device) -> Self {
+        match style {
+            ResidualStyle::Torchvision => Self {
+                conv: conv(channels, 1, stride, 0, false, device),
+                bn: Some(BatchNormConfig::new(channels[1]).init(device)),
+            },
+            ResidualStyle::D2l => Self {
+                conv: conv(channels, 1, stride, 0, true, device),
+                bn: None,
+            },
+        }
+    }
+
+    /// The projected input.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv.forward(x);
+        match &self.bn {
+            Some(bn) => bn.forward(y),
+            None => y,
+        }
+    }
+}
+
+/// Configuration of a [`BasicBlock`].
+#[derive(Config, Debug)]
+pub struct BasicBlockConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Stride of the first convolution (and of the projection).
+    #[config(default = 1)]
+    pub stride: usize,
+    /// Whether the shortcut is a projection; `None`: when the shape changes
+    /// (stride > 1 or different channels), as torchvision decides.
+    #[config(default = "None")]
+    pub projection: Option<bool>,
+    /// torchvision's or d2l's form.
+    #[config(default = "ResidualStyle::Torchvision")]
+    pub style: ResidualStyle,
+}
+
+impl BasicBlockConfig {
+    /// The block, with PyTorch's default initialisation.
+    ///
+    /// # Panics
+    /// When the shortcut is the identity but the shape changes.
+    pub fn init(&self, device: &Device) -> BasicBlock {
+        let (i, o, s) = (self.in_channels, self.out_channels, self.stride);
+        let changes = s != 1 || i != o;
+        let projection = self.projection.unwrap_or(changes);
+        assert!(
+            projection || !changes,
+            "BasicBlockConfig: an identity shortcut needs stride 1 and equal channels, got stride {s}, {i} -> {o} channels"
+        );
+        let bias = self.style == ResidualStyle::D2l;
+        BasicBlock {
+            conv1: conv([i, o], 3, s, 1, bias, device),
+            bn1: BatchNormConfig::new(o).init(device),
+            conv2: conv([o, o], 3, 1, 1, bias, device),
+            bn2: BatchNormConfig::new(o).init(device),
+            downsample: projection.then(|| Downsample::new([i, o], s, self.style, device)),
+        }
+    }
+}
+
+/// ResNet-18/34's block.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    /// First 3x3 convolution (strided).
+    pub conv1: Conv2d,
+    /// Its batch norm.
+    pub bn1: BatchNorm,
+    /// Second 3x3 convolution.
+    pub conv2: Conv2d,
+    /// Its batch norm.
+    pub bn2: BatchNorm,
+    /// The projection shortcut, if any.
+    pub downsample: Option<Downsample>,
+}
+
+impl BasicBlock {
+    /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let y = self.bn2.forward(self.conv2.forward(y));
+        let shortcut = match &self.downsample {
+            Some(d) => d.forward(x),
+            None => x,
+        };
+        relu(y + shortcut)
+    }
+}
+
+/// Configuration of a [`Bottleneck`] (torchvision's form).
+#[derive(Config, Debug)]
+pub struct BottleneckConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// The block's `planes`: the width of the 3x3 convolution; the output
+    /// has `4 * planes` channels.
+    pub planes: usize,
+    /// Stride of the 3x3 convolution (and of the projection).
+    #[config(default = 1)]
+    pub stride: usize,
+    /// Whether the shortcut is a projection; `None`: when the shape changes.
+    #[config(default = "None")]
+    pub projection: Option<bool>,
+}
+
+impl BottleneckConfig {
+    /// Output channels: `4 * planes`.
+    pub fn out_channels(&self) -> usize {
+        4 * self.planes
+    }
+
+    /// The block, with PyTorch's default initialisation.
+    ///
+    /// # Panics
+    /// When the shortcut is the identity but the shape changes.
+    pub fn init(&self, device: &Device) -> Bottleneck {
+        let (i, w, s) = (self.in_channels, self.planes, self.stride);
+        let o = self.out_channels();
+        let changes = s != 1 || i != o;
+        let projection = self.projection.unwrap_or(changes);
+        assert!(
+            projection || !changes,
+            "BottleneckConfig: an identity shortcut needs stride 1 and {o} input channels, got stride {s}, {i} channels"
+        );
+        Bottleneck {
+            conv1: conv([i, w], 1, 1, 0, false, device),
+            bn1: BatchNormConfig::new(w).init(device),
+            conv2: conv([w, w], 3, s, 1, false, device),
+            bn2: BatchNormConfig::new(w).init(device),
+            conv3: conv([w, o], 1, 1, 0, false, device),
+            bn3: BatchNormConfig::new(o).init(device),
+            downsample: projection
+                .then(|| Downsample::new([i, o], s, ResidualStyle::Torchvision, device)),
+        }
+    }
+}
+
+/// ResNet-50/101/152's block.
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    /// 1x1 reduction.
+    pub conv1: Conv2d,
+    /// Its batch norm.
+    pub bn1: BatchNorm,
+    /// 3x3 (strided).
+    pub conv2: Conv2d,
+    /// Its batch norm.
+    pub bn2: BatchNorm,
+    /// 1x1 expansion.
+    pub conv3: Conv2d,
+    /// Its batch norm.
+    pub bn3: BatchNorm,
+    /// The projection shortcut, if any.
+    pub downsample: Option<Downsample>,
+}
+
+impl Bottleneck {
+    /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let y = relu(self.bn2.forward(self.conv2.forward(y)));
+        let y = self.bn3.forward(self.conv3.forward(y));
+        let shortcut = match &self.downsample {
+            Some(d) => d.forward(x),
+            None => x,
+        };
+        relu(y + shortcut)
+    }
+}
