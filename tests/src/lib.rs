@@ -96,26 +96,6 @@ pub fn assert_devices_agree(results: &[(Backend, Readings)], rtol: f32) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_uses_an_absolute_floor() {
-        assert!(close(&[1.0, 1e-9], &[1.00005, 0.0], 1e-4).is_ok());
-        assert!(close(&[1.0, 1e-3], &[1.00005, 0.0], 1e-4).is_err());
-        assert!(close(&[f32::NAN], &[1.0], 1e-4).is_err());
-    }
-
-    #[test]
-    #[should_panic(expected = "differs between")]
-    fn disagreement_is_reported() {
-        let a = vec![("x".to_string(), vec![1.0, 2.0])];
-        let b = vec![("x".to_string(), vec![1.0, 2.1])];
-        assert_devices_agree(&[(Backend::Flex, a), (Backend::NdArray, b)], 1e-4);
-    }
-}
-
 /// Overwrites every float parameter (and running statistic) with
 /// deterministic host values, uniform in `±sqrt(3 / fan_in)`, so a module
 /// holds the same weights on every device: `module.map(&mut Fill(seed))`.
@@ -145,5 +125,25 @@ impl burn::module::ModuleMapper for Fill {
             &tensor.device(),
         );
         burn::module::Param::from_tensor(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_uses_an_absolute_floor() {
+        assert!(close(&[1.0, 1e-9], &[1.00005, 0.0], 1e-4).is_ok());
+        assert!(close(&[1.0, 1e-3], &[1.00005, 0.0], 1e-4).is_err());
+        assert!(close(&[f32::NAN], &[1.0], 1e-4).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "differs between")]
+    fn disagreement_is_reported() {
+        let a = vec![("x".to_string(), vec![1.0, 2.0])];
+        let b = vec![("x".to_string(), vec![1.0, 2.1])];
+        assert_devices_agree(&[(Backend::Flex, a), (Backend::NdArray, b)], 1e-4);
     }
 }

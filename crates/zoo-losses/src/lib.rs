@@ -226,7 +226,8 @@ pub enum CeTarget {
 /// 1e4 give finite losses and gradients.
 ///
 /// # Panics
-/// When shapes disagree or `label_smoothing` is outside `[0, 1]`.
+/// When shapes disagree, `label_smoothing` is outside `[0, 1]`, or (in
+/// debug builds, where it is checked) a class index is outside `[0, C)`.
 pub fn cross_entropy_elementwise(
     logits: Tensor<2>,
     target: CeTarget,
@@ -247,6 +248,27 @@ pub fn cross_entropy_elementwise(
                 [n, c],
                 classes.dims()
             );
+            // A class index outside [0, C) would gather garbage (or read out
+            // of bounds on some backends). Checking reads two numbers back
+            // from the device, so it runs in debug builds only.
+            if cfg!(debug_assertions) && n > 0 {
+                let range = Tensor::cat(
+                    vec![
+                        classes.clone().min().reshape([1]),
+                        classes.clone().max().reshape([1]),
+                    ],
+                    0,
+                )
+                .into_data()
+                .try_into_vec_as::<i64>()
+                .expect("integer data");
+                let bad = if range[0] < 0 { range[0] } else { range[1] };
+                assert!(
+                    range[0] >= 0 && range[1] < c as i64,
+                    "cross_entropy: class index {bad} out of range for {c} classes (expected 0..{})",
+                    c - 1
+                );
+            }
             log_p
                 .clone()
                 .gather(1, classes.reshape([n, 1]))
@@ -347,6 +369,14 @@ mod tests {
 
     fn device() -> Device {
         zoo_device::from_name("flex").unwrap()
+    }
+
+    #[test]
+    #[should_panic(expected = "cross_entropy: class index 3 out of range for 3 classes")]
+    fn class_index_out_of_range_is_named() {
+        let logits = Tensor::<2>::zeros([2, 3], &device());
+        let classes = Tensor::<1, burn::tensor::Int>::from_ints([0, 3], &device());
+        let _ = cross_entropy(logits, CeTarget::Classes(classes), 0.0, Reduction::Mean);
     }
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {

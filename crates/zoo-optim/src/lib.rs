@@ -42,8 +42,8 @@ pub mod schedule;
 
 pub use early_stopping::{EarlyStopping, Mode};
 pub use optimizers::{
-    AdaDelta, AdaDeltaConfig, AdaGrad, AdaGradConfig, Adam, AdamConfig, RmsProp, RmsPropConfig,
-    Sgd, SgdConfig,
+    AdaDelta, AdaDeltaConfig, AdaGrad, AdaGradConfig, Adam, AdamConfig, ConfigError, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig, check_lr,
 };
 
 // `#[derive(RecordState)]` refers to these through `crate::`.

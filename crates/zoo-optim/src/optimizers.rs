@@ -44,15 +44,28 @@ impl SgdConfig {
         Self::new()
     }
 
+    /// Checks the values as `torch.optim.SGD` does: momentum in `[0, 1)`,
+    /// dampening in `[0, 1]`, weight decay `>= 0`, Nesterov only with a
+    /// momentum and zero dampening.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("SgdConfig", "momentum", self.momentum, 0.0, 1.0, false)?;
+        in_range("SgdConfig", "dampening", self.dampening, 0.0, 1.0, true)?;
+        non_negative("SgdConfig", "weight_decay", self.weight_decay)?;
+        if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
+            return Err(ConfigError(format!(
+                "SgdConfig: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum {} and dampening {}",
+                self.momentum, self.dampening
+            )));
+        }
+        Ok(())
+    }
+
     /// The optimizer, for burn's `ModuleOptimizer::with_group` or direct use.
     ///
     /// # Panics
-    /// When Nesterov is asked without momentum or with dampening (torch's rule).
+    /// When [`validate`](Self::validate) fails.
     pub fn build(&self) -> Sgd {
-        assert!(
-            !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
-            "SGD: Nesterov momentum requires a momentum and zero dampening"
-        );
+        self.validate().unwrap_or_else(|e| panic!("{e}"));
         Sgd {
             config: self.clone(),
         }
@@ -61,6 +74,13 @@ impl SgdConfig {
     /// A module optimizer (burn's `ModuleOptimizer`) running this SGD.
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// [`init`](Self::init) for values that come from users: an error naming
+    /// the field and the value instead of a panic.
+    pub fn try_init(&self) -> Result<ModuleOptimizer, ConfigError> {
+        self.validate()?;
+        Ok(self.init())
     }
 }
 
@@ -141,13 +161,30 @@ pub struct AdaGradConfig {
 }
 
 impl AdaGradConfig {
+    /// Checks the values: `lr_decay`, `weight_decay` and `initial_accumulator_value` `>= 0`, `eps > 0`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        non_negative("AdaGradConfig", "lr_decay", self.lr_decay)?;
+        non_negative("AdaGradConfig", "weight_decay", self.weight_decay)?;
+        non_negative(
+            "AdaGradConfig",
+            "initial_accumulator_value",
+            self.initial_accumulator_value,
+        )?;
+        positive("AdaGradConfig", "eps", self.eps)?;
+        Ok(())
+    }
+
     /// PyTorch's defaults.
     pub fn torch_default() -> Self {
         Self::new()
     }
 
     /// The optimizer.
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails.
     pub fn build(&self) -> AdaGrad {
+        self.validate().unwrap_or_else(|e| panic!("{e}"));
         AdaGrad {
             config: self.clone(),
         }
@@ -156,6 +193,13 @@ impl AdaGradConfig {
     /// A module optimizer running this AdaGrad.
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// [`init`](Self::init) for values that come from users: an error naming
+    /// the field and the value instead of a panic.
+    pub fn try_init(&self) -> Result<ModuleOptimizer, ConfigError> {
+        self.validate()?;
+        Ok(self.init())
     }
 }
 
@@ -236,13 +280,26 @@ pub struct RmsPropConfig {
 }
 
 impl RmsPropConfig {
+    /// Checks the values: `alpha` in `[0, 1]`, `momentum` in `[0, 1)`, `weight_decay >= 0`, `eps > 0`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("RmsPropConfig", "alpha", self.alpha, 0.0, 1.0, true)?;
+        in_range("RmsPropConfig", "momentum", self.momentum, 0.0, 1.0, false)?;
+        non_negative("RmsPropConfig", "weight_decay", self.weight_decay)?;
+        positive("RmsPropConfig", "eps", self.eps)?;
+        Ok(())
+    }
+
     /// PyTorch's defaults.
     pub fn torch_default() -> Self {
         Self::new()
     }
 
     /// The optimizer.
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails.
     pub fn build(&self) -> RmsProp {
+        self.validate().unwrap_or_else(|e| panic!("{e}"));
         RmsProp {
             config: self.clone(),
         }
@@ -251,6 +308,13 @@ impl RmsPropConfig {
     /// A module optimizer running this RMSProp.
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// [`init`](Self::init) for values that come from users: an error naming
+    /// the field and the value instead of a panic.
+    pub fn try_init(&self) -> Result<ModuleOptimizer, ConfigError> {
+        self.validate()?;
+        Ok(self.init())
     }
 }
 
@@ -350,13 +414,25 @@ pub struct AdaDeltaConfig {
 }
 
 impl AdaDeltaConfig {
+    /// Checks the values: `rho` in `[0, 1]`, `weight_decay >= 0`, `eps > 0`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("AdaDeltaConfig", "rho", self.rho, 0.0, 1.0, true)?;
+        non_negative("AdaDeltaConfig", "weight_decay", self.weight_decay)?;
+        positive("AdaDeltaConfig", "eps", self.eps)?;
+        Ok(())
+    }
+
     /// PyTorch's defaults (use a learning rate of 1.0, torch's default).
     pub fn torch_default() -> Self {
         Self::new()
     }
 
     /// The optimizer.
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails.
     pub fn build(&self) -> AdaDelta {
+        self.validate().unwrap_or_else(|e| panic!("{e}"));
         AdaDelta {
             config: self.clone(),
         }
@@ -365,6 +441,13 @@ impl AdaDeltaConfig {
     /// A module optimizer running this AdaDelta.
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// [`init`](Self::init) for values that come from users: an error naming
+    /// the field and the value instead of a panic.
+    pub fn try_init(&self) -> Result<ModuleOptimizer, ConfigError> {
+        self.validate()?;
+        Ok(self.init())
     }
 }
 
@@ -454,6 +537,15 @@ pub struct AdamConfig {
 }
 
 impl AdamConfig {
+    /// Checks the values: betas in `[0, 1)`, `weight_decay >= 0`, `eps > 0` (as `torch.optim.Adam`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("AdamConfig", "beta1", self.beta1, 0.0, 1.0, false)?;
+        in_range("AdamConfig", "beta2", self.beta2, 0.0, 1.0, false)?;
+        non_negative("AdamConfig", "weight_decay", self.weight_decay)?;
+        positive("AdamConfig", "eps", self.eps)?;
+        Ok(())
+    }
+
     /// `torch.optim.Adam`'s defaults.
     pub fn torch_default() -> Self {
         Self::new()
@@ -465,7 +557,11 @@ impl AdamConfig {
     }
 
     /// The optimizer.
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails.
     pub fn build(&self) -> Adam {
+        self.validate().unwrap_or_else(|e| panic!("{e}"));
         Adam {
             config: self.clone(),
         }
@@ -474,6 +570,13 @@ impl AdamConfig {
     /// A module optimizer running this Adam.
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// [`init`](Self::init) for values that come from users: an error naming
+    /// the field and the value instead of a panic.
+    pub fn try_init(&self) -> Result<ModuleOptimizer, ConfigError> {
+        self.validate()?;
+        Ok(self.init())
     }
 }
 
@@ -609,5 +712,99 @@ mod tests {
             &run(&opt, 1.0, [1.0, 1.0], &[[1.0, 1.0]]),
             &[want as f32; 2],
         );
+    }
+}
+
+/// An optimizer or learning-rate value out of its range: names the
+/// configuration, the field and the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn in_range(
+    cfg: &str,
+    field: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+    hi_inclusive: bool,
+) -> Result<(), ConfigError> {
+    let ok = v >= lo && (v < hi || (hi_inclusive && v == hi));
+    if ok {
+        Ok(())
+    } else {
+        let close = if hi_inclusive { ']' } else { ')' };
+        Err(ConfigError(format!(
+            "{cfg}: {field} {v}, expected a value in [{lo}, {hi}{close}"
+        )))
+    }
+}
+
+fn non_negative(cfg: &str, field: &str, v: f64) -> Result<(), ConfigError> {
+    if v >= 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{cfg}: {field} {v}, expected a finite value >= 0"
+        )))
+    }
+}
+
+fn positive(cfg: &str, field: &str, v: f64) -> Result<(), ConfigError> {
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{cfg}: {field} {v}, expected a finite value > 0"
+        )))
+    }
+}
+
+/// Checks a learning rate: finite and `> 0` (`torch.optim` refuses `< 0`;
+/// a zero rate trains nothing and is almost always a mistake).
+pub fn check_lr(lr: f64) -> Result<(), ConfigError> {
+    positive("learning rate", "lr", lr)
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_field_and_value() {
+        let e = SgdConfig::new().with_momentum(1.0).validate().unwrap_err();
+        assert_eq!(e.0, "SgdConfig: momentum 1, expected a value in [0, 1)");
+        let e = SgdConfig::new()
+            .with_nesterov(true)
+            .try_init()
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("Nesterov") && e.0.contains("momentum 0"),
+            "{e}"
+        );
+        let e = AdamConfig::new().with_beta2(1.5).validate().unwrap_err();
+        assert!(e.0.contains("AdamConfig: beta2 1.5"), "{e}");
+        let e = RmsPropConfig::new().with_eps(0.0).validate().unwrap_err();
+        assert!(e.0.contains("RmsPropConfig: eps 0"), "{e}");
+        let e = AdaGradConfig::new()
+            .with_lr_decay(-1.0)
+            .validate()
+            .unwrap_err();
+        assert!(e.0.contains("AdaGradConfig: lr_decay -1"), "{e}");
+        let e = AdaDeltaConfig::new().with_rho(2.0).validate().unwrap_err();
+        assert!(e.0.contains("AdaDeltaConfig: rho 2"), "{e}");
+        assert_eq!(
+            check_lr(-0.1).unwrap_err().0,
+            "learning rate: lr -0.1, expected a finite value > 0"
+        );
+        assert!(
+            SgdConfig::new()
+                .with_momentum(0.9)
+                .with_nesterov(true)
+                .validate()
+                .is_ok()
+        );
+        assert!(AdamConfig::torch_adamw_default().validate().is_ok());
     }
 }

@@ -1,4 +1,12 @@
-//! Training glue of the zoo. So far: classification metrics.
+//! Training glue of the zoo.
+//!
+//! - [`trainer::fit`]: the training loop the examples share (epochs over a
+//!   burn `DataLoader`, train/eval modes, progress bar, validation,
+//!   atomic checkpoints with model, optimizer and schedule state, exact
+//!   resumption, `metrics.jsonl`, `curves.png`).
+//! - [`metrics`]: accuracy, per-class and macro precision / recall / F1,
+//!   the confusion matrix, perplexity.
+//! - [`plot`]: the loss/accuracy curves PNG.
 //!
 //! ```
 //! use zoo_train::metrics::ConfusionMatrix;
@@ -8,3 +16,7 @@
 //! ```
 
 pub mod metrics;
+pub mod plot;
+pub mod trainer;
+
+pub use trainer::{EpochRecord, Outcome, TrainConfig, TrainError, fit};

@@ -111,6 +111,44 @@ impl ConfusionMatrix {
     }
 }
 
+/// Perplexity accumulated over batches: `exp(total NLL / total tokens)`,
+/// what d2l reports for language models (the exponential of the mean
+/// cross-entropy, in nats).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Perplexity {
+    nll: f64,
+    tokens: u64,
+}
+
+impl Perplexity {
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a batch: its mean cross-entropy (nats) over `tokens` predictions.
+    ///
+    /// # Panics
+    /// When `mean_nll` is negative or not finite.
+    pub fn add(&mut self, mean_nll: f64, tokens: u64) {
+        assert!(
+            mean_nll.is_finite() && mean_nll >= 0.0,
+            "Perplexity::add: mean NLL {mean_nll}, expected a finite value >= 0"
+        );
+        self.nll += mean_nll * tokens as f64;
+        self.tokens += tokens;
+    }
+
+    /// `exp(mean NLL)`; 1 (a certain model) when nothing was added.
+    pub fn value(&self) -> f64 {
+        if self.tokens == 0 {
+            1.0
+        } else {
+            (self.nll / self.tokens as f64).exp()
+        }
+    }
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
@@ -140,6 +178,19 @@ mod tests {
         let empty = ConfusionMatrix::new(2);
         assert_eq!(empty.accuracy(), 0.0);
         assert_eq!(empty.f1(1), 0.0);
+    }
+
+    #[test]
+    fn perplexity_is_the_exponential_of_the_token_weighted_mean_nll() {
+        // A uniform model over 10 symbols has perplexity 10 (d2l 9.3).
+        let mut p = Perplexity::new();
+        p.add(10f64.ln(), 7);
+        assert!((p.value() - 10.0).abs() < 1e-12);
+        // Batches weigh by their token counts: (1 * 3 + 2 * 1) / 4 nats.
+        let mut q = Perplexity::new();
+        q.add(1.0, 3);
+        q.add(2.0, 1);
+        assert!((q.value() - (5.0f64 / 4.0).exp()).abs() < 1e-12);
     }
 
     #[test]

@@ -8,22 +8,23 @@
 //! `zoo-datasets`, evaluated on its 2,000 test images, so it runs on a fresh
 //! machine without network. `--data-dir /usr/share/datasets/fashion-mnist`
 //! (Debian's `dataset-fashion-mnist`) trains on the full 60,000 images.
-//! Prints per epoch the training loss and accuracy, the test accuracy and
-//! macro F1 (evaluated without autodiff), and the throughput.
+//!
+//! Uses the shared training loop (`zoo_train::fit`): a progress bar, per
+//! epoch the training loss and accuracy, the test loss, accuracy and macro
+//! F1, the throughput; checkpoints, `metrics.jsonl` and `curves.png` in
+//! `--out` (default `runs/lenet`); `--resume` continues from the newest
+//! checkpoint there to the same numbers as an uninterrupted run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Arc;
 
-use burn::module::Module;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Tensor;
 use clap::Parser;
-use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
-use zoo_losses::{CeTarget, Reduction};
+use zoo_datasets::{FashionMnist, ImageBatcher, Split};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
-use zoo_train::metrics::ConfusionMatrix;
+use zoo_train::{TrainConfig, fit};
 
 #[derive(Parser)]
 #[command(about = "Train LeNet-5 on Fashion-MNIST (the course's d2l 7.6 setup)")]
@@ -40,53 +41,23 @@ struct Args {
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
-    /// Directory of the genuine Fashion-MNIST files (default: the data directory
-    /// when `cargo xtask download fashion-mnist` has filled it, else the
-    /// embedded subset).
+    /// Directory of the genuine Fashion-MNIST files (default: the data
+    /// directory when `cargo xtask download fashion-mnist` has filled it, else
+    /// the embedded subset).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// ReLU and max pooling instead of the course's sigmoid and average pooling.
     #[arg(long)]
     relu: bool,
-    /// Seed of the shuffling.
+    /// Seed of the initialisation and the shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-}
-
-/// SplitMix64: a small seeded generator for the shuffles.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle(&mut self, v: &mut [usize]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
-/// Correct predictions of a batch, left on the device (no host sync).
-fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
-    let pred = logits.argmax(1).flatten::<1>(0, 1);
-    pred.equal(labels).int().sum()
-}
-
-fn evaluate(model: &LeNet, data: &ImageDataset, batch: usize, device: &Device) -> ConfusionMatrix {
-    let mut cm = ConfusionMatrix::new(data.classes().len());
-    let idx: Vec<usize> = (0..data.len()).collect();
-    for chunk in idx.chunks(batch) {
-        let b = ImageBatcher::new().batch_indices(data, chunk, device);
-        cm.add_logits(model.forward(b.images), b.targets);
-    }
-    cm
+    /// Where checkpoints, metrics.jsonl and curves.png go.
+    #[arg(long, default_value = "runs/lenet")]
+    out: PathBuf,
+    /// Continue from the newest checkpoint in --out.
+    #[arg(long)]
+    resume: bool,
 }
 
 fn main() -> ExitCode {
@@ -107,13 +78,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.batch_size == 0 || args.epochs == 0 {
-        eprintln!("error: --batch-size and --epochs must be positive");
-        return ExitCode::from(2);
-    }
-    let source = train.source();
     println!(
-        "LeNet-5 on Fashion-MNIST ({source}: {} train, {} test) on {backend}, batch {}, lr {}",
+        "LeNet-5 on Fashion-MNIST ({}: {} train, {} test) on {backend}, batch {}, lr {}",
+        train.source(),
         train.len(),
         test.len(),
         args.batch_size,
@@ -121,55 +88,49 @@ fn main() -> ExitCode {
     );
 
     let train_device = device.clone().autodiff();
+    train_device.seed(args.seed);
     let mut config = LeNetConfig::new();
     if args.relu {
         config = config
             .with_activation(LeNetActivation::Relu)
             .with_pool(LeNetPool::Max);
     }
-    let mut model = config.init(&train_device);
-    let mut optim = SgdConfig::torch_default().init();
-    let mut rng = SplitMix(args.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 1..=args.epochs {
-        let start = Instant::now();
-        rng.shuffle(&mut order);
-        // Running sums stay on the device; they are read once per epoch.
-        let mut loss_sum = Tensor::<1>::zeros([1], &device);
-        let mut right = Tensor::<1, Int>::zeros([1], &device);
-        for chunk in order.chunks(args.batch_size) {
-            let b = ImageBatcher::new().batch_indices(&train, chunk, &train_device);
-            let (x, y) = (b.images, b.targets);
-            let logits = model.forward(x);
-            let loss = zoo_losses::cross_entropy(
-                logits.clone(),
-                CeTarget::Classes(y.clone()),
-                0.0,
-                Reduction::Mean,
-            );
-            right = right + correct(logits.detach(), y).without_autodiff();
-            loss_sum = loss_sum
-                + loss
-                    .clone()
-                    .detach()
-                    .without_autodiff()
-                    .mul_scalar(chunk.len() as f64);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(args.lr, model, grads);
+    let model = config.init(&train_device);
+    let train_config = TrainConfig {
+        seed: args.seed,
+        out_dir: Some(args.out.clone()),
+        resume: args.resume,
+        ..TrainConfig::new(args.epochs, args.batch_size, args.lr)
+    };
+    let forward = |m: &LeNet, x: Tensor<4>| m.forward(x);
+    let outcome = match fit(
+        model,
+        SgdConfig::torch_default().init(),
+        &forward,
+        Arc::new(train),
+        &test,
+        &ImageBatcher::new(),
+        &train_config,
+        &device,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
-        let loss_sum = loss_sum.into_scalar::<f32>() as f64;
-        let right = right.into_scalar::<i64>() as f64;
-        let secs = start.elapsed().as_secs_f64();
-        let cm = evaluate(&model.valid(), &test, 1000, &device);
+    };
+    if let Some(e) = outcome.resumed_from {
+        println!("resumed after epoch {e} from {}", args.out.display());
+    }
+    for r in &outcome.history {
         println!(
-            "epoch {epoch:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, test macro F1 {:.3}, \
-             {:.0} images/s",
-            loss_sum / train.len() as f64,
-            right / train.len() as f64,
-            cm.accuracy(),
-            cm.macro_prf().2,
-            train.len() as f64 / secs
+            "epoch {:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, test macro F1 {:.3}, {:.0} images/s",
+            r.epoch, r.train_loss, r.train_acc, r.valid_acc, r.valid_macro_f1, r.images_per_sec
         );
     }
+    println!(
+        "checkpoints, metrics.jsonl and curves.png in {}",
+        args.out.display()
+    );
     ExitCode::SUCCESS
 }

@@ -1,0 +1,488 @@
+//! The training loop the examples share: epochs over a burn `DataLoader`,
+//! train and evaluation modes handled, a progress bar with running loss,
+//! accuracy and images/s, validation each epoch, checkpoints written
+//! atomically each epoch (model, optimizer and schedule state), resumption
+//! that continues to the same numbers as an uninterrupted run, a JSON-lines
+//! metrics log and loss/accuracy curves in a PNG.
+//!
+//! It is a small loop of its own rather than burn-train's `Learner`:
+//! burn-train is not otherwise built here (its TUI dashboard, system-metrics
+//! and event-store dependencies would be a second large build), and the
+//! resumption contract — bit-for-bit the same trajectory — needs control of
+//! the per-epoch shuffling seed and the device RNG that the loop below keeps.
+//!
+//! Determinism: epoch `e` shuffles with seed `seed + e` and reseeds the
+//! device RNG (dropout) with it, and batches are made in order on the
+//! calling thread, so a run resumed from the checkpoint of epoch `e` repeats
+//! exactly what the uninterrupted run did after epoch `e`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
+use zoo_losses::{CeTarget, Reduction};
+use zoo_optim::schedule::LrSchedule;
+
+use crate::metrics::ConfusionMatrix;
+use crate::plot;
+
+/// Why training stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A configuration value is out of range.
+    #[error("TrainConfig: {0}")]
+    Config(String),
+    /// A file of the output directory could not be written or read.
+    #[error("cannot access {path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A checkpoint could not be loaded.
+    #[error("cannot resume from {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The data loader failed.
+    #[error("data: {0}")]
+    Data(String),
+    /// The loss became NaN or infinite.
+    #[error("the training loss became {loss} in epoch {epoch}; lower the learning rate")]
+    Diverged {
+        /// The epoch.
+        epoch: usize,
+        /// The loss.
+        loss: f64,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Epochs in all (a resumed run stops at the same epoch).
+    pub epochs: usize,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// The learning rate of each epoch (`lr(e - 1)` in epoch `e`: the
+    /// schedule steps once per epoch, as `scheduler.step()` after each epoch).
+    pub schedule: LrSchedule,
+    /// Label smoothing of the cross-entropy.
+    pub label_smoothing: f64,
+    /// Seed of the shuffling and of the device RNG.
+    pub seed: u64,
+    /// Where checkpoints, `metrics.jsonl` and `curves.png` go; `None` writes nothing.
+    pub out_dir: Option<PathBuf>,
+    /// Continue from the newest checkpoint in `out_dir`, if there is one.
+    pub resume: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Checkpoints kept (the newest ones).
+    pub keep_checkpoints: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: Option<usize>,
+}
+
+impl TrainConfig {
+    /// `epochs` epochs of `batch_size` at a constant `lr`; no output files.
+    pub fn new(epochs: usize, batch_size: usize, lr: f64) -> Self {
+        Self {
+            epochs,
+            batch_size,
+            schedule: LrSchedule::Step {
+                base_lr: lr,
+                step_size: usize::MAX,
+                gamma: 1.0,
+            },
+            label_smoothing: 0.0,
+            seed: 0,
+            out_dir: None,
+            resume: false,
+            progress: true,
+            keep_checkpoints: 2,
+            patience: None,
+        }
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let bad = |s: String| Err(TrainError::Config(s));
+        if self.epochs == 0 || self.batch_size == 0 {
+            return bad(format!(
+                "epochs {} and batch_size {}, expected both > 0",
+                self.epochs, self.batch_size
+            ));
+        }
+        zoo_optim::check_lr(self.schedule.lr(0)).map_err(|e| TrainError::Config(e.0))?;
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!(
+                "label_smoothing {}, expected a value in [0, 1)",
+                self.label_smoothing
+            ));
+        }
+        if self.resume && self.out_dir.is_none() {
+            return bad("resume needs an out_dir holding checkpoints".into());
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("keep_checkpoints 0, expected at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch measured (one line of `metrics.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss over the epoch's images.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (train mode).
+    pub train_acc: f64,
+    /// Mean validation loss.
+    pub valid_loss: f64,
+    /// Validation accuracy.
+    pub valid_acc: f64,
+    /// Validation macro F1.
+    pub valid_macro_f1: f64,
+    /// Training throughput.
+    pub images_per_sec: f64,
+    /// Wall time of the training part of the epoch.
+    pub seconds: f64,
+}
+
+/// What is saved beside the model and optimizer in a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainerState {
+    epoch: usize,
+    seed: u64,
+    /// Steps of the schedule taken (= epochs done).
+    schedule_steps: usize,
+    history: Vec<EpochRecord>,
+}
+
+/// The result of [`fit`].
+pub struct Outcome<M> {
+    /// The trained model (on the training device).
+    pub model: M,
+    /// The optimizer, with its state.
+    pub optim: ModuleOptimizer,
+    /// Every epoch's record, the resumed ones included.
+    pub history: Vec<EpochRecord>,
+    /// The epoch a resumed run started after.
+    pub resumed_from: Option<usize>,
+}
+
+fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
+    let mut found: Vec<(usize, PathBuf)> = fs::read_dir(out.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let epoch = name.strip_prefix("epoch-")?.parse().ok()?;
+            e.path()
+                .join("state.json")
+                .is_file()
+                .then(|| (epoch, e.path()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Writes the checkpoint of `state.epoch` through a temporary directory
+/// renamed when complete; keeps the newest `keep`.
+fn save_checkpoint<M: Module + Clone>(
+    out: &Path,
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &TrainerState,
+    keep: usize,
+) -> Result<PathBuf, TrainError> {
+    let dir = out.join("checkpoints");
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let final_dir = dir.join(format!("epoch-{:04}", state.epoch));
+    let tmp = dir.join(format!(".epoch-{:04}.tmp", state.epoch));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let model_path = tmp.join("model.bpk");
+    model
+        .clone()
+        .save_file(&model_path)
+        .map_err(|e| TrainError::Io {
+            path: model_path.clone(),
+            reason: e.to_string(),
+        })?;
+    let optim_path = tmp.join("optim.bpk");
+    optim.save(&optim_path).map_err(|e| TrainError::Io {
+        path: optim_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let state_path = tmp.join("state.json");
+    let json = serde_json::to_string_pretty(state).expect("plain data serialises");
+    fs::write(&state_path, json).map_err(io(&state_path))?;
+    let _ = fs::remove_dir_all(&final_dir);
+    fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+    let all = checkpoint_dirs(out);
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+        let _ = fs::remove_dir_all(old);
+    }
+    Ok(final_dir)
+}
+
+fn load_checkpoint<M: Module>(
+    dir: &Path,
+    model: M,
+    optim: ModuleOptimizer,
+) -> Result<(M, ModuleOptimizer, TrainerState), TrainError> {
+    let fail = |reason: String| TrainError::Checkpoint {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let state: TrainerState = serde_json::from_slice(
+        &fs::read(dir.join("state.json")).map_err(|e| fail(format!("state.json: {e}")))?,
+    )
+    .map_err(|e| fail(format!("state.json: {e}")))?;
+    let model = model
+        .try_load_file(dir.join("model.bpk"))
+        .map_err(|e| fail(format!("model.bpk: {e}")))?;
+    let optim = optim
+        .load(dir.join("optim.bpk"))
+        .map_err(|e| fail(format!("optim.bpk: {e}")))?;
+    Ok((model, optim, state))
+}
+
+/// Atomically replaces `path` with `bytes`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn write_logs(out: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
+    let mut jsonl = String::new();
+    for r in history {
+        jsonl.push_str(&serde_json::to_string(r).expect("plain data serialises"));
+        jsonl.push('\n');
+    }
+    write_atomic(&out.join("metrics.jsonl"), jsonl.as_bytes())?;
+    let png = plot::curves_png(history);
+    write_atomic(&out.join("curves.png"), &png)
+}
+
+/// Validation loss, confusion matrix of `model` (already in evaluation mode).
+fn evaluate<M>(
+    model: &M,
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    data: &ImageDataset,
+    batcher: &ImageBatcher,
+    batch_size: usize,
+    device: &Device,
+) -> (f64, ConfusionMatrix) {
+    let mut cm = ConfusionMatrix::new(data.classes().len());
+    let mut loss_sum = Tensor::<1>::zeros([1], device);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size) {
+        let b = batcher.batch_indices(data, chunk, device);
+        let logits = forward(model, b.images);
+        let loss = zoo_losses::cross_entropy(
+            logits.clone(),
+            CeTarget::Classes(b.targets.clone()),
+            0.0,
+            Reduction::Sum,
+        );
+        loss_sum = loss_sum + loss.reshape([1]);
+        cm.add_logits(logits, b.targets);
+    }
+    let loss = loss_sum.into_scalar::<f32>() as f64 / data.len().max(1) as f64;
+    (loss, cm)
+}
+
+fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+    logits
+        .argmax(1)
+        .flatten::<1>(0, 1)
+        .equal(targets)
+        .int()
+        .sum()
+}
+
+/// Trains `model` (on an autodiff device) with `optim` on `train`,
+/// validating on `valid` each epoch; `forward` maps images `[N, C, H, W]`
+/// to logits `[N, classes]`. See the module docs for what is written.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<M: Module + Clone + 'static>(
+    mut model: M,
+    mut optim: ModuleOptimizer,
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    train: Arc<ImageDataset>,
+    valid: &ImageDataset,
+    batcher: &ImageBatcher,
+    config: &TrainConfig,
+    device: &Device,
+) -> Result<Outcome<M>, TrainError> {
+    config.check()?;
+    let train_device = device.clone().autodiff();
+    let plain = train_device.clone().inner();
+    let mut history = Vec::new();
+    let mut start_epoch = 1;
+    let mut resumed_from = None;
+    if let Some(out) = &config.out_dir {
+        fs::create_dir_all(out).map_err(io(out))?;
+        if config.resume
+            && let Some((_, dir)) = checkpoint_dirs(out).pop()
+        {
+            let (m, o, state) = load_checkpoint(&dir, model, optim)?;
+            (model, optim) = (m, o);
+            history = state.history;
+            start_epoch = state.epoch + 1;
+            resumed_from = Some(state.epoch);
+        }
+    }
+    let mut stopper = config
+        .patience
+        .map(|p| zoo_optim::EarlyStopping::new(zoo_optim::Mode::Max, p, 0.0));
+    for r in &history {
+        if let Some(s) = stopper.as_mut() {
+            s.update(r.valid_acc);
+        }
+    }
+    let n = train.len();
+    let batches = n.div_ceil(config.batch_size);
+    for epoch in start_epoch..=config.epochs {
+        let seed = config.seed.wrapping_add(epoch as u64);
+        train_device.seed(seed);
+        let loader = DataLoaderBuilder::<_, ImageBatch>::new(batcher.clone())
+            .batch_size(config.batch_size)
+            .shuffle(seed)
+            .set_device(train_device.clone())
+            .build(train.clone());
+        let lr = config.schedule.lr(epoch - 1);
+        let bar = if config.progress {
+            let bar = ProgressBar::new(batches as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:25}] {pos}/{len} {msg} ({elapsed} < {eta})",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{epoch}/{}", config.epochs));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let start = Instant::now();
+        let mut loss_sum = Tensor::<1>::zeros([1], &plain);
+        let mut right = Tensor::<1, Int>::zeros([1], &plain);
+        let mut seen = 0usize;
+        for (i, batch) in loader.iter().enumerate() {
+            let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
+            let count = batch.targets.dims()[0];
+            let logits = forward(&model, batch.images);
+            let loss = zoo_losses::cross_entropy(
+                logits.clone(),
+                CeTarget::Classes(batch.targets.clone()),
+                config.label_smoothing,
+                Reduction::Mean,
+            );
+            right = right + correct(logits.detach(), batch.targets).inner();
+            loss_sum = loss_sum + loss.clone().detach().inner().mul_scalar(count as f64);
+            seen += count;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            bar.inc(1);
+            // Reading the sums syncs the device: only a few times per epoch.
+            if config.progress && (i % 20 == 19 || i + 1 == batches) {
+                let l = loss_sum.clone().into_scalar::<f32>() as f64 / seen as f64;
+                let a = right.clone().into_scalar::<i64>() as f64 / seen as f64;
+                let rate = seen as f64 / start.elapsed().as_secs_f64();
+                bar.set_message(format!("loss {l:.4} acc {a:.3} {rate:.0} img/s"));
+            }
+        }
+        let train_loss = loss_sum.into_scalar::<f32>() as f64 / seen.max(1) as f64;
+        let train_acc = right.into_scalar::<i64>() as f64 / seen.max(1) as f64;
+        let seconds = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        if !train_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch,
+                loss: train_loss,
+            });
+        }
+        let eval = model.valid();
+        let (valid_loss, cm) = evaluate(&eval, forward, valid, batcher, 1000, &plain);
+        let record = EpochRecord {
+            epoch,
+            lr,
+            train_loss,
+            train_acc,
+            valid_loss,
+            valid_acc: cm.accuracy(),
+            valid_macro_f1: cm.macro_prf().2,
+            images_per_sec: seen as f64 / seconds,
+            seconds,
+        };
+        if config.progress {
+            eprintln!(
+                "epoch {epoch:>3}/{}: lr {lr:.4} loss {:.4} acc {:.3} | valid loss {:.4} acc {:.3} macro F1 {:.3} | {:.0} img/s",
+                config.epochs,
+                record.train_loss,
+                record.train_acc,
+                record.valid_loss,
+                record.valid_acc,
+                record.valid_macro_f1,
+                record.images_per_sec
+            );
+        }
+        history.push(record);
+        if let Some(out) = &config.out_dir {
+            let state = TrainerState {
+                epoch,
+                seed: config.seed,
+                schedule_steps: epoch,
+                history: history.clone(),
+            };
+            save_checkpoint(out, &model, &optim, &state, config.keep_checkpoints)?;
+            write_logs(out, &history)?;
+        }
+        if let Some(s) = stopper.as_mut()
+            && s.update(history.last().expect("just pushed").valid_acc)
+        {
+            if config.progress {
+                eprintln!(
+                    "early stop: no better validation accuracy for {} epochs",
+                    config.patience.unwrap_or(0)
+                );
+            }
+            break;
+        }
+    }
+    Ok(Outcome {
+        model,
+        optim,
+        history,
+        resumed_from,
+    })
+}

@@ -1,0 +1,196 @@
+//! The training loop: a run interrupted after two epochs and resumed from
+//! its checkpoint ends with exactly the numbers of an uninterrupted
+//! three-epoch run; the log, curves and checkpoints are written; bad
+//! configurations are errors that name the value.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::{Device, Tensor};
+use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
+use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
+use zoo_optim::SgdConfig;
+use zoo_optim::schedule::LrSchedule;
+use zoo_train::{TrainConfig, TrainError, fit};
+
+/// The tests share the device's random generator (weight initialisation):
+/// they run one at a time so each run draws the same numbers.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn device() -> Device {
+    zoo_device::from_name("flex").unwrap()
+}
+
+fn data() -> (Arc<ImageDataset>, ImageDataset) {
+    let train = FashionMnist::embedded(Split::Train).unwrap();
+    let test = FashionMnist::embedded(Split::Test).unwrap();
+    let every = |n: usize, step: usize| (0..n).map(|i| i * step).collect::<Vec<_>>();
+    (
+        Arc::new(train.subset(&every(600, 16))),
+        test.subset(&every(200, 10)),
+    )
+}
+
+fn model(seed: u64) -> LeNet {
+    let d = device().autodiff();
+    d.seed(seed);
+    LeNetConfig::new()
+        .with_activation(LeNetActivation::Relu)
+        .with_pool(LeNetPool::Max)
+        .init(&d)
+}
+
+fn config(epochs: usize, out: &Path, resume: bool) -> TrainConfig {
+    TrainConfig {
+        schedule: LrSchedule::Step {
+            base_lr: 0.1,
+            step_size: 2,
+            gamma: 0.5,
+        },
+        seed: 3,
+        out_dir: Some(out.to_path_buf()),
+        resume,
+        progress: false,
+        ..TrainConfig::new(epochs, 64, 0.1)
+    }
+}
+
+fn forward(m: &LeNet, x: Tensor<4>) -> Tensor<2> {
+    m.forward(x)
+}
+
+fn weights(m: &LeNet) -> Vec<f32> {
+    m.fc3
+        .weight
+        .val()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn resumed_run_matches_the_uninterrupted_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data();
+    let batcher = ImageBatcher::new();
+    let root = std::env::temp_dir().join(format!("zoo-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (a, b) = (root.join("a"), root.join("b"));
+    let optim = || SgdConfig::new().with_momentum(0.9).init();
+
+    let full = fit(
+        model(1),
+        optim(),
+        &forward,
+        train.clone(),
+        &valid,
+        &batcher,
+        &config(3, &a, false),
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(full.history.len(), 3);
+    assert!(full.history[2].train_loss < full.history[0].train_loss);
+    assert_eq!(full.history[2].lr, 0.05);
+
+    // "Interrupted" after two epochs, then resumed by a fresh process whose
+    // model starts from other weights: the checkpoint must replace them.
+    let first = fit(
+        model(1),
+        optim(),
+        &forward,
+        train.clone(),
+        &valid,
+        &batcher,
+        &config(2, &b, false),
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(
+        first.history[..],
+        full.history[..2]
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.images_per_sec = first.history[r.epoch - 1].images_per_sec;
+                r.seconds = first.history[r.epoch - 1].seconds;
+                r
+            })
+            .collect::<Vec<_>>()[..]
+    );
+    let resumed = fit(
+        model(99),
+        optim(),
+        &forward,
+        train,
+        &valid,
+        &batcher,
+        &config(3, &b, true),
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(resumed.resumed_from, Some(2));
+    assert_eq!(resumed.history.len(), 3);
+    let (x, y) = (&full.history[2], &resumed.history[2]);
+    assert_eq!(
+        (x.train_loss, x.train_acc, x.valid_loss, x.valid_acc, x.lr),
+        (y.train_loss, y.train_acc, y.valid_loss, y.valid_acc, y.lr)
+    );
+    assert_eq!(weights(&full.model), weights(&resumed.model));
+
+    // Files: one JSON line per epoch, a decodable PNG, the newest two checkpoints.
+    let log = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 3);
+    let line: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(line["epoch"], 3);
+    let png = image::open(b.join("curves.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (900, 380));
+    let mut ckpts: Vec<String> = std::fs::read_dir(b.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    ckpts.sort();
+    assert_eq!(ckpts, ["epoch-0002", "epoch-0003"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn bad_configurations_name_the_value() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data();
+    let out = std::env::temp_dir().join("zoo-never-written");
+    let run = |c: TrainConfig| {
+        fit(
+            model(1),
+            SgdConfig::new().init(),
+            &forward,
+            train.clone(),
+            &valid,
+            &ImageBatcher::new(),
+            &c,
+            &device(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+    };
+    let mut c = config(1, &out, false);
+    c.out_dir = None;
+    c.schedule = LrSchedule::Exponential {
+        base_lr: -0.1,
+        gamma: 0.9,
+    };
+    assert!(run(c).contains("lr -0.1"));
+    let mut c = TrainConfig::new(0, 64, 0.1);
+    c.progress = false;
+    assert!(run(c).contains("epochs 0"));
+    let mut c = TrainConfig::new(1, 64, 0.1);
+    c.resume = true;
+    assert!(run(c).contains("resume needs an out_dir"));
+    let mut c = TrainConfig::new(1, 64, 0.1);
+    c.label_smoothing = 1.5;
+    assert!(matches!(
+        fit(model(1), SgdConfig::new().init(), &forward, train.clone(), &valid, &ImageBatcher::new(), &c, &device()),
+        Err(TrainError::Config(m)) if m.contains("label_smoothing 1.5")
+    ));
+}
