@@ -1,7 +1,16 @@
-//! The classic architectures of the course, one file per family.
+//! The classic architectures of the course, one file per family, each with
+//! an `XConfig` and `init(&Device)`:
 //!
-//! So far: [`lenet`] (d2l's LeNet-5). Each model has a `XConfig` with
-//! `init(&Device)`.
+//! - [`lenet`]: the course's LeNet-5.
+//! - [`alexnet`]: the course's and torchvision's AlexNet.
+//! - [`vgg`]: the course's block notation and torchvision's vgg11/13/16/19 (+ `_bn`).
+//! - [`nin`]: the course's NiN.
+//! - [`googlenet`]: the course's and torchvision's GoogLeNet.
+//! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152.
+//! - [`densenet`]: the course's DenseNet and torchvision's densenet121/161/169/201.
+//!
+//! Parameter counts are torch's (`zoo_layers::params::num_trainable_params`;
+//! burn's `num_params` also counts batch-norm running statistics).
 //!
 //! ```
 //! use burn::module::Module;
@@ -12,4 +21,11 @@
 //! assert_eq!(model.num_params(), 61_706);
 //! ```
 
+pub mod alexnet;
+pub mod densenet;
+pub mod googlenet;
 pub mod lenet;
+pub mod nin;
+mod parts;
+pub mod resnet;
+pub mod vgg;

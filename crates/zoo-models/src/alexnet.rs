@@ -1,0 +1,166 @@
+//! AlexNet (Krizhevsky et al. 2012): the course's variant (d2l 8.1: one grey
+//! channel at 224x224, 96/256/384/384/256 channels, 6400 flattened features,
+//! dropout 0.5) and torchvision's (64/192/384/256/256 channels, 6x6 adaptive
+//! average pooling). `pool_after[i]` says whether a 3x3 stride-2 max pool
+//! follows convolution `i`.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use zoo_layers::conv_size::{conv_output_size, pool_output_size};
+
+use crate::parts::{adaptive_flat, conv, flatten, linear, max_pool};
+
+/// Which AlexNet.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum AlexNetStyle {
+    /// The course's.
+    D2l,
+    /// torchvision's.
+    Torchvision,
+}
+
+/// Configuration of an [`AlexNet`].
+#[derive(Config, Debug)]
+pub struct AlexNetConfig {
+    /// Which AlexNet.
+    #[config(default = "AlexNetStyle::Torchvision")]
+    pub style: AlexNetStyle,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// Input height and width (sizes the course's first linear layer).
+    #[config(default = "[224, 224]")]
+    pub input_size: [usize; 2],
+}
+
+/// An AlexNet.
+#[derive(Module, Debug)]
+pub struct AlexNet {
+    /// The five convolutions.
+    pub features: Vec<Conv2d>,
+    /// Whether a max pool follows each convolution.
+    #[module(skip)]
+    pub pool_after: Vec<bool>,
+    /// Whether the trunk output is adaptively pooled to 6x6 (torchvision).
+    #[module(skip)]
+    pub adaptive_pool: bool,
+    /// Classifier layer 1.
+    pub fc1: Linear,
+    /// Classifier layer 2.
+    pub fc2: Linear,
+    /// Classifier layer 3.
+    pub fc3: Linear,
+    /// Dropout (0.5) around the classifier.
+    pub dropout: Dropout,
+}
+
+/// `(out channels, kernel, stride, padding, pool after)` of each convolution.
+fn layout(style: AlexNetStyle) -> [(usize, usize, usize, usize, bool); 5] {
+    match style {
+        AlexNetStyle::D2l => [
+            (96, 11, 4, 1, true),
+            (256, 5, 1, 2, true),
+            (384, 3, 1, 1, false),
+            (384, 3, 1, 1, false),
+            (256, 3, 1, 1, true),
+        ],
+        AlexNetStyle::Torchvision => [
+            (64, 11, 4, 2, true),
+            (192, 5, 1, 2, true),
+            (384, 3, 1, 1, false),
+            (256, 3, 1, 1, false),
+            (256, 3, 1, 1, true),
+        ],
+    }
+}
+
+impl AlexNetConfig {
+    /// The course's AlexNet: one grey channel, 10 classes, 224x224.
+    pub fn d2l() -> Self {
+        Self::new()
+            .with_style(AlexNetStyle::D2l)
+            .with_in_channels(1)
+            .with_num_classes(10)
+    }
+
+    /// Input features of the first linear layer.
+    pub fn flat_features(&self) -> Result<usize, String> {
+        if self.style == AlexNetStyle::Torchvision {
+            return Ok(256 * 36);
+        }
+        let mut size = self.input_size;
+        for (_, k, s, p, pool) in layout(self.style) {
+            for side in &mut size {
+                *side = conv_output_size(*side, k, s, p, 1).map_err(|e| e.to_string())?;
+                if pool {
+                    *side =
+                        pool_output_size(*side, 3, 2, 0, 1, false).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        Ok(256 * size[0] * size[1])
+    }
+
+    /// The network, with PyTorch's default initialisation.
+    ///
+    /// # Panics
+    /// When the input is too small for the course's layout.
+    pub fn init(&self, device: &Device) -> AlexNet {
+        let flat = self
+            .flat_features()
+            .unwrap_or_else(|e| panic!("AlexNet input {:?}: {e}", self.input_size));
+        let mut c = self.in_channels;
+        let mut features = Vec::new();
+        let mut pool_after = Vec::new();
+        for (out, k, s, p, pool) in layout(self.style) {
+            features.push(conv([c, out], k, s, p, true, device));
+            pool_after.push(pool);
+            c = out;
+        }
+        AlexNet {
+            features,
+            pool_after,
+            adaptive_pool: self.style == AlexNetStyle::Torchvision,
+            fc1: linear(flat, 4096, device),
+            fc2: linear(4096, 4096, device),
+            fc3: linear(4096, self.num_classes, device),
+            dropout: DropoutConfig::new(0.5).init(),
+        }
+    }
+}
+
+impl AlexNet {
+    /// The convolutional trunk.
+    pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
+        for (conv, &pool) in self.features.iter().zip(&self.pool_after) {
+            x = relu(conv.forward(x));
+            if pool {
+                x = max_pool(x, 3, 2, 0, false);
+            }
+        }
+        x
+    }
+
+    /// Logits `[N, classes]`. torchvision puts dropout before the first two
+    /// linear layers, the course after them; in evaluation they agree.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.features(x);
+        if self.adaptive_pool {
+            let x = adaptive_flat(x, [6, 6]);
+            let x = relu(self.fc1.forward(self.dropout.forward(x)));
+            let x = relu(self.fc2.forward(self.dropout.forward(x)));
+            self.fc3.forward(x)
+        } else {
+            let x = self.dropout.forward(relu(self.fc1.forward(flatten(x))));
+            let x = self.dropout.forward(relu(self.fc2.forward(x)));
+            self.fc3.forward(x)
+        }
+    }
+}

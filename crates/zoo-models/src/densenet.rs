@@ -1,0 +1,142 @@
+//! DenseNet (Huang et al. 2017): the course's (d2l 8.7: a ResNet stem with
+//! a biased 7x7 convolution, four dense blocks of four single 3x3
+//! convolutions at growth 32, transitions halving the channels) and
+//! torchvision's densenet121/161/169/201 (bottleneck layers of width
+//! `bn_size * growth`, compression 0.5, field names `conv0`, `norm0`,
+//! `denseblock1`.., `transition1`.., `norm5`, `classifier`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use zoo_layers::blocks::dense::{DenseBlock, DenseBlockConfig, Transition, TransitionConfig};
+use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+
+use crate::parts::{conv, global_avg, linear, max_pool};
+
+/// Configuration of a [`DenseNet`].
+#[derive(Config, Debug)]
+pub struct DenseNetConfig {
+    /// Layers per dense block.
+    pub blocks: Vec<usize>,
+    /// Channels each layer adds.
+    #[config(default = 32)]
+    pub growth_rate: usize,
+    /// Channels of the stem.
+    #[config(default = 64)]
+    pub num_init_features: usize,
+    /// Bottleneck width factor (torchvision: 4); `None`: the course's
+    /// single 3x3 convolution per layer, with biases.
+    #[config(default = "Some(4)")]
+    pub bn_size: Option<usize>,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+}
+
+/// A DenseNet.
+#[derive(Module, Debug)]
+pub struct DenseNet {
+    /// Stem convolution (7x7, stride 2).
+    pub conv0: Conv2d,
+    /// Its batch norm.
+    pub norm0: BatchNorm,
+    /// The dense blocks.
+    pub blocks: Vec<DenseBlock>,
+    /// The transitions between them.
+    pub transitions: Vec<Transition>,
+    /// Final batch norm.
+    pub norm5: BatchNorm,
+    /// The classifier.
+    pub classifier: Linear,
+}
+
+impl DenseNetConfig {
+    /// torchvision's `densenet121`, `161`, `169`, `201` by depth.
+    pub fn torchvision(depth: usize, num_classes: usize) -> Option<Self> {
+        let (blocks, growth, init) = match depth {
+            121 => (vec![6, 12, 24, 16], 32, 64),
+            161 => (vec![6, 12, 36, 24], 48, 96),
+            169 => (vec![6, 12, 32, 32], 32, 64),
+            201 => (vec![6, 12, 48, 32], 32, 64),
+            _ => return None,
+        };
+        Some(
+            Self::new(blocks)
+                .with_growth_rate(growth)
+                .with_num_init_features(init)
+                .with_num_classes(num_classes),
+        )
+    }
+
+    /// The course's DenseNet: four blocks of four convolutions, growth 32,
+    /// one grey channel, 10 classes.
+    pub fn d2l() -> Self {
+        Self::new(vec![4, 4, 4, 4])
+            .with_bn_size(None)
+            .with_in_channels(1)
+            .with_num_classes(10)
+    }
+
+    /// The network, with PyTorch's default initialisation.
+    pub fn init(&self, device: &Device) -> DenseNet {
+        let d2l = self.bn_size.is_none();
+        let mut c = self.num_init_features;
+        let mut blocks = Vec::new();
+        let mut transitions = Vec::new();
+        for (i, &n) in self.blocks.iter().enumerate() {
+            let cfg = DenseBlockConfig::new(n, c, self.growth_rate).with_bn_size(self.bn_size);
+            blocks.push(cfg.init(device));
+            c = cfg.out_channels();
+            if i + 1 < self.blocks.len() {
+                transitions.push(TransitionConfig::new(c, c / 2).with_bias(d2l).init(device));
+                c /= 2;
+            }
+        }
+        DenseNet {
+            conv0: conv(
+                [self.in_channels, self.num_init_features],
+                7,
+                2,
+                3,
+                d2l,
+                device,
+            ),
+            norm0: BatchNormConfig::new(self.num_init_features).init(device),
+            blocks,
+            transitions,
+            norm5: BatchNormConfig::new(c).init(device),
+            classifier: linear(c, self.num_classes, device),
+        }
+    }
+}
+
+impl DenseNet {
+    /// The convolutional trunk, up to and including `norm5` (no ReLU).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = max_pool(
+            relu(self.norm0.forward(self.conv0.forward(x))),
+            3,
+            2,
+            1,
+            false,
+        );
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if let Some(t) = self.transitions.get(i) {
+                x = t.forward(x);
+            }
+        }
+        self.norm5.forward(x)
+    }
+
+    /// Logits `[N, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.classifier.forward(global_avg(relu(self.features(x))))
+    }
+}

@@ -1,0 +1,302 @@
+//! GoogLeNet (Szegedy et al. 2015): the course's 96x96 variant (d2l 8.4:
+//! biased convolutions, no batch norm, Inception blocks with a 5x5 branch)
+//! and torchvision's (`BasicConv2d` = bias-free convolution + batch norm with
+//! eps 0.001, a 3x3 convolution in the "5x5" branch, ceil-mode pooling,
+//! optional auxiliary classifiers on inception4a and 4d, `transform_input`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use zoo_layers::blocks::inception::{Inception, InceptionConfig};
+use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+
+use crate::parts::{conv, flatten, global_avg, linear, max_pool};
+
+/// The Inception widths of both GoogLeNets, in order: `(in, c1, c2 reduce,
+/// c2, c3 reduce, c3, c4)` for 3a, 3b, 4a..4e, 5a, 5b.
+const INCEPTIONS: [[usize; 7]; 9] = [
+    [192, 64, 96, 128, 16, 32, 32],
+    [256, 128, 128, 192, 32, 96, 64],
+    [480, 192, 96, 208, 16, 48, 64],
+    [512, 160, 112, 224, 24, 64, 64],
+    [512, 128, 128, 256, 24, 64, 64],
+    [512, 112, 144, 288, 32, 64, 64],
+    [528, 256, 160, 320, 32, 128, 128],
+    [832, 256, 160, 320, 32, 128, 128],
+    [832, 384, 192, 384, 48, 128, 128],
+];
+
+/// Configuration of the course's [`D2lGoogLeNet`].
+#[derive(Config, Debug)]
+pub struct D2lGoogLeNetConfig {
+    /// Input channels.
+    #[config(default = 1)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+}
+
+/// The course's GoogLeNet.
+#[derive(Module, Debug)]
+pub struct D2lGoogLeNet {
+    /// 7x7 stride-2 stem.
+    pub conv1: Conv2d,
+    /// 1x1.
+    pub conv2: Conv2d,
+    /// 3x3.
+    pub conv3: Conv2d,
+    /// The nine Inception blocks.
+    pub inceptions: Vec<Inception>,
+    /// The classifier.
+    pub fc: Linear,
+}
+
+impl D2lGoogLeNetConfig {
+    /// The network, with PyTorch's default initialisation.
+    pub fn init(&self, device: &Device) -> D2lGoogLeNet {
+        D2lGoogLeNet {
+            conv1: conv([self.in_channels, 64], 7, 2, 3, true, device),
+            conv2: conv([64, 64], 1, 1, 0, true, device),
+            conv3: conv([64, 192], 3, 1, 1, true, device),
+            inceptions: INCEPTIONS
+                .iter()
+                .map(|&[i, c1, r2, c2, r3, c3, c4]| {
+                    InceptionConfig::new(i, c1, [r2, c2], [r3, c3], c4).init(device)
+                })
+                .collect(),
+            fc: linear(1024, self.num_classes, device),
+        }
+    }
+}
+
+impl D2lGoogLeNet {
+    /// Logits `[N, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = max_pool(relu(self.conv1.forward(x)), 3, 2, 1, false);
+        let x = relu(self.conv2.forward(x));
+        let mut x = max_pool(relu(self.conv3.forward(x)), 3, 2, 1, false);
+        for (i, block) in self.inceptions.iter().enumerate() {
+            x = block.forward(x);
+            if i == 1 || i == 6 {
+                x = max_pool(x, 3, 2, 1, false);
+            }
+        }
+        self.fc.forward(global_avg(x))
+    }
+}
+
+/// torchvision's `BasicConv2d`: bias-free convolution, batch norm (eps 0.001), ReLU.
+#[derive(Module, Debug)]
+pub struct BasicConv2d {
+    /// The convolution.
+    pub conv: Conv2d,
+    /// Its batch norm.
+    pub bn: BatchNorm,
+}
+
+impl BasicConv2d {
+    fn new(channels: [usize; 2], k: usize, p: usize, stride: usize, device: &Device) -> Self {
+        Self {
+            conv: conv(channels, k, stride, p, false, device),
+            bn: BatchNormConfig::new(channels[1])
+                .with_eps(1e-3)
+                .init(device),
+        }
+    }
+
+    /// `relu(bn(conv(x)))`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+/// torchvision's Inception block (the "5x5" branch is a 3x3 convolution).
+#[derive(Module, Debug)]
+pub struct TvInception {
+    /// 1x1.
+    pub branch1: BasicConv2d,
+    /// 1x1 then 3x3.
+    pub branch2: Vec<BasicConv2d>,
+    /// 1x1 then 3x3.
+    pub branch3: Vec<BasicConv2d>,
+    /// 1x1 after a 3x3 stride-1 max pool.
+    pub branch4: BasicConv2d,
+}
+
+impl TvInception {
+    fn new(&[i, c1, r2, c2, r3, c3, c4]: &[usize; 7], device: &Device) -> Self {
+        Self {
+            branch1: BasicConv2d::new([i, c1], 1, 0, 1, device),
+            branch2: vec![
+                BasicConv2d::new([i, r2], 1, 0, 1, device),
+                BasicConv2d::new([r2, c2], 3, 1, 1, device),
+            ],
+            branch3: vec![
+                BasicConv2d::new([i, r3], 1, 0, 1, device),
+                BasicConv2d::new([r3, c3], 3, 1, 1, device),
+            ],
+            branch4: BasicConv2d::new([i, c4], 1, 0, 1, device),
+        }
+    }
+
+    /// The four branches concatenated on the channels.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let b1 = self.branch1.forward(x.clone());
+        let b2 = self.branch2[1].forward(self.branch2[0].forward(x.clone()));
+        let b3 = self.branch3[1].forward(self.branch3[0].forward(x.clone()));
+        let b4 = self.branch4.forward(max_pool(x, 3, 1, 1, true));
+        Tensor::cat(vec![b1, b2, b3, b4], 1)
+    }
+}
+
+/// torchvision's auxiliary classifier.
+#[derive(Module, Debug)]
+pub struct InceptionAux {
+    /// 1x1 to 128 channels after 4x4 adaptive average pooling.
+    pub conv: BasicConv2d,
+    /// 2048 -> 1024.
+    pub fc1: Linear,
+    /// 1024 -> classes.
+    pub fc2: Linear,
+    /// Dropout 0.7.
+    pub dropout: Dropout,
+}
+
+impl InceptionAux {
+    fn new(in_channels: usize, num_classes: usize, device: &Device) -> Self {
+        Self {
+            conv: BasicConv2d::new([in_channels, 128], 1, 0, 1, device),
+            fc1: linear(2048, 1024, device),
+            fc2: linear(1024, num_classes, device),
+            dropout: DropoutConfig::new(0.7).init(),
+        }
+    }
+
+    /// Auxiliary logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self
+            .conv
+            .forward(burn::tensor::module::adaptive_avg_pool2d(x, [4, 4]));
+        let x = relu(self.fc1.forward(flatten(x)));
+        self.fc2.forward(self.dropout.forward(x))
+    }
+}
+
+/// Configuration of torchvision's [`GoogLeNet`].
+#[derive(Config, Debug)]
+pub struct GoogLeNetConfig {
+    /// Output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// The two auxiliary classifiers (used in training only).
+    #[config(default = false)]
+    pub aux_logits: bool,
+    /// Re-normalise ImageNet-normalised input to the (0.5, 0.5) scaling of
+    /// the original weights, as torchvision does for its pretrained model.
+    #[config(default = false)]
+    pub transform_input: bool,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+}
+
+/// torchvision's GoogLeNet.
+#[derive(Module, Debug)]
+pub struct GoogLeNet {
+    /// 7x7 stride-2 stem.
+    pub conv1: BasicConv2d,
+    /// 1x1.
+    pub conv2: BasicConv2d,
+    /// 3x3.
+    pub conv3: BasicConv2d,
+    /// inception3a .. inception5b.
+    pub inceptions: Vec<TvInception>,
+    /// Auxiliary classifier on inception4a.
+    pub aux1: Option<InceptionAux>,
+    /// Auxiliary classifier on inception4d.
+    pub aux2: Option<InceptionAux>,
+    /// Dropout 0.2 before the classifier.
+    pub dropout: Dropout,
+    /// The classifier.
+    pub fc: Linear,
+    /// See [`GoogLeNetConfig::transform_input`].
+    #[module(skip)]
+    pub transform_input: bool,
+}
+
+impl GoogLeNetConfig {
+    /// The network, with PyTorch's default initialisation (torchvision
+    /// initialises with a truncated normal; the values differ, not the shapes).
+    pub fn init(&self, device: &Device) -> GoogLeNet {
+        GoogLeNet {
+            conv1: BasicConv2d::new([self.in_channels, 64], 7, 3, 2, device),
+            conv2: BasicConv2d::new([64, 64], 1, 0, 1, device),
+            conv3: BasicConv2d::new([64, 192], 3, 1, 1, device),
+            inceptions: INCEPTIONS
+                .iter()
+                .map(|s| TvInception::new(s, device))
+                .collect(),
+            aux1: self
+                .aux_logits
+                .then(|| InceptionAux::new(512, self.num_classes, device)),
+            aux2: self
+                .aux_logits
+                .then(|| InceptionAux::new(528, self.num_classes, device)),
+            dropout: DropoutConfig::new(0.2).init(),
+            fc: linear(1024, self.num_classes, device),
+            transform_input: self.transform_input,
+        }
+    }
+}
+
+impl GoogLeNet {
+    fn transform(&self, x: Tensor<4>) -> Tensor<4> {
+        if !self.transform_input {
+            return x;
+        }
+        let mean = [0.485, 0.456, 0.406];
+        let std = [0.229, 0.224, 0.225];
+        let channels: Vec<Tensor<4>> = (0..3)
+            .map(|c| {
+                let [n, _, h, w] = x.dims();
+                x.clone()
+                    .slice([0..n, c..c + 1, 0..h, 0..w])
+                    .mul_scalar(std[c] / 0.5)
+                    .add_scalar((mean[c] - 0.5) / 0.5)
+            })
+            .collect();
+        Tensor::cat(channels, 1)
+    }
+
+    /// The trunk up to inception5b, and the auxiliary logits when present
+    /// and training (on an autodiff device).
+    pub fn features_with_aux(&self, x: Tensor<4>) -> (Tensor<4>, Vec<Tensor<2>>) {
+        let training = x.device().is_autodiff();
+        let x = self.transform(x);
+        let x = max_pool(self.conv1.forward(x), 3, 2, 0, true);
+        let x = self.conv3.forward(self.conv2.forward(x));
+        let mut x = max_pool(x, 3, 2, 0, true);
+        let mut aux = Vec::new();
+        for (i, block) in self.inceptions.iter().enumerate() {
+            x = block.forward(x);
+            match i {
+                1 => x = max_pool(x, 3, 2, 0, true),
+                2 if training => aux.extend(self.aux1.as_ref().map(|a| a.forward(x.clone()))),
+                5 if training => aux.extend(self.aux2.as_ref().map(|a| a.forward(x.clone()))),
+                6 => x = max_pool(x, 2, 2, 0, true),
+                _ => {}
+            }
+        }
+        (x, aux)
+    }
+
+    /// Logits `[N, classes]` (the auxiliary heads are not evaluated).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let (x, _) = self.features_with_aux(x.clone());
+        self.fc.forward(self.dropout.forward(global_avg(x)))
+    }
+}

@@ -1,0 +1,68 @@
+//! Network in Network (Lin et al. 2013) as the course builds it (d2l 8.3):
+//! NiN blocks of 96, 256 and 384 channels each followed by a 3x3 stride-2
+//! max pool, dropout 0.5, a last NiN block with one channel per class, and
+//! global average pooling instead of dense layers.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::{Device, Tensor};
+use zoo_layers::blocks::nin::{NinBlock, NinBlockConfig};
+
+use crate::parts::{global_avg, max_pool};
+
+/// Configuration of a [`Nin`].
+#[derive(Config, Debug)]
+pub struct NinConfig {
+    /// Input channels.
+    #[config(default = 1)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+}
+
+/// The NiN network.
+#[derive(Module, Debug)]
+pub struct Nin {
+    /// The four NiN blocks.
+    pub blocks: Vec<NinBlock>,
+    /// Dropout before the last block.
+    pub dropout: Dropout,
+}
+
+impl NinConfig {
+    /// The network, with PyTorch's default initialisation.
+    pub fn init(&self, device: &Device) -> Nin {
+        let specs = [
+            (self.in_channels, 96, 11, 4, 0),
+            (96, 256, 5, 1, 2),
+            (256, 384, 3, 1, 1),
+            (384, self.num_classes, 3, 1, 1),
+        ];
+        Nin {
+            blocks: specs
+                .iter()
+                .map(|&(i, o, k, s, p)| {
+                    NinBlockConfig::new(i, o, k)
+                        .with_stride(s)
+                        .with_padding(p)
+                        .init(device)
+                })
+                .collect(),
+            dropout: DropoutConfig::new(0.5).init(),
+        }
+    }
+}
+
+impl Nin {
+    /// Logits `[N, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = x;
+        for block in &self.blocks[..3] {
+            x = max_pool(block.forward(x), 3, 2, 0, false);
+        }
+        let x = self.blocks[3].forward(self.dropout.forward(x));
+        global_avg(x)
+    }
+}

@@ -1,0 +1,197 @@
+//! ResNet (He et al. 2016): the course's ResNet-18 (d2l 8.6: biased
+//! convolutions, bare 1x1 projection shortcuts, configurable stages) and
+//! torchvision's resnet18/34/50/101/152, with torchvision's field names
+//! (`conv1`, `bn1`, `layer1`..`layer4`, `fc`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use zoo_layers::blocks::residual::{
+    BasicBlock, BasicBlockConfig, Bottleneck, BottleneckConfig, ResidualStyle,
+};
+use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+
+use crate::parts::{conv, global_avg, linear, max_pool};
+
+/// The block type of a ResNet.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Two 3x3 convolutions (ResNet-18/34).
+    Basic,
+    /// 1x1, 3x3, 1x1 with expansion 4 (ResNet-50 and deeper).
+    Bottleneck,
+}
+
+/// Configuration of a [`ResNet`].
+#[derive(Config, Debug)]
+pub struct ResNetConfig {
+    /// Blocks per stage and stage widths, e.g. `[[2, 64], [2, 128], [2, 256], [2, 512]]`.
+    pub stages: Vec<[usize; 2]>,
+    /// The block type.
+    #[config(default = "BlockKind::Basic")]
+    pub block: BlockKind,
+    /// torchvision's or d2l's form of the blocks and stem.
+    #[config(default = "ResidualStyle::Torchvision")]
+    pub style: ResidualStyle,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+}
+
+/// One residual block of either kind.
+#[derive(Module, Debug)]
+pub enum Block {
+    /// A basic block.
+    Basic(BasicBlock),
+    /// A bottleneck block.
+    Bottleneck(Bottleneck),
+}
+
+impl Block {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Block::Basic(b) => b.forward(x),
+            Block::Bottleneck(b) => b.forward(x),
+        }
+    }
+}
+
+/// A ResNet.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    /// 7x7 stride-2 stem convolution.
+    pub conv1: Conv2d,
+    /// Its batch norm.
+    pub bn1: BatchNorm,
+    /// Stage 1 (no downsampling).
+    pub layer1: Vec<Block>,
+    /// Stage 2.
+    pub layer2: Vec<Block>,
+    /// Stage 3.
+    pub layer3: Vec<Block>,
+    /// Stage 4.
+    pub layer4: Vec<Block>,
+    /// The classifier.
+    pub fc: Linear,
+}
+
+impl ResNetConfig {
+    /// torchvision's `resnet18` .. `resnet152` by depth; `None` for other depths.
+    pub fn torchvision(depth: usize, num_classes: usize) -> Option<Self> {
+        let (blocks, kind) = match depth {
+            18 => ([2, 2, 2, 2], BlockKind::Basic),
+            34 => ([3, 4, 6, 3], BlockKind::Basic),
+            50 => ([3, 4, 6, 3], BlockKind::Bottleneck),
+            101 => ([3, 4, 23, 3], BlockKind::Bottleneck),
+            152 => ([3, 8, 36, 3], BlockKind::Bottleneck),
+            _ => return None,
+        };
+        let widths = [64, 128, 256, 512];
+        Some(
+            Self::new(blocks.iter().zip(widths).map(|(&b, w)| [b, w]).collect())
+                .with_block(kind)
+                .with_num_classes(num_classes),
+        )
+    }
+
+    /// The course's ResNet-18 (d2l 8.6): one grey channel, 10 classes.
+    pub fn d2l_resnet18() -> Self {
+        Self::new(vec![[2, 64], [2, 128], [2, 256], [2, 512]])
+            .with_style(ResidualStyle::D2l)
+            .with_in_channels(1)
+            .with_num_classes(10)
+    }
+
+    /// Channels out of the last stage.
+    pub fn features(&self) -> usize {
+        let last = self.stages.last().map_or(64, |s| s[1]);
+        match self.block {
+            BlockKind::Basic => last,
+            BlockKind::Bottleneck => 4 * last,
+        }
+    }
+
+    /// The network, with PyTorch's default initialisation.
+    ///
+    /// # Panics
+    /// When there are not exactly four stages, or the style is d2l with
+    /// bottleneck blocks (the course has none).
+    pub fn init(&self, device: &Device) -> ResNet {
+        assert_eq!(
+            self.stages.len(),
+            4,
+            "ResNetConfig: {} stages, expected 4",
+            self.stages.len()
+        );
+        assert!(
+            !(self.block == BlockKind::Bottleneck && self.style == ResidualStyle::D2l),
+            "ResNetConfig: the course's ResNet has basic blocks only"
+        );
+        let d2l = self.style == ResidualStyle::D2l;
+        let mut channels = 64;
+        let mut layers: Vec<Vec<Block>> = Vec::new();
+        for (i, &[n, width]) in self.stages.iter().enumerate() {
+            let mut stage = Vec::new();
+            for j in 0..n {
+                let stride = if j == 0 && i > 0 { 2 } else { 1 };
+                let block = match self.block {
+                    BlockKind::Basic => {
+                        let b = BasicBlockConfig::new(channels, width)
+                            .with_stride(stride)
+                            .with_style(self.style)
+                            .init(device);
+                        channels = width;
+                        Block::Basic(b)
+                    }
+                    BlockKind::Bottleneck => {
+                        let b = BottleneckConfig::new(channels, width)
+                            .with_stride(stride)
+                            .init(device);
+                        channels = 4 * width;
+                        Block::Bottleneck(b)
+                    }
+                };
+                stage.push(block);
+            }
+            layers.push(stage);
+        }
+        let mut layers = layers.into_iter();
+        ResNet {
+            conv1: conv([self.in_channels, 64], 7, 2, 3, d2l, device),
+            bn1: BatchNormConfig::new(64).init(device),
+            layer1: layers.next().expect("4 stages"),
+            layer2: layers.next().expect("4 stages"),
+            layer3: layers.next().expect("4 stages"),
+            layer4: layers.next().expect("4 stages"),
+            fc: linear(channels, self.num_classes, device),
+        }
+    }
+}
+
+impl ResNet {
+    /// The convolutional trunk: `[N, C, H, W]` to the last stage's feature map.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = max_pool(
+            relu(self.bn1.forward(self.conv1.forward(x))),
+            3,
+            2,
+            1,
+            false,
+        );
+        [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .flatten()
+            .fold(x, |x, b| b.forward(x))
+    }
+
+    /// Logits `[N, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(global_avg(self.features(x)))
+    }
+}
