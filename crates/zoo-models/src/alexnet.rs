@@ -137,6 +137,27 @@ impl AlexNetConfig {
 }
 
 impl AlexNet {
+    /// torchvision's `state_dict` key of a parameter path (torchvision's
+    /// layout: convolutions at `features.0, 3, 6, 8, 10`, linear layers at
+    /// `classifier.1, 4, 6`).
+    pub fn torchvision_key(&self, path: &str) -> String {
+        let parts: Vec<&str> = path.splitn(3, '.').collect();
+        match parts.as_slice() {
+            ["features", i, leaf] => {
+                let i: usize = i.parse().unwrap_or(0);
+                let at: usize = self.pool_after[..i]
+                    .iter()
+                    .map(|&p| 2 + usize::from(p))
+                    .sum();
+                format!("features.{at}.{leaf}")
+            }
+            ["fc1", leaf] => format!("classifier.1.{leaf}"),
+            ["fc2", leaf] => format!("classifier.4.{leaf}"),
+            ["fc3", leaf] => format!("classifier.6.{leaf}"),
+            _ => path.to_string(),
+        }
+    }
+
     /// The convolutional trunk.
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (conv, &pool) in self.features.iter().zip(&self.pool_after) {

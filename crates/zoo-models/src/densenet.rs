@@ -117,6 +117,27 @@ impl DenseNetConfig {
 }
 
 impl DenseNet {
+    /// torchvision's `state_dict` key of a parameter path.
+    pub fn torchvision_key(path: &str) -> String {
+        let parts: Vec<&str> = path.splitn(5, '.').collect();
+        match parts.as_slice() {
+            ["blocks", b, "layers", l, rest] => {
+                let (b, l) = (
+                    b.parse::<usize>().unwrap_or(0),
+                    l.parse::<usize>().unwrap_or(0),
+                );
+                format!("features.denseblock{}.denselayer{}.{rest}", b + 1, l + 1)
+            }
+            ["transitions", t, ..] => {
+                let t = t.parse::<usize>().unwrap_or(0);
+                let rest = path.splitn(3, '.').nth(2).unwrap_or("");
+                format!("features.transition{}.{rest}", t + 1)
+            }
+            ["classifier", ..] => path.to_string(),
+            _ => format!("features.{path}"),
+        }
+    }
+
     /// The convolutional trunk, up to and including `norm5` (no ReLU).
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = max_pool(

@@ -254,6 +254,25 @@ impl GoogLeNetConfig {
 }
 
 impl GoogLeNet {
+    /// torchvision's `state_dict` key of a parameter path
+    /// (`inceptions.i` to `inception3a`..`inception5b`, `branch4` to
+    /// `branch4.1` after its pooling).
+    pub fn torchvision_key(path: &str) -> String {
+        const NAMES: [&str; 9] = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"];
+        let parts: Vec<&str> = path.splitn(3, '.').collect();
+        match parts.as_slice() {
+            ["inceptions", i, rest] => {
+                let name = NAMES.get(i.parse::<usize>().unwrap_or(99)).unwrap_or(&"?");
+                let rest = match rest.strip_prefix("branch4.") {
+                    Some(r) => format!("branch4.1.{r}"),
+                    None => rest.to_string(),
+                };
+                format!("inception{name}.{rest}")
+            }
+            _ => path.to_string(),
+        }
+    }
+
     fn transform(&self, x: Tensor<4>) -> Tensor<4> {
         if !self.transform_input {
             return x;

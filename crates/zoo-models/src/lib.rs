@@ -9,6 +9,9 @@
 //! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152.
 //! - [`densenet`]: the course's DenseNet and torchvision's densenet121/161/169/201.
 //!
+//! [`weights`] loads torchvision `state_dict`s (`.safetensors`) through
+//! each family's `torchvision_key`.
+//!
 //! Parameter counts are torch's (`zoo_layers::params::num_trainable_params`;
 //! burn's `num_params` also counts batch-norm running statistics).
 //!
@@ -29,3 +32,4 @@ pub mod nin;
 mod parts;
 pub mod resnet;
 pub mod vgg;
+pub mod weights;

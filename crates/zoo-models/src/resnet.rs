@@ -45,6 +45,9 @@ pub struct ResNetConfig {
 }
 
 /// One residual block of either kind.
+// The variants differ in size, but a network holds a few dozen blocks built
+// once; boxing would only add indirection to every forward.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Block {
     /// A basic block.
@@ -175,6 +178,13 @@ impl ResNetConfig {
 }
 
 impl ResNet {
+    /// torchvision's `state_dict` key of a parameter path (`downsample.conv`
+    /// is torchvision's `downsample.0`, `downsample.bn` its `downsample.1`).
+    pub fn torchvision_key(path: &str) -> String {
+        path.replace(".downsample.conv.", ".downsample.0.")
+            .replace(".downsample.bn.", ".downsample.1.")
+    }
+
     /// The convolutional trunk: `[N, C, H, W]` to the last stage's feature map.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let x = max_pool(

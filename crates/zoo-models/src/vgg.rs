@@ -136,6 +136,40 @@ impl VggConfig {
 }
 
 impl Vgg {
+    /// Index of each convolution in torchvision's `features` Sequential
+    /// (conv, [bn,] ReLU, and a max pool after each block).
+    fn sequential_indices(&self) -> Vec<usize> {
+        let mut slot = 0;
+        self.features
+            .iter()
+            .zip(&self.pool_after)
+            .map(|(layer, &pool)| {
+                let at = slot;
+                slot += if layer.bn.is_some() { 3 } else { 2 } + usize::from(pool);
+                at
+            })
+            .collect()
+    }
+
+    /// torchvision's `state_dict` key of a parameter path (`features.i.conv`
+    /// and `.bn` to their Sequential indices; `fc1`..`fc3` to
+    /// `classifier.0`, `.3`, `.6`).
+    pub fn torchvision_key(&self, path: &str) -> String {
+        let parts: Vec<&str> = path.splitn(4, '.').collect();
+        match parts.as_slice() {
+            ["features", i, kind, leaf] => {
+                let i: usize = i.parse().unwrap_or(0);
+                let at = self.sequential_indices().get(i).copied().unwrap_or(0);
+                let at = if *kind == "bn" { at + 1 } else { at };
+                format!("features.{at}.{leaf}")
+            }
+            ["fc1", leaf] => format!("classifier.0.{leaf}"),
+            ["fc2", leaf] => format!("classifier.3.{leaf}"),
+            ["fc3", leaf] => format!("classifier.6.{leaf}"),
+            _ => path.to_string(),
+        }
+    }
+
     /// The convolutional trunk (torchvision's `features`).
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (layer, &pool) in self.features.iter().zip(&self.pool_after) {

@@ -57,6 +57,7 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "clip_grad_norm" => optim::clip_grad_norm,
         "gradient_descent" => optim::gradient_descent,
         "model_params" => models::model_params,
+        "model_forward" => models::model_forward,
         _ => return None,
     };
     Some(f)
@@ -65,9 +66,14 @@ pub fn lookup(op: &str) -> Option<OpFn> {
 /// The name under which a case is UNSUPPORTED although its `op` exists:
 /// an architecture the project does not have yet.
 pub fn unsupported_variant(case: &Case) -> Option<String> {
-    if case.op == "model_params" {
+    if case.op == "model_params" || case.op == "model_forward" {
         let arch = case.param("arch").and_then(|v| v.as_str()).unwrap_or("");
-        if !models::PARAM_ARCHS.contains(&arch) {
+        let known = if case.op == "model_params" {
+            models::PARAM_ARCHS.contains(&arch)
+        } else {
+            models::FORWARD_ARCHS.contains(&arch)
+        };
+        if !known {
             return Some(format!("{} (arch {arch})", case.op));
         }
     }
@@ -126,6 +132,11 @@ impl<'a> Ctx<'a> {
     /// The leaf made for `in.<name>`, if the op asked for it.
     pub fn leaf(&self, name: &str) -> Option<DynTensor> {
         self.leaves.borrow().get(name).cloned()
+    }
+
+    /// The case's `w.<key>` weights, by torchvision key.
+    pub fn weights(&self) -> &BTreeMap<String, HostTensor> {
+        &self.case.weights
     }
 
     /// Whether the case has `in.<name>`.

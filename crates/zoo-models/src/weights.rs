@@ -1,0 +1,344 @@
+//! Loading PyTorch `state_dict`s (torchvision's weights) into the zoo's
+//! models, and the key translation between the two.
+//!
+//! A model's parameter paths (`layer1.0.conv1.weight`, `features.3.conv.weight`)
+//! are translated to torchvision's keys by the family's `torchvision_key`
+//! (`layer1.0.conv1.weight`, `features.7.weight`); every parameter and
+//! running statistic must find its key with the same shape (linear weights
+//! are transposed: torch stores `[out, in]`, burn `[in, out]`), and every key
+//! of the file must be used (`num_batches_tracked` aside). Otherwise the
+//! error names the key, the model path and both shapes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+
+/// Why weights could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file is not a valid weight file.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A parameter of the model has no key in the file.
+    #[error("missing key `{key}` (for the model's `{path}`, shape {shape:?})")]
+    Missing {
+        /// The torchvision key looked for.
+        key: String,
+        /// The model's parameter path.
+        path: String,
+        /// The model's shape.
+        shape: Vec<usize>,
+    },
+    /// A key has the wrong shape.
+    #[error("key `{key}` has shape {file:?} in the file, the model's `{path}` expects {model:?}")]
+    Shape {
+        /// The key.
+        key: String,
+        /// The model's parameter path.
+        path: String,
+        /// Shape in the file (torch layout).
+        file: Vec<usize>,
+        /// Shape the model expects (torch layout).
+        model: Vec<usize>,
+    },
+    /// Keys of the file that no parameter of the model uses.
+    #[error("unexpected key(s) in the weights: {}", keys.join(", "))]
+    Unexpected {
+        /// The unused keys.
+        keys: Vec<String>,
+    },
+}
+
+/// A PyTorch `state_dict`: tensors by key.
+#[derive(Debug, Clone, Default)]
+pub struct StateDict {
+    /// The tensors, by torch key, in torch layout.
+    pub tensors: BTreeMap<String, TensorData>,
+}
+
+impl StateDict {
+    /// An empty state dict.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a tensor.
+    pub fn insert(&mut self, key: impl Into<String>, data: TensorData) {
+        self.tensors.insert(key.into(), data);
+    }
+
+    /// Reads a `.safetensors` file (F32, F16, BF16, F64 and I64 tensors).
+    pub fn from_safetensors(path: &Path) -> Result<Self, WeightsError> {
+        let bytes = std::fs::read(path).map_err(|e| WeightsError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let bad = |reason: String| WeightsError::Format {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let mut sd = Self::new();
+        for (name, view) in st.tensors() {
+            let shape = view.shape().to_vec();
+            let raw = view.data();
+            use safetensors::Dtype as D;
+            let data = match view.dtype() {
+                D::F32 => TensorData::new(
+                    raw.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect::<Vec<f32>>(),
+                    shape,
+                ),
+                D::F64 => TensorData::new(
+                    raw.chunks_exact(8)
+                        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                        .collect::<Vec<f32>>(),
+                    shape,
+                ),
+                D::F16 => TensorData::new(
+                    raw.chunks_exact(2)
+                        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                        .collect::<Vec<f32>>(),
+                    shape,
+                ),
+                D::BF16 => TensorData::new(
+                    raw.chunks_exact(2)
+                        .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                        .collect::<Vec<f32>>(),
+                    shape,
+                ),
+                D::I64 => TensorData::new(
+                    raw.chunks_exact(8)
+                        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                        .collect::<Vec<i64>>(),
+                    shape,
+                ),
+                other => {
+                    return Err(bad(format!(
+                        "tensor `{name}` has dtype {other:?}, expected a float or I64"
+                    )));
+                }
+            };
+            sd.insert(name, data);
+        }
+        Ok(sd)
+    }
+}
+
+impl StateDict {
+    /// Writes the tensors to a `.safetensors` file (F32, I64), through a
+    /// temporary file renamed when complete.
+    pub fn save_safetensors(&self, path: &Path) -> Result<(), WeightsError> {
+        let io = |e: String| WeightsError::Io {
+            path: path.to_path_buf(),
+            reason: e,
+        };
+        let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (key, data) in &self.tensors {
+            let shape = data.shape().to_vec();
+            let (dtype, bytes) = if data.dtype().is_float() {
+                let v = data
+                    .clone()
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| io(format!("{key}: {e:?}")))?;
+                (
+                    safetensors::Dtype::F32,
+                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                )
+            } else {
+                let v = data
+                    .clone()
+                    .try_into_vec_as::<i64>()
+                    .map_err(|e| io(format!("{key}: {e:?}")))?;
+                (
+                    safetensors::Dtype::I64,
+                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                )
+            };
+            owned.push((key.clone(), dtype, shape, bytes));
+        }
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = owned
+            .iter()
+            .map(|(k, dt, shape, bytes)| {
+                safetensors::tensor::TensorView::new(*dt, shape.clone(), bytes)
+                    .map(|v| (k.clone(), v))
+                    .map_err(|e| io(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let bytes = safetensors::serialize(views, None).map_err(|e| io(e.to_string()))?;
+        let tmp = path.with_extension("safetensors.tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| io(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| io(e.to_string()))
+    }
+}
+
+struct Exporter<'a> {
+    keys: &'a dyn Fn(&str) -> Option<String>,
+    path: Vec<(String, String)>,
+    out: StateDict,
+}
+
+impl ModuleVisitor for Exporter<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path
+            .push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let path = self
+            .path
+            .iter()
+            .filter(|(_, container)| !container.starts_with("Enum:"))
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let Some(key) = (self.keys)(&path) else {
+            return;
+        };
+        let linear_weight =
+            matches!(self.path.last(), Some((n, c)) if n == "weight" && c == "Struct:Linear");
+        let mut t = param.val();
+        if linear_weight {
+            t = t.transpose();
+        }
+        self.out.insert(key, t.into_data());
+    }
+}
+
+/// The `state_dict` of `model` under the keys `keys` gives (torch layout),
+/// e.g. to write torchvision-compatible weights.
+pub fn export_state_dict<M: Module>(model: &M, keys: &dyn Fn(&str) -> Option<String>) -> StateDict {
+    let mut e = Exporter {
+        keys,
+        path: Vec::new(),
+        out: StateDict::new(),
+    };
+    model.visit(&mut e);
+    e.out
+}
+
+/// Whether a key is bookkeeping the zoo's models do not hold.
+fn ignorable(key: &str) -> bool {
+    key.ends_with("num_batches_tracked")
+}
+
+struct Loader<'a> {
+    sd: &'a StateDict,
+    keys: &'a dyn Fn(&str) -> Option<String>,
+    path: Vec<(String, String)>,
+    used: Vec<String>,
+    error: Option<WeightsError>,
+}
+
+impl ModuleMapper for Loader<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path
+            .push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if self.error.is_some() {
+            return param;
+        }
+        let path = self
+            .path
+            .iter()
+            .filter(|(_, container)| !container.starts_with("Enum:"))
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let linear_weight =
+            matches!(self.path.last(), Some((n, c)) if n == "weight" && c == "Struct:Linear");
+        let Some(key) = (self.keys)(&path) else {
+            return param;
+        };
+        let tensor = param.val();
+        let mut model_shape = tensor.dims().to_vec();
+        if linear_weight {
+            model_shape.reverse();
+        }
+        let Some(data) = self.sd.tensors.get(&key) else {
+            self.error = Some(WeightsError::Missing {
+                key,
+                path,
+                shape: model_shape,
+            });
+            return param;
+        };
+        if data.shape().to_vec() != model_shape {
+            self.error = Some(WeightsError::Shape {
+                key,
+                path,
+                file: data.shape().to_vec(),
+                model: model_shape,
+            });
+            return param;
+        }
+        self.used.push(key);
+        let device = tensor.device();
+        let mut t = Tensor::<D>::from_data(data.clone().convert::<f32>(), &device);
+        if linear_weight {
+            t = t.transpose();
+        }
+        if tensor.is_require_grad() {
+            t = t.require_grad();
+        }
+        Param::initialized(param.id, t)
+    }
+}
+
+/// Loads `sd` into `model`, translating each parameter path with `keys`
+/// (`None`: a parameter the weights do not cover, left as it is — e.g. the
+/// classifier when loading a `features` trunk).
+pub fn load_state_dict<M: Module>(
+    model: M,
+    sd: &StateDict,
+    keys: &dyn Fn(&str) -> Option<String>,
+) -> Result<M, WeightsError> {
+    let mut loader = Loader {
+        sd,
+        keys,
+        path: Vec::new(),
+        used: Vec::new(),
+        error: None,
+    };
+    let model = model.map(&mut loader);
+    if let Some(e) = loader.error {
+        return Err(e);
+    }
+    let unused: Vec<String> = sd
+        .tensors
+        .keys()
+        .filter(|k| !ignorable(k) && !loader.used.contains(k))
+        .cloned()
+        .collect();
+    if !unused.is_empty() {
+        return Err(WeightsError::Unexpected { keys: unused });
+    }
+    Ok(model)
+}
