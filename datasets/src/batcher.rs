@@ -235,6 +235,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn matches_torch_antialiased_bilinear_interpolation() {
+        // torch 2.15: x = (arange(40) * 5 / 255).reshape(1, 1, 5, 8);
+        // F.interpolate(x, size, mode="bilinear", antialias=True,
+        // align_corners=False), shrinking to 2x3 and (first row of) 7x11.
+        let data = ImageDataset::new(
+            (0..40u8).map(|i| i * 5).collect(),
+            vec![0],
+            [1, 5, 8],
+            vec!["x".into()],
+            crate::images::Source::Memory,
+        )
+        .unwrap();
+        let device = zoo_device::from_name("flex").unwrap();
+        let got = |h, w| -> Vec<f32> {
+            ImageBatcher::new()
+                .resize(h, w)
+                .batch_indices(&data, &[0], &device)
+                .images
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap()
+        };
+        let close = |got: &[f32], want: &[f32]| {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 2e-6, "{got:?} vs {want:?}");
+            }
+        };
+        close(
+            &got(2, 3),
+            &[0.178535, 0.22549, 0.272446, 0.49226, 0.539216, 0.586171],
+        );
+        let up = got(7, 11);
+        close(
+            &up[..11],
+            &[
+                0.0, 0.011586, 0.025847, 0.040107, 0.054367, 0.068627, 0.082888, 0.097148,
+                0.111408, 0.125668, 0.137255,
+            ],
+        );
+        close(
+            &up[66..],
+            &[
+                0.627451, 0.639037, 0.653298, 0.667558, 0.681818, 0.696078, 0.710339, 0.724599,
+                0.738859, 0.753119, 0.764706,
+            ],
+        );
+    }
+
+    #[test]
     fn upsampling_is_half_pixel_bilinear() {
         // torch: F.interpolate(tensor([[[[0., 1.]]]]), size=(1, 4), mode="bilinear",
         // align_corners=False) == [0, 0.25, 0.75, 1].

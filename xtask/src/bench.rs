@@ -128,3 +128,52 @@ pub fn data(
     );
     Ok(rate)
 }
+
+/// Model benchmarks of issue 5: a LeNet training step (batch 256, 28x28,
+/// SGD, cross-entropy) and ResNet-18 inference (batch 8 at 3x224x224, batch
+/// 128 at 3x32x32), medians in ms. `scripts/bench_models.py` times the same
+/// work in PyTorch.
+pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
+    use burn::module::Module;
+    use burn::optim::GradientsParams;
+    use burn::tensor::Int;
+    use zoo_models::lenet::LeNetConfig;
+    use zoo_models::resnet::ResNetConfig;
+
+    let mut results = Vec::new();
+    let ad = device.clone().autodiff();
+    let mut model = Some(LeNetConfig::new().init(&ad));
+    let mut optim = zoo_optim::SgdConfig::torch_default().init();
+    let x = Tensor::<4>::random([256, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
+    let y = Tensor::<1, Int>::from_data(
+        burn::tensor::TensorData::new((0..256).map(|i| (i % 10) as i64).collect::<Vec<_>>(), [256]),
+        &ad,
+    );
+    let t = time(device, 3, runs, || {
+        let m = model.take().expect("model");
+        let loss = zoo_losses::cross_entropy(
+            m.forward(x.clone()),
+            zoo_losses::CeTarget::Classes(y.clone()),
+            0.0,
+            zoo_losses::Reduction::Mean,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        model = Some(optim.step(0.1, m, grads));
+    });
+    results.push(("lenet_train_step_b256".to_string(), t.as_secs_f64() * 1e3));
+    let resnet = ResNetConfig::torchvision(18, 1000)
+        .expect("resnet18")
+        .init(device)
+        .valid();
+    for (b, side) in [(8, 224), (128, 32)] {
+        let x = Tensor::<4>::random([b, 3, side, side], Distribution::Uniform(0.0, 1.0), device);
+        let t = time(device, 2, runs, || {
+            let _ = resnet.forward(x.clone());
+        });
+        results.push((format!("resnet18_infer_b{b}_{side}"), t.as_secs_f64() * 1e3));
+    }
+    for (name, ms) in &results {
+        println!("{name}: {ms:.2} ms");
+    }
+    results
+}

@@ -2,7 +2,7 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|data|all> [--device D]`: kernel and data-path
+//! - `bench <matmul|conv|data|models|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, verified.
@@ -41,7 +41,7 @@ enum Task {
     },
     /// Measure kernel or data-path throughput on a device (median of repeated runs).
     Bench {
-        /// What to measure: matmul, conv, data or all.
+        /// What to measure: matmul, conv, data, models or all.
         #[arg(default_value = "all")]
         what: String,
         /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
@@ -209,6 +209,9 @@ fn main() -> ExitCode {
                 "conv" => {
                     bench::conv(&device, 16, 64, 32, runs);
                 }
+                "models" => {
+                    bench::models(&device, runs);
+                }
                 "data" | "all" => {
                     if what == "all" {
                         bench::matmul(&device, size, runs);
@@ -228,7 +231,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models or all"
                     );
                     return ExitCode::from(2);
                 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Times in PyTorch (CPU) the work of `cargo xtask bench models`, and with
+`--zoo FILE` (that command's output) prints zoo / PyTorch ratios.
+
+    cargo xtask bench models > /tmp/zoo.txt
+    python3 scripts/bench_models.py --zoo /tmp/zoo.txt
+
+Same work: a LeNet-5 (d2l 7.6, sigmoid, avg pool, padding 2) training step
+with SGD and cross-entropy at batch 256 on 1x28x28; torchvision's resnet18
+inference (eval, no_grad) at batch 8 on 3x224x224 and batch 128 on 3x32x32.
+Median of `--runs` after warm-up, like the Rust side.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+
+def median_ms(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+        nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, 10))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--zoo", help="output of `cargo xtask bench models`")
+    args = ap.parse_args()
+    results = {}
+    net = lenet()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    x = torch.rand(256, 1, 28, 28)
+    y = torch.arange(256) % 10
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+    results["lenet_train_step_b256"] = median_ms(step, 3, args.runs)
+    try:
+        import torchvision
+        resnet = torchvision.models.resnet18().eval()
+        for b, side in [(8, 224), (128, 32)]:
+            xb = torch.rand(b, 3, side, side)
+
+            def infer():
+                with torch.no_grad():
+                    resnet(xb)
+
+            results[f"resnet18_infer_b{b}_{side}"] = median_ms(infer, 2, args.runs)
+    except ImportError:
+        print("torchvision not installed: resnet18 skipped")
+    zoo = {}
+    if args.zoo:
+        for line in open(args.zoo):
+            if line.strip().endswith(" ms") and ":" in line:
+                name, value = line.split(":", 1)
+                zoo[name.strip()] = float(value.strip().split()[0])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name, ms in results.items():
+        ratio = f", zoo / torch = {zoo[name] / ms:.2f}" if name in zoo else ""
+        print(f"{name}: torch {ms:.2f} ms{ratio}")
+
+
+if __name__ == "__main__":
+    main()
