@@ -12,7 +12,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::conv_size::{conv_output_size, pool_output_size};
 
-use crate::parts::{adaptive_flat, conv, flatten, linear, max_pool};
+use zoo_layers::blocks::conv;
+
+use crate::parts::{adaptive_flat, flatten, linear, max_pool};
 
 /// Which AlexNet.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]

@@ -14,7 +14,9 @@ use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::dense::{DenseBlock, DenseBlockConfig, Transition, TransitionConfig};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 
-use crate::parts::{conv, global_avg, linear, max_pool};
+use zoo_layers::blocks::conv;
+
+use crate::parts::{global_avg, linear, max_pool};
 
 /// Configuration of a [`DenseNet`].
 #[derive(Config, Debug)]

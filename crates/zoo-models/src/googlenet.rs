@@ -13,7 +13,9 @@ use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::inception::{Inception, InceptionConfig};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 
-use crate::parts::{conv, flatten, global_avg, linear, max_pool};
+use zoo_layers::blocks::conv;
+
+use crate::parts::{flatten, global_avg, linear, max_pool};
 
 /// The Inception widths of both GoogLeNets, in order: `(in, c1, c2 reduce,
 /// c2, c3 reduce, c3, c4)` for 3a, 3b, 4a..4e, 5a, 5b.
@@ -295,6 +297,11 @@ impl GoogLeNet {
     /// and training (on an autodiff device).
     pub fn features_with_aux(&self, x: Tensor<4>) -> (Tensor<4>, Vec<Tensor<2>>) {
         let training = x.device().is_autodiff();
+        self.trunk(x, training)
+    }
+
+    /// The trunk, evaluating the auxiliary heads only when `with_aux`.
+    fn trunk(&self, x: Tensor<4>, with_aux: bool) -> (Tensor<4>, Vec<Tensor<2>>) {
         let x = self.transform(x);
         let x = max_pool(self.conv1.forward(x), 3, 2, 0, true);
         let x = self.conv3.forward(self.conv2.forward(x));
@@ -304,8 +311,8 @@ impl GoogLeNet {
             x = block.forward(x);
             match i {
                 1 => x = max_pool(x, 3, 2, 0, true),
-                2 if training => aux.extend(self.aux1.as_ref().map(|a| a.forward(x.clone()))),
-                5 if training => aux.extend(self.aux2.as_ref().map(|a| a.forward(x.clone()))),
+                2 if with_aux => aux.extend(self.aux1.as_ref().map(|a| a.forward(x.clone()))),
+                5 if with_aux => aux.extend(self.aux2.as_ref().map(|a| a.forward(x.clone()))),
                 6 => x = max_pool(x, 2, 2, 0, true),
                 _ => {}
             }
@@ -315,7 +322,7 @@ impl GoogLeNet {
 
     /// Logits `[N, classes]` (the auxiliary heads are not evaluated).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let (x, _) = self.features_with_aux(x.clone());
+        let (x, _) = self.trunk(x, false);
         self.fc.forward(self.dropout.forward(global_avg(x)))
     }
 }

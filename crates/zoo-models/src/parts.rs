@@ -1,27 +1,11 @@
 //! Small helpers the families share: layers with PyTorch's default
-//! initialisation and the pooling calls.
+//! initialisation (convolutions come from `zoo_layers::blocks::conv`) and
+//! the pooling calls.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
-
-/// A square convolution `k x k`, stride `s`, padding `p`.
-pub(crate) fn conv(
-    channels: [usize; 2],
-    k: usize,
-    s: usize,
-    p: usize,
-    bias: bool,
-    device: &Device,
-) -> Conv2d {
-    Conv2dConfig::new(channels, [k, k])
-        .with_stride([s, s])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_bias(bias)
-        .init(device)
-}
 
 /// A linear layer with bias.
 pub(crate) fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {

@@ -14,7 +14,9 @@ use zoo_layers::blocks::residual::{
 };
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 
-use crate::parts::{conv, global_avg, linear, max_pool};
+use zoo_layers::blocks::conv;
+
+use crate::parts::{global_avg, linear, max_pool};
 
 /// The block type of a ResNet.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]

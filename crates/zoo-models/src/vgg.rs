@@ -13,7 +13,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 
-use crate::parts::{adaptive_flat, conv, flatten, linear, max_pool};
+use zoo_layers::blocks::conv;
+
+use crate::parts::{adaptive_flat, flatten, linear, max_pool};
 
 /// Configuration of a [`Vgg`].
 #[derive(Config, Debug)]

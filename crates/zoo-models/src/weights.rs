@@ -189,37 +189,59 @@ impl StateDict {
     }
 }
 
+/// The module path during a visit or map: `(field or index, container)`
+/// pairs, entered and left as burn walks the module tree.
+#[derive(Default)]
+struct PathTracker(Vec<(String, String)>);
+
+impl PathTracker {
+    fn enter(&mut self, name: &str, container_type: &str) {
+        self.0.push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit(&mut self) {
+        self.0.pop();
+    }
+
+    /// The dotted path, without enum variant names (a `Block::Basic` in
+    /// `layer1.0` is `layer1.0`, as in PyTorch).
+    fn path(&self) -> String {
+        self.0
+            .iter()
+            .filter(|(_, container)| !container.starts_with("Enum:"))
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// Whether the current tensor is a `Linear` weight (`[in, out]` in burn,
+    /// `[out, in]` in PyTorch).
+    fn at_linear_weight(&self) -> bool {
+        matches!(self.0.last(), Some((n, c)) if n == "weight" && c == "Struct:Linear")
+    }
+}
+
 struct Exporter<'a> {
     keys: &'a dyn Fn(&str) -> Option<String>,
-    path: Vec<(String, String)>,
+    path: PathTracker,
     out: StateDict,
 }
 
 impl ModuleVisitor for Exporter<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path
-            .push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self
-            .path
-            .iter()
-            .filter(|(_, container)| !container.starts_with("Enum:"))
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(".");
-        let Some(key) = (self.keys)(&path) else {
+        let Some(key) = (self.keys)(&self.path.path()) else {
             return;
         };
-        let linear_weight =
-            matches!(self.path.last(), Some((n, c)) if n == "weight" && c == "Struct:Linear");
         let mut t = param.val();
-        if linear_weight {
+        if self.path.at_linear_weight() {
             t = t.transpose();
         }
         self.out.insert(key, t.into_data());
@@ -231,7 +253,7 @@ impl ModuleVisitor for Exporter<'_> {
 pub fn export_state_dict<M: Module>(model: &M, keys: &dyn Fn(&str) -> Option<String>) -> StateDict {
     let mut e = Exporter {
         keys,
-        path: Vec::new(),
+        path: PathTracker::default(),
         out: StateDict::new(),
     };
     model.visit(&mut e);
@@ -246,34 +268,26 @@ fn ignorable(key: &str) -> bool {
 struct Loader<'a> {
     sd: &'a StateDict,
     keys: &'a dyn Fn(&str) -> Option<String>,
-    path: Vec<(String, String)>,
-    used: Vec<String>,
+    path: PathTracker,
+    used: std::collections::BTreeSet<String>,
     error: Option<WeightsError>,
 }
 
 impl ModuleMapper for Loader<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path
-            .push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         if self.error.is_some() {
             return param;
         }
-        let path = self
-            .path
-            .iter()
-            .filter(|(_, container)| !container.starts_with("Enum:"))
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(".");
-        let linear_weight =
-            matches!(self.path.last(), Some((n, c)) if n == "weight" && c == "Struct:Linear");
+        let path = self.path.path();
+        let linear_weight = self.path.at_linear_weight();
         let Some(key) = (self.keys)(&path) else {
             return param;
         };
@@ -299,7 +313,7 @@ impl ModuleMapper for Loader<'_> {
             });
             return param;
         }
-        self.used.push(key);
+        self.used.insert(key);
         let device = tensor.device();
         let mut t = Tensor::<D>::from_data(data.clone().convert::<f32>(), &device);
         if linear_weight {
@@ -323,8 +337,8 @@ pub fn load_state_dict<M: Module>(
     let mut loader = Loader {
         sd,
         keys,
-        path: Vec::new(),
-        used: Vec::new(),
+        path: PathTracker::default(),
+        used: Default::default(),
         error: None,
     };
     let model = model.map(&mut loader);
@@ -334,7 +348,7 @@ pub fn load_state_dict<M: Module>(
     let unused: Vec<String> = sd
         .tensors
         .keys()
-        .filter(|k| !ignorable(k) && !loader.used.contains(k))
+        .filter(|k| !ignorable(k) && !loader.used.contains(*k))
         .cloned()
         .collect();
     if !unused.is_empty() {

@@ -21,8 +21,11 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::Device;
 
-/// A square convolution with PyTorch's default initialisation.
-pub(crate) fn conv(
+/// A square `kernel x kernel` convolution with symmetric `padding` and
+/// PyTorch's default initialisation (burn's `Conv2dConfig` defaults match
+/// `torch.nn.Conv2d`'s Kaiming-uniform); the blocks and the architectures
+/// build their convolutions with it.
+pub fn conv(
     channels: [usize; 2],
     kernel: usize,
     stride: usize,
