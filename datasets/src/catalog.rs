@@ -12,11 +12,16 @@ use crate::DataError;
 pub struct RemoteFile {
     /// The file name, on the server and on disk.
     pub name: &'static str,
-    /// The MD5 of the archive, as upstream publishes it.
+    /// The MD5 of the archive, as upstream publishes it (empty where
+    /// upstream publishes a SHA-256 prefix instead).
     pub md5: &'static str,
     /// The SHA-256 of the decompressed content, recorded by this project
     /// from the genuine files (`None` where it has not been recorded).
     pub payload_sha256: Option<&'static str>,
+    /// The leading hex digits of the file's SHA-256, where upstream checks
+    /// files by them (torchvision's weight files carry them in their names,
+    /// `resnet18-f37072fd.pth`, and `torch.hub` verifies exactly that).
+    pub sha256_prefix: Option<&'static str>,
 }
 
 /// What to do with a file once it is verified.
@@ -61,6 +66,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
             payload_sha256: Some(
                 "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             ),
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
@@ -68,6 +74,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
             payload_sha256: Some(
                 "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
             ),
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
@@ -75,6 +82,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
             payload_sha256: Some(
                 "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             ),
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
@@ -82,6 +90,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
             payload_sha256: Some(
                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
             ),
+            sha256_prefix: None,
         },
     ],
     unpack: Unpack::Keep,
@@ -102,21 +111,25 @@ pub const MNIST: Catalog = Catalog {
             name: "train-images-idx3-ubyte.gz",
             md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             payload_sha256: None,
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
             md5: "d53e105ee54ea40749a09fcbcd1e9432",
             payload_sha256: None,
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
             md5: "9fb629c4189551a2d022fa330f9573f3",
             payload_sha256: None,
+            sha256_prefix: None,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
             md5: "ec29112dd5afa0611ce80d1b7f02629c",
             payload_sha256: None,
+            sha256_prefix: None,
         },
     ],
     unpack: Unpack::Keep,
@@ -132,6 +145,7 @@ pub const CIFAR_10: Catalog = Catalog {
         name: "cifar-10-binary.tar.gz",
         md5: "c32a1d4ab5d03f1284b67883e8d87530",
         payload_sha256: None,
+        sha256_prefix: None,
     }],
     unpack: Unpack::TarGz {
         folder: "cifar-10-batches-bin",

@@ -53,6 +53,17 @@ pub fn verify(
             format!("MD5 {md5}"),
         ));
     }
+    if let Some(prefix) = file.sha256_prefix {
+        let sha = sha256_hex(bytes);
+        return if sha.starts_with(&prefix.to_ascii_lowercase()) {
+            Ok(format!("SHA-256 begins with upstream's {prefix}"))
+        } else {
+            Err(mismatch(
+                format!("SHA-256 beginning {prefix}"),
+                format!("SHA-256 {sha}"),
+            ))
+        };
+    }
     let upstream = md5 == file.md5;
     match file.payload_sha256 {
         Some(expected) => {
@@ -226,6 +237,21 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn files_checked_by_a_sha256_prefix_as_torch_hub_does() {
+        let file = RemoteFile {
+            name: "model-ba7816bf.pth",
+            md5: "",
+            payload_sha256: None,
+            sha256_prefix: Some("ba7816bf"),
+        };
+        let path = Path::new("model-ba7816bf.pth");
+        // SHA-256("abc") = ba7816bf8f01cfea...
+        assert!(verify(&file, b"abc", None, path).is_ok());
+        let e = verify(&file, b"abd", None, path).unwrap_err().to_string();
+        assert!(e.contains("beginning ba7816bf"), "{e}");
     }
 
     #[test]

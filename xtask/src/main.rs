@@ -4,8 +4,9 @@
 //!   runner of `shared/conformance/SPEC.md`.
 //! - `bench <matmul|conv|data|models|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
-//! - `download <fashion-mnist|mnist|cifar-10> [--dir D] [--mirror URL]
-//!   [--from LOCAL_DIR]`: fetch or import a data set, verified.
+//! - `download <fashion-mnist|mnist|cifar-10|MODEL> [--dir D] [--mirror URL]
+//!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
+//!   torchvision weights (`resnet18`, `vgg19`, ...), verified.
 
 mod bench;
 mod conformance;
@@ -70,7 +71,9 @@ enum Task {
     /// Download a data set (or import it from disk) into the data directory,
     /// verified against the checksums the project records.
     Download {
-        /// fashion-mnist, mnist or cifar-10.
+        /// fashion-mnist, mnist or cifar-10; or a registered model's name
+        /// (resnet18, vgg19, ...) for its torchvision weights, saved in
+        /// `<dir>/weights/`.
         name: String,
         /// The data directory (default: $ZOO_DATA_DIR, else ~/.cache/zoo);
         /// the set goes into its own folder there, where the loaders look.
@@ -101,7 +104,20 @@ fn download(
     quiet: bool,
 ) -> Result<(), zoo_datasets::DataError> {
     use zoo_datasets::DataError;
-    let catalog = zoo_datasets::catalog::find(name)?;
+    let catalog = match zoo_datasets::catalog::find(name) {
+        Ok(c) => c,
+        Err(e) => weights_catalog(name).ok_or_else(|| {
+            let models: Vec<&str> = zoo_models::registry::list()
+                .iter()
+                .filter(|m| m.weights.is_some())
+                .map(|m| m.name)
+                .collect();
+            DataError::Invalid(format!(
+                "{e}; or a model's torchvision weights: {}",
+                models.join(", ")
+            ))
+        })?,
+    };
     let extra_md5 = md5
         .iter()
         .map(|s| {
@@ -133,6 +149,34 @@ fn download(
     }
     println!("{} is in {}", catalog.name, dest.display());
     Ok(())
+}
+
+/// The download of a registered model's torchvision weights (into
+/// `<data dir>/weights/`), checked by the SHA-256 prefix in the file name as
+/// `torch.hub` checks it.
+fn weights_catalog(name: &str) -> Option<&'static zoo_datasets::catalog::Catalog> {
+    use zoo_datasets::catalog::{Catalog, RemoteFile, Unpack};
+    let info = zoo_models::registry::info(name)?;
+    let w = info.weights?;
+    let (base, file) = w.url.rsplit_once('/')?;
+    // A CLI run downloads one catalog; leaking it gives the 'static the
+    // catalog type asks for.
+    let files: &'static [RemoteFile] = Box::leak(Box::new([RemoteFile {
+        name: file,
+        md5: "",
+        payload_sha256: None,
+        sha256_prefix: Some(w.sha256_prefix),
+    }]));
+    let urls: &'static [&'static str] =
+        Box::leak(Box::new([&*Box::leak(format!("{base}/").into_boxed_str())]));
+    Some(Box::leak(Box::new(Catalog {
+        name: info.name,
+        dir: "weights",
+        urls,
+        files,
+        unpack: Unpack::Keep,
+        local_hint: "~/.cache/torch/hub/checkpoints",
+    })))
 }
 
 fn device_or_exit(

@@ -68,3 +68,34 @@ fn a_failing_case_makes_the_exit_status_non_zero() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn torchvision_weights_are_checked_by_the_hash_in_their_name() {
+    let dir = std::env::temp_dir().join(format!("zoo-weights-cli-{}", std::process::id()));
+    let from = dir.join("from");
+    std::fs::create_dir_all(&from).unwrap();
+    // Not the genuine file: its SHA-256 does not begin with f37072fd.
+    std::fs::write(from.join("resnet18-f37072fd.pth"), b"not resnet18").unwrap();
+    let out = xtask()
+        .args(["download", "resnet18", "--quiet", "--dir"])
+        .arg(dir.join("data"))
+        .arg("--from")
+        .arg(&from)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("resnet18-f37072fd.pth") && err.contains("beginning f37072fd"),
+        "{err}"
+    );
+    assert!(!dir.join("data/weights/resnet18-f37072fd.pth").exists());
+
+    let out = xtask().args(["download", "resnet19"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("resnet18") && err.contains("fashion-mnist"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

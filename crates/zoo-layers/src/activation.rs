@@ -101,6 +101,26 @@ impl Activation {
     /// # Panics
     /// When a softmax `dim` is outside `[-D, D)`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        crate::trace::op(self.torch_name(), x, |x| self.apply(x))
+    }
+
+    /// The name of torch's module for this activation (`ReLU`, `Sigmoid`, ...).
+    pub fn torch_name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "ReLU",
+            Activation::LeakyRelu { .. } => "LeakyReLU",
+            Activation::Elu { .. } => "ELU",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Tanh => "Tanh",
+            Activation::Softmax { .. } => "Softmax",
+            Activation::LogSoftmax { .. } => "LogSoftmax",
+            Activation::Gelu { .. } => "GELU",
+            Activation::Silu => "SiLU",
+            Activation::Softplus { .. } => "Softplus",
+        }
+    }
+
+    fn apply<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match *self {
             Activation::Relu => act::relu(x),
             Activation::LeakyRelu { negative_slope } => act::leaky_relu(x, negative_slope),

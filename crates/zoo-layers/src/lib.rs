@@ -39,3 +39,4 @@ pub mod init;
 pub mod norm;
 pub mod params;
 pub mod pool;
+pub mod trace;

@@ -85,6 +85,16 @@ impl BatchNorm {
     /// # Panics
     /// As [`batch_norm`].
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let kind = match D {
+            2 | 3 => "BatchNorm1d",
+            5 => "BatchNorm3d",
+            _ => "BatchNorm2d",
+        };
+        let params = || 2 * self.weight.lazy_shape().num_elements();
+        crate::trace::layer(kind, params, |_| 0, input, |x| self.forward_untraced(x))
+    }
+
+    fn forward_untraced<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let device = input.device();
         let training = device.is_autodiff() && self.training.is_enabled();
         let (mean, var) = if training {

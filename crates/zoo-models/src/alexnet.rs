@@ -8,9 +8,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::conv_size::{conv_output_size, pool_output_size};
+use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
@@ -163,7 +163,7 @@ impl AlexNet {
     /// The convolutional trunk.
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (conv, &pool) in self.features.iter().zip(&self.pool_after) {
-            x = relu(conv.forward(x));
+            x = relu(trace::conv2d(conv, x));
             if pool {
                 x = max_pool(x, 3, 2, 0, false);
             }
@@ -177,13 +177,15 @@ impl AlexNet {
         let x = self.features(x);
         if self.adaptive_pool {
             let x = adaptive_flat(x, [6, 6]);
-            let x = relu(self.fc1.forward(self.dropout.forward(x)));
-            let x = relu(self.fc2.forward(self.dropout.forward(x)));
-            self.fc3.forward(x)
+            let x = relu(trace::linear(&self.fc1, self.dropout.forward(x)));
+            let x = relu(trace::linear(&self.fc2, self.dropout.forward(x)));
+            trace::linear(&self.fc3, x)
         } else {
-            let x = self.dropout.forward(relu(self.fc1.forward(flatten(x))));
-            let x = self.dropout.forward(relu(self.fc2.forward(x)));
-            self.fc3.forward(x)
+            let x = self
+                .dropout
+                .forward(relu(trace::linear(&self.fc1, flatten(x))));
+            let x = self.dropout.forward(relu(trace::linear(&self.fc2, x)));
+            trace::linear(&self.fc3, x)
         }
     }
 }

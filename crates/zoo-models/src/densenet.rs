@@ -9,10 +9,10 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::dense::{DenseBlock, DenseBlockConfig, Transition, TransitionConfig};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
@@ -119,6 +119,26 @@ impl DenseNetConfig {
 }
 
 impl DenseNet {
+    /// torchvision's current key for a legacy one: the early DenseNet
+    /// weight files name `denselayerN.norm1` as `denselayerN.norm.1`
+    /// (torchvision rewrites them with the same rule when loading).
+    pub fn modern_key(key: &str) -> String {
+        let parts: Vec<&str> = key.split('.').collect();
+        let n = parts.len();
+        if n >= 4
+            && parts[n - 4].starts_with("denselayer")
+            && ["norm", "relu", "conv"].contains(&parts[n - 3])
+            && ["1", "2"].contains(&parts[n - 2])
+        {
+            let mut out: Vec<String> = parts[..n - 3].iter().map(|s| s.to_string()).collect();
+            out.push(format!("{}{}", parts[n - 3], parts[n - 2]));
+            out.push(parts[n - 1].to_string());
+            out.join(".")
+        } else {
+            key.to_string()
+        }
+    }
+
     /// torchvision's `state_dict` key of a parameter path.
     pub fn torchvision_key(path: &str) -> String {
         let parts: Vec<&str> = path.splitn(5, '.').collect();
@@ -143,16 +163,18 @@ impl DenseNet {
     /// The convolutional trunk, up to and including `norm5` (no ReLU).
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = max_pool(
-            relu(self.norm0.forward(self.conv0.forward(x))),
+            relu(self.norm0.forward(trace::conv2d(&self.conv0, x))),
             3,
             2,
             1,
             false,
         );
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x);
+            let name = format_args!("denseblock{}", i + 1);
+            x = trace::scope(name, "DenseBlock", x, |x| block.forward(x));
             if let Some(t) = self.transitions.get(i) {
-                x = t.forward(x);
+                let name = format_args!("transition{}", i + 1);
+                x = trace::scope(name, "Transition", x, |x| t.forward(x));
             }
         }
         self.norm5.forward(x)
@@ -160,6 +182,6 @@ impl DenseNet {
 
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.classifier.forward(global_avg(relu(self.features(x))))
+        trace::linear(&self.classifier, global_avg(relu(self.features(x))))
     }
 }

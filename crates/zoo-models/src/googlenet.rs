@@ -6,16 +6,17 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::inception::{Inception, InceptionConfig};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
-use crate::parts::{flatten, global_avg, linear, max_pool};
+use crate::parts::{flatten, global_avg, imagenet_to_half_range, linear, max_pool};
 
 /// The Inception widths of both GoogLeNets, in order: `(in, c1, c2 reduce,
 /// c2, c3 reduce, c3, c4)` for 3a, 3b, 4a..4e, 5a, 5b.
@@ -78,16 +79,18 @@ impl D2lGoogLeNetConfig {
 impl D2lGoogLeNet {
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = max_pool(relu(self.conv1.forward(x)), 3, 2, 1, false);
-        let x = relu(self.conv2.forward(x));
-        let mut x = max_pool(relu(self.conv3.forward(x)), 3, 2, 1, false);
+        let x = max_pool(relu(trace::conv2d(&self.conv1, x)), 3, 2, 1, false);
+        let x = relu(trace::conv2d(&self.conv2, x));
+        let mut x = max_pool(relu(trace::conv2d(&self.conv3, x)), 3, 2, 1, false);
         for (i, block) in self.inceptions.iter().enumerate() {
-            x = block.forward(x);
+            x = trace::scope(format_args!("inceptions.{i}"), "Inception", x, |x| {
+                block.forward(x)
+            });
             if i == 1 || i == 6 {
                 x = max_pool(x, 3, 2, 1, false);
             }
         }
-        self.fc.forward(global_avg(x))
+        trace::linear(&self.fc, global_avg(x))
     }
 }
 
@@ -102,8 +105,26 @@ pub struct BasicConv2d {
 
 impl BasicConv2d {
     fn new(channels: [usize; 2], k: usize, p: usize, stride: usize, device: &Device) -> Self {
+        Self::rect(channels, [k, k], [p, p], stride, device)
+    }
+
+    /// A `kernel[0] x kernel[1]` convolution (Inception v3's factorised
+    /// 1x7 / 7x1 and 1x3 / 3x1), bias-free, and batch norm with eps 1e-3.
+    pub(crate) fn rect(
+        channels: [usize; 2],
+        kernel: [usize; 2],
+        padding: [usize; 2],
+        stride: usize,
+        device: &Device,
+    ) -> Self {
         Self {
-            conv: conv(channels, k, stride, p, false, device),
+            conv: Conv2dConfig::new(channels, kernel)
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(
+                    padding[0], padding[1], padding[0], padding[1],
+                ))
+                .with_bias(false)
+                .init(device),
             bn: BatchNormConfig::new(channels[1])
                 .with_eps(1e-3)
                 .init(device),
@@ -112,7 +133,7 @@ impl BasicConv2d {
 
     /// `relu(bn(conv(x)))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(self.bn.forward(trace::conv2d(&self.conv, x)))
     }
 }
 
@@ -180,11 +201,9 @@ impl InceptionAux {
 
     /// Auxiliary logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self
-            .conv
-            .forward(burn::tensor::module::adaptive_avg_pool2d(x, [4, 4]));
-        let x = relu(self.fc1.forward(flatten(x)));
-        self.fc2.forward(self.dropout.forward(x))
+        let x = self.conv.forward(trace::adaptive_avg_pool2d(x, [4, 4]));
+        let x = relu(trace::linear(&self.fc1, flatten(x)));
+        trace::linear(&self.fc2, self.dropout.forward(x))
     }
 }
 
@@ -255,42 +274,51 @@ impl GoogLeNetConfig {
     }
 }
 
+/// torchvision's names of GoogLeNet's nine Inception blocks.
+const INCEPTION_NAMES: [&str; 9] = [
+    "inception3a",
+    "inception3b",
+    "inception4a",
+    "inception4b",
+    "inception4c",
+    "inception4d",
+    "inception4e",
+    "inception5a",
+    "inception5b",
+];
+
+/// An auxiliary head traced under its name.
+fn aux_head(name: &str, head: &InceptionAux, x: &Tensor<4>) -> Tensor<2> {
+    trace::scope(name, "InceptionAux", x.clone(), |x| head.forward(x))
+}
+
 impl GoogLeNet {
     /// torchvision's `state_dict` key of a parameter path
     /// (`inceptions.i` to `inception3a`..`inception5b`, `branch4` to
     /// `branch4.1` after its pooling).
     pub fn torchvision_key(path: &str) -> String {
-        const NAMES: [&str; 9] = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"];
         let parts: Vec<&str> = path.splitn(3, '.').collect();
         match parts.as_slice() {
             ["inceptions", i, rest] => {
-                let name = NAMES.get(i.parse::<usize>().unwrap_or(99)).unwrap_or(&"?");
+                let name = INCEPTION_NAMES
+                    .get(i.parse::<usize>().unwrap_or(99))
+                    .unwrap_or(&"inception?");
                 let rest = match rest.strip_prefix("branch4.") {
                     Some(r) => format!("branch4.1.{r}"),
                     None => rest.to_string(),
                 };
-                format!("inception{name}.{rest}")
+                format!("{name}.{rest}")
             }
             _ => path.to_string(),
         }
     }
 
     fn transform(&self, x: Tensor<4>) -> Tensor<4> {
-        if !self.transform_input {
-            return x;
+        if self.transform_input {
+            imagenet_to_half_range(x)
+        } else {
+            x
         }
-        let mean = [0.485, 0.456, 0.406];
-        let std = [0.229, 0.224, 0.225];
-        let channels: Vec<Tensor<4>> = (0..3)
-            .map(|c| {
-                let [n, _, h, w] = x.dims();
-                x.clone()
-                    .slice([0..n, c..c + 1, 0..h, 0..w])
-                    .mul_scalar(std[c] / 0.5)
-                    .add_scalar((mean[c] - 0.5) / 0.5)
-            })
-            .collect();
-        Tensor::cat(channels, 1)
     }
 
     /// The trunk up to inception5b, and the auxiliary logits when present
@@ -308,11 +336,11 @@ impl GoogLeNet {
         let mut x = max_pool(x, 3, 2, 0, true);
         let mut aux = Vec::new();
         for (i, block) in self.inceptions.iter().enumerate() {
-            x = block.forward(x);
+            x = trace::scope(INCEPTION_NAMES[i], "Inception", x, |x| block.forward(x));
             match i {
                 1 => x = max_pool(x, 3, 2, 0, true),
-                2 if with_aux => aux.extend(self.aux1.as_ref().map(|a| a.forward(x.clone()))),
-                5 if with_aux => aux.extend(self.aux2.as_ref().map(|a| a.forward(x.clone()))),
+                2 if with_aux => aux.extend(self.aux1.as_ref().map(|a| aux_head("aux1", a, &x))),
+                5 if with_aux => aux.extend(self.aux2.as_ref().map(|a| aux_head("aux2", a, &x))),
                 6 => x = max_pool(x, 2, 2, 0, true),
                 _ => {}
             }
@@ -320,9 +348,14 @@ impl GoogLeNet {
         (x, aux)
     }
 
+    /// The trunk to inception5b (no auxiliary heads).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        self.trunk(x, false).0
+    }
+
     /// Logits `[N, classes]` (the auxiliary heads are not evaluated).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let (x, _) = self.trunk(x, false);
-        self.fc.forward(self.dropout.forward(global_avg(x)))
+        trace::linear(&self.fc, self.dropout.forward(global_avg(x)))
     }
 }

@@ -10,11 +10,11 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 use zoo_layers::activation::Activation;
 use zoo_layers::conv_size::conv_output_size;
+use zoo_layers::trace;
 
 /// The nonlinearity between layers.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -137,19 +137,18 @@ impl LeNet {
 
     fn pool(&self, x: Tensor<4>) -> Tensor<4> {
         match self.pool {
-            LeNetPool::Avg => avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2])),
-            LeNetPool::Max => max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2])),
+            LeNetPool::Avg => trace::avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2])),
+            LeNetPool::Max => trace::max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2])),
         }
     }
 
     /// Logits `[N, classes]` of images `[N, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool(self.act(self.conv1.forward(x)));
-        let x = self.pool(self.act(self.conv2.forward(x)));
-        let [n, c, h, w] = x.dims();
-        let x = self.act(self.fc1.forward(x.reshape([n, c * h * w])));
-        let x = self.act(self.fc2.forward(x));
-        self.fc3.forward(x)
+        let x = self.pool(self.act(trace::conv2d(&self.conv1, x)));
+        let x = self.pool(self.act(trace::conv2d(&self.conv2, x)));
+        let x = self.act(trace::linear(&self.fc1, trace::flatten(x)));
+        let x = self.act(trace::linear(&self.fc2, x));
+        trace::linear(&self.fc3, x)
     }
 }
 

@@ -27,9 +27,11 @@
 pub mod alexnet;
 pub mod densenet;
 pub mod googlenet;
+pub mod inception;
 pub mod lenet;
 pub mod nin;
 mod parts;
+pub mod registry;
 pub mod resnet;
 pub mod vgg;
 pub mod weights;

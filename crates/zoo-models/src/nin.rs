@@ -8,6 +8,7 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::nin::{NinBlock, NinBlockConfig};
+use zoo_layers::trace;
 
 use crate::parts::{global_avg, max_pool};
 
@@ -56,13 +57,25 @@ impl NinConfig {
 }
 
 impl Nin {
+    /// Replaces the last NiN block (whose 1x1 convolutions give the class
+    /// scores) with a fresh one for `num_classes`.
+    pub fn reset_classifier(&mut self, num_classes: usize, device: &Device) {
+        self.blocks[3] = NinBlockConfig::new(384, num_classes, 3)
+            .with_padding(1)
+            .init(device);
+    }
+
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
-        for block in &self.blocks[..3] {
-            x = max_pool(block.forward(x), 3, 2, 0, false);
+        for (i, block) in self.blocks[..3].iter().enumerate() {
+            x = trace::scope(format_args!("blocks.{i}"), "NinBlock", x, |x| {
+                block.forward(x)
+            });
+            x = max_pool(x, 3, 2, 0, false);
         }
-        let x = self.blocks[3].forward(self.dropout.forward(x));
+        let x = self.dropout.forward(x);
+        let x = trace::scope("blocks.3", "NinBlock", x, |x| self.blocks[3].forward(x));
         global_avg(x)
     }
 }

@@ -3,9 +3,9 @@
 //! the pooling calls.
 
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
+use zoo_layers::trace;
 
 /// A linear layer with bias.
 pub(crate) fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
@@ -14,7 +14,7 @@ pub(crate) fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
 
 /// Max pooling `k x k`, stride `s`, padding `p`.
 pub(crate) fn max_pool(x: Tensor<4>, k: usize, s: usize, p: usize, ceil: bool) -> Tensor<4> {
-    max_pool2d(
+    trace::max_pool2d(
         x,
         MaxPoolOptions::new([k, k])
             .with_stride([s, s])
@@ -26,17 +26,38 @@ pub(crate) fn max_pool(x: Tensor<4>, k: usize, s: usize, p: usize, ceil: bool) -
 /// Global average pooling to `[N, C]`.
 pub(crate) fn global_avg(x: Tensor<4>) -> Tensor<2> {
     let [n, c, _, _] = x.dims();
-    adaptive_avg_pool2d(x, [1, 1]).reshape([n, c])
+    trace::op("Flatten", trace::adaptive_avg_pool2d(x, [1, 1]), |x| {
+        x.reshape([n, c])
+    })
 }
 
 /// Adaptive average pooling to `size`, flattened to `[N, C * h * w]`.
 pub(crate) fn adaptive_flat(x: Tensor<4>, size: [usize; 2]) -> Tensor<2> {
     let [n, c, _, _] = x.dims();
-    adaptive_avg_pool2d(x, size).reshape([n, c * size[0] * size[1]])
+    trace::op("Flatten", trace::adaptive_avg_pool2d(x, size), |x| {
+        x.reshape([n, c * size[0] * size[1]])
+    })
+}
+
+/// torchvision's `transform_input` of GoogLeNet and Inception v3: images
+/// normalised with ImageNet's mean and std re-normalised to mean 0.5, std
+/// 0.5 per channel, as the ported Google weights expect.
+pub(crate) fn imagenet_to_half_range(x: Tensor<4>) -> Tensor<4> {
+    let mean = [0.485, 0.456, 0.406];
+    let std = [0.229, 0.224, 0.225];
+    let [n, _, h, w] = x.dims();
+    let channels: Vec<Tensor<4>> = (0..3)
+        .map(|c| {
+            x.clone()
+                .slice([0..n, c..c + 1, 0..h, 0..w])
+                .mul_scalar(std[c] / 0.5)
+                .add_scalar((mean[c] - 0.5) / 0.5)
+        })
+        .collect();
+    Tensor::cat(channels, 1)
 }
 
 /// `[N, C, H, W]` flattened to `[N, C * H * W]`.
 pub(crate) fn flatten(x: Tensor<4>) -> Tensor<2> {
-    let [n, c, h, w] = x.dims();
-    x.reshape([n, c * h * w])
+    trace::flatten(x)
 }

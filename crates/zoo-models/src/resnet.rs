@@ -1,18 +1,18 @@
 //! ResNet (He et al. 2016): the course's ResNet-18 (d2l 8.6: biased
 //! convolutions, bare 1x1 projection shortcuts, configurable stages) and
-//! torchvision's resnet18/34/50/101/152, with torchvision's field names
+//! torchvision's resnet18/34/50/101/152, ResNeXt and Wide ResNet, with torchvision's field names
 //! (`conv1`, `bn1`, `layer1`..`layer4`, `fc`).
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::residual::{
     BasicBlock, BasicBlockConfig, Bottleneck, BottleneckConfig, ResidualStyle,
 };
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
@@ -44,6 +44,13 @@ pub struct ResNetConfig {
     /// Output classes.
     #[config(default = 1000)]
     pub num_classes: usize,
+    /// Groups of the bottleneck's 3x3 convolution (ResNeXt's cardinality).
+    #[config(default = 1)]
+    pub groups: usize,
+    /// Bottleneck width per group at 64 planes (ResNeXt's `d`; 64 for
+    /// ResNet, 128 for Wide ResNet-50-2).
+    #[config(default = 64)]
+    pub width_per_group: usize,
 }
 
 /// One residual block of either kind.
@@ -105,6 +112,25 @@ impl ResNetConfig {
         )
     }
 
+    /// torchvision's ResNeXt (Xie et al. 2017) and Wide ResNet builders by
+    /// name: `resnext50_32x4d`, `resnext101_32x8d`, `resnext101_64x4d`,
+    /// `wide_resnet50_2`, `wide_resnet101_2`.
+    pub fn torchvision_variant(name: &str, num_classes: usize) -> Option<Self> {
+        let (depth, groups, width) = match name {
+            "resnext50_32x4d" => (50, 32, 4),
+            "resnext101_32x8d" => (101, 32, 8),
+            "resnext101_64x4d" => (101, 64, 4),
+            "wide_resnet50_2" => (50, 1, 128),
+            "wide_resnet101_2" => (101, 1, 128),
+            _ => return None,
+        };
+        Some(
+            Self::torchvision(depth, num_classes)?
+                .with_groups(groups)
+                .with_width_per_group(width),
+        )
+    }
+
     /// The course's ResNet-18 (d2l 8.6): one grey channel, 10 classes.
     pub fn d2l_resnet18() -> Self {
         Self::new(vec![[2, 64], [2, 128], [2, 256], [2, 512]])
@@ -157,6 +183,8 @@ impl ResNetConfig {
                     BlockKind::Bottleneck => {
                         let b = BottleneckConfig::new(channels, width)
                             .with_stride(stride)
+                            .with_groups(self.groups)
+                            .with_base_width(self.width_per_group)
                             .init(device);
                         channels = 4 * width;
                         Block::Bottleneck(b)
@@ -190,7 +218,7 @@ impl ResNet {
     /// The convolutional trunk: `[N, C, H, W]` to the last stage's feature map.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let x = max_pool(
-            relu(self.bn1.forward(self.conv1.forward(x))),
+            relu(self.bn1.forward(trace::conv2d(&self.conv1, x))),
             3,
             2,
             1,
@@ -198,12 +226,21 @@ impl ResNet {
         );
         [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
-            .flatten()
-            .fold(x, |x, b| b.forward(x))
+            .enumerate()
+            .flat_map(|(s, stage)| stage.iter().enumerate().map(move |(j, b)| (s, j, b)))
+            .fold(x, |x, (s, j, b)| {
+                let kind = match b {
+                    Block::Basic(_) => "BasicBlock",
+                    Block::Bottleneck(_) => "Bottleneck",
+                };
+                trace::scope(format_args!("layer{}.{j}", s + 1), kind, x, |x| {
+                    b.forward(x)
+                })
+            })
     }
 
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(global_avg(self.features(x)))
+        trace::linear(&self.fc, global_avg(self.features(x)))
     }
 }

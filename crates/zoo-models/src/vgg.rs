@@ -9,9 +9,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
@@ -175,7 +175,7 @@ impl Vgg {
     /// The convolutional trunk (torchvision's `features`).
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (layer, &pool) in self.features.iter().zip(&self.pool_after) {
-            x = layer.conv.forward(x);
+            x = trace::conv2d(&layer.conv, x);
             if let Some(bn) = &layer.bn {
                 x = bn.forward(x);
             }
@@ -195,8 +195,8 @@ impl Vgg {
         } else {
             flatten(x)
         };
-        let x = self.dropout.forward(relu(self.fc1.forward(x)));
-        let x = self.dropout.forward(relu(self.fc2.forward(x)));
-        self.fc3.forward(x)
+        let x = self.dropout.forward(relu(trace::linear(&self.fc1, x)));
+        let x = self.dropout.forward(relu(trace::linear(&self.fc2, x)));
+        trace::linear(&self.fc3, x)
     }
 }

@@ -64,6 +64,12 @@ pub enum WeightsError {
     },
 }
 
+/// Float tensor data from native-endian bytes of `size`-byte elements.
+fn floats(raw: &[u8], size: usize, shape: &[usize], f: impl Fn(&[u8]) -> f32) -> TensorData {
+    let v: Vec<f32> = raw.chunks_exact(size).map(f).collect();
+    TensorData::new(v, shape.to_vec())
+}
+
 /// A PyTorch `state_dict`: tensors by key.
 #[derive(Debug, Clone, Default)]
 pub struct StateDict {
@@ -80,6 +86,113 @@ impl StateDict {
     /// Adds (or replaces) a tensor.
     pub fn insert(&mut self, key: impl Into<String>, data: TensorData) {
         self.tensors.insert(key.into(), data);
+    }
+
+    /// Removes a key, returning its tensor.
+    pub fn remove(&mut self, key: &str) -> Option<TensorData> {
+        self.tensors.remove(key)
+    }
+
+    /// The tensor under `key`.
+    pub fn get(&self, key: &str) -> Option<&TensorData> {
+        self.tensors.get(key)
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// Reads a weight file by its extension: `.safetensors`, or a PyTorch
+    /// checkpoint (`.pth`, `.pt`, `.bin`, `.ckpt`) as `torch.save` writes it.
+    pub fn load(path: &Path) -> Result<Self, WeightsError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "safetensors" => Self::from_safetensors(path),
+            "pth" | "pt" | "bin" | "ckpt" => Self::from_pth(path),
+            _ => Err(WeightsError::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "unknown weight file extension `{ext}`, expected .safetensors, .pth, .pt, .bin or .ckpt"
+                ),
+            }),
+        }
+    }
+
+    /// Reads a PyTorch checkpoint (burn-store's PyTorch reader: the ZIP
+    /// format of torch >= 1.6, the legacy pickle stream and the old TAR
+    /// files of early torchvision weights). A `state_dict` saved on its own
+    /// or nested under `state_dict` / `model` is found; F32, F16, BF16, F64
+    /// and integer tensors are read (integers as I64).
+    pub fn from_pth(path: &Path) -> Result<Self, WeightsError> {
+        use burn::store::pytorch::PytorchReader;
+        let bad = |reason: String| WeightsError::Format {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(WeightsError::Io {
+                path: path.to_path_buf(),
+                reason: "no such file".into(),
+            });
+        }
+        let mut reader =
+            PytorchReader::new(path).map_err(|e| bad(format!("not a PyTorch checkpoint: {e}")))?;
+        for key in ["state_dict", "model"] {
+            if reader.is_empty()
+                && let Ok(r) = PytorchReader::with_top_level_key(path, key)
+            {
+                reader = r;
+            }
+        }
+        if reader.is_empty() {
+            return Err(bad("the checkpoint holds no tensors".into()));
+        }
+        let mut sd = Self::new();
+        for (name, t) in reader.into_tensors() {
+            let shape = t.shape().to_vec();
+            let raw = t
+                .read()
+                .map_err(|e| bad(format!("reading tensor `{name}`: {e}")))?;
+            use pytorch_reader::DType as P;
+            let data = match t.dtype() {
+                P::F32 => floats(&raw, 4, &shape, |b| {
+                    f32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+                }),
+                P::F64 => floats(&raw, 8, &shape, |b| {
+                    f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32
+                }),
+                P::F16 => floats(&raw, 2, &shape, |b| {
+                    half::f16::from_ne_bytes([b[0], b[1]]).to_f32()
+                }),
+                P::BF16 => floats(&raw, 2, &shape, |b| {
+                    half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()
+                }),
+                P::I64 => TensorData::new(
+                    raw.chunks_exact(8)
+                        .map(|b| i64::from_ne_bytes(b.try_into().expect("8 bytes")))
+                        .collect::<Vec<i64>>(),
+                    shape,
+                ),
+                P::I32 => TensorData::new(
+                    raw.chunks_exact(4)
+                        .map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")) as i64)
+                        .collect::<Vec<i64>>(),
+                    shape.clone(),
+                ),
+                other => {
+                    return Err(bad(format!(
+                        "tensor `{name}` has dtype {other:?}, expected a float or integer type"
+                    )));
+                }
+            };
+            sd.insert(name, data);
+        }
+        Ok(sd)
     }
 
     /// Reads a `.safetensors` file (F32, F16, BF16, F64 and I64 tensors).
@@ -143,6 +256,17 @@ impl StateDict {
 }
 
 impl StateDict {
+    /// The same tensors under the keys `rename` gives.
+    pub fn renamed(&self, rename: &dyn Fn(&str) -> String) -> Self {
+        Self {
+            tensors: self
+                .tensors
+                .iter()
+                .map(|(k, v)| (rename(k), v.clone()))
+                .collect(),
+        }
+    }
+
     /// Writes the tensors to a `.safetensors` file (F32, I64), through a
     /// temporary file renamed when complete.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), WeightsError> {
@@ -355,4 +479,33 @@ pub fn load_state_dict<M: Module>(
         return Err(WeightsError::Unexpected { keys: unused });
     }
     Ok(model)
+}
+
+struct Trainable<'a> {
+    trainable: &'a dyn Fn(&str) -> bool,
+    path: PathTracker,
+}
+
+impl ModuleMapper for Trainable<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.exit();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let keep = (self.trainable)(&self.path.path());
+        param.set_require_grad(keep)
+    }
+}
+
+/// `model` with gradients required exactly for the parameters whose path
+/// (`layer1.0.conv1.weight`) `trainable` accepts; the others are frozen.
+pub fn set_trainable<M: Module>(model: M, trainable: &dyn Fn(&str) -> bool) -> M {
+    model.map(&mut Trainable {
+        trainable,
+        path: PathTracker::default(),
+    })
 }

@@ -8,11 +8,10 @@
 //! 3x3 conv; fields `norm1`, `conv1`, `norm2`, `conv2`). The transition
 //! layer (BN, ReLU, 1x1 conv, 2x2 average pool) halves the resolution.
 
+use crate::trace::{self, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
-use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
@@ -82,9 +81,9 @@ pub struct DenseLayer {
 impl DenseLayer {
     /// The `growth_rate` new channels.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(relu(self.norm1.forward(x)));
+        let y = trace::conv2d(&self.conv1, relu(self.norm1.forward(x)));
         match (&self.norm2, &self.conv2) {
-            (Some(n), Some(c)) => c.forward(relu(n.forward(y))),
+            (Some(n), Some(c)) => trace::conv2d(c, relu(n.forward(y))),
             _ => y,
         }
     }
@@ -148,7 +147,7 @@ pub struct Transition {
 impl Transition {
     /// `[N, in, H, W]` to `[N, out, H/2, W/2]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(relu(self.norm.forward(x)));
-        avg_pool2d(y, AvgPoolOptions::new([2, 2]).with_stride([2, 2]))
+        let y = trace::conv2d(&self.conv, relu(self.norm.forward(x)));
+        trace::avg_pool2d(y, AvgPoolOptions::new([2, 2]).with_stride([2, 2]))
     }
 }

@@ -4,11 +4,10 @@
 //! channels. Field names are d2l's (`b1_1`, `b2_1`, `b2_2`, `b3_1`, `b3_2`,
 //! `b4_2`).
 
+use crate::trace::{self, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
@@ -69,14 +68,20 @@ pub struct Inception {
 impl Inception {
     /// `[N, in, H, W]` to `[N, c1 + c2[1] + c3[1] + c4, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let b1 = relu(self.b1_1.forward(x.clone()));
-        let b2 = relu(self.b2_2.forward(relu(self.b2_1.forward(x.clone()))));
-        let b3 = relu(self.b3_2.forward(relu(self.b3_1.forward(x.clone()))));
+        let b1 = relu(trace::conv2d(&self.b1_1, x.clone()));
+        let b2 = relu(trace::conv2d(
+            &self.b2_2,
+            relu(trace::conv2d(&self.b2_1, x.clone())),
+        ));
+        let b3 = relu(trace::conv2d(
+            &self.b3_2,
+            relu(trace::conv2d(&self.b3_1, x.clone())),
+        ));
         let pool = MaxPoolOptions::new([3, 3])
             .with_stride([1, 1])
             .with_padding([1, 1]);
-        let pooled = max_pool2d(x, pool);
-        let b4 = relu(self.b4_2.forward(pooled));
+        let pooled = trace::max_pool2d(x, pool);
+        let b4 = relu(trace::conv2d(&self.b4_2, pooled));
         Tensor::cat(vec![b1, b2, b3, b4], 1)
     }
 }

@@ -3,10 +3,10 @@
 //! channels. d2l's `nn.Sequential` keys `0`, `2`, `4` are `conv1`, `conv2`,
 //! `conv3` here.
 
+use crate::trace::{self, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::conv;
@@ -61,8 +61,8 @@ pub struct NinBlock {
 impl NinBlock {
     /// `[N, in, H, W]` to `[N, out, H', W']`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.conv1.forward(x));
-        let x = relu(self.conv2.forward(x));
-        relu(self.conv3.forward(x))
+        let x = relu(trace::conv2d(&self.conv1, x));
+        let x = relu(trace::conv2d(&self.conv2, x));
+        relu(trace::conv2d(&self.conv3, x))
     }
 }

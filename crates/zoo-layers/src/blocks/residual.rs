@@ -9,11 +9,14 @@
 //!   projection (`use_1x1conv`): [`ResidualStyle`] picks one.
 //! - [`Bottleneck`]: 1x1 reduce, 3x3 (strided), 1x1 expand by 4
 //!   (torchvision's ResNet-50, stride on the 3x3 as in "ResNet v1.5").
+//!   With `groups` and `base_width` it is ResNeXt's block (Xie et al. 2017)
+//!   and Wide ResNet's.
 
+use crate::trace::{self, relu};
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::conv;
@@ -53,11 +56,13 @@ impl Downsample {
 
     /// The projected input.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
-        match &self.bn {
-            Some(bn) => bn.forward(y),
-            None => y,
-        }
+        trace::scope("downsample", "Sequential", x, |x| {
+            let y = trace::conv2d(&self.conv, x);
+            match &self.bn {
+                Some(bn) => bn.forward(y),
+                None => y,
+            }
+        })
     }
 }
 
@@ -122,8 +127,8 @@ pub struct BasicBlock {
 impl BasicBlock {
     /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(self.bn1.forward(trace::conv2d(&self.conv1, x.clone())));
+        let y = self.bn2.forward(trace::conv2d(&self.conv2, y));
         let shortcut = match &self.downsample {
             Some(d) => d.forward(x),
             None => x,
@@ -137,9 +142,15 @@ impl BasicBlock {
 pub struct BottleneckConfig {
     /// Input channels.
     pub in_channels: usize,
-    /// The block's `planes`: the width of the 3x3 convolution; the output
-    /// has `4 * planes` channels.
+    /// The block's `planes`: the output has `4 * planes` channels.
     pub planes: usize,
+    /// Groups of the 3x3 convolution (ResNeXt's cardinality; 1 for ResNet).
+    #[config(default = 1)]
+    pub groups: usize,
+    /// Width per group at `planes` = 64 (ResNeXt's `d`; 64 for ResNet, 128
+    /// for Wide ResNet-50-2).
+    #[config(default = 64)]
+    pub base_width: usize,
     /// Stride of the 3x3 convolution (and of the projection).
     #[config(default = 1)]
     pub stride: usize,
@@ -154,12 +165,18 @@ impl BottleneckConfig {
         4 * self.planes
     }
 
+    /// Channels of the 3x3 convolution, as torchvision computes them:
+    /// `planes * base_width / 64 * groups`.
+    pub fn width(&self) -> usize {
+        self.planes * self.base_width / 64 * self.groups
+    }
+
     /// The block, with PyTorch's default initialisation.
     ///
     /// # Panics
     /// When the shortcut is the identity but the shape changes.
     pub fn init(&self, device: &Device) -> Bottleneck {
-        let (i, w, s) = (self.in_channels, self.planes, self.stride);
+        let (i, w, s) = (self.in_channels, self.width(), self.stride);
         let o = self.out_channels();
         let changes = s != 1 || i != o;
         let projection = self.projection.unwrap_or(changes);
@@ -170,7 +187,12 @@ impl BottleneckConfig {
         Bottleneck {
             conv1: conv([i, w], 1, 1, 0, false, device),
             bn1: BatchNormConfig::new(w).init(device),
-            conv2: conv([w, w], 3, s, 1, false, device),
+            conv2: Conv2dConfig::new([w, w], [3, 3])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_groups(self.groups)
+                .with_bias(false)
+                .init(device),
             bn2: BatchNormConfig::new(w).init(device),
             conv3: conv([w, o], 1, 1, 0, false, device),
             bn3: BatchNormConfig::new(o).init(device),
@@ -187,7 +209,7 @@ pub struct Bottleneck {
     pub conv1: Conv2d,
     /// Its batch norm.
     pub bn1: BatchNorm,
-    /// 3x3 (strided).
+    /// 3x3 (strided, grouped for ResNeXt).
     pub conv2: Conv2d,
     /// Its batch norm.
     pub bn2: BatchNorm,
@@ -202,9 +224,9 @@ pub struct Bottleneck {
 impl Bottleneck {
     /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let y = relu(self.bn2.forward(self.conv2.forward(y)));
-        let y = self.bn3.forward(self.conv3.forward(y));
+        let y = relu(self.bn1.forward(trace::conv2d(&self.conv1, x.clone())));
+        let y = relu(self.bn2.forward(trace::conv2d(&self.conv2, y)));
+        let y = self.bn3.forward(trace::conv2d(&self.conv3, y));
         let shortcut = match &self.downsample {
             Some(d) => d.forward(x),
             None => x,

@@ -68,12 +68,7 @@ pub fn lookup(op: &str) -> Option<OpFn> {
 pub fn unsupported_variant(case: &Case) -> Option<String> {
     if case.op == "model_params" || case.op == "model_forward" {
         let arch = case.param("arch").and_then(|v| v.as_str()).unwrap_or("");
-        let known = if case.op == "model_params" {
-            models::PARAM_ARCHS.contains(&arch)
-        } else {
-            models::FORWARD_ARCHS.contains(&arch)
-        };
-        if !known {
+        if !models::known(arch) {
             return Some(format!("{} (arch {arch})", case.op));
         }
     }
@@ -122,6 +117,11 @@ impl<'a> Ctx<'a> {
             device,
             leaves: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// All of the case's params.
+    pub fn params(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.case.params
     }
 
     /// The device.
