@@ -91,9 +91,100 @@ pub fn bilinear_kernel(
     )
 }
 
+/// Re-draws the weights of every `Conv2d` and `Linear` of `model` from
+/// Xavier's uniform distribution (`torch.nn.init.xavier_uniform_`, gain 1),
+/// leaving biases and everything else as they are: the initialisation the
+/// course's training function applies (`net.apply(init_weights)` in d2l's
+/// `train_ch6`; `d2l.init_cnn` in the current notes). Drawn on each
+/// weight's device from its RNG, so `Device::seed` makes it repeatable.
+pub fn xavier_uniform_conv_linear<M: burn::module::Module>(model: M) -> M {
+    struct Xavier {
+        containers: Vec<String>,
+    }
+    impl burn::module::ModuleMapper for Xavier {
+        fn enter_module(&mut self, _name: &str, container_type: &str) {
+            self.containers.push(container_type.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.containers.pop();
+        }
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            // The innermost entry is the parameter's field, entered with the
+            // type of the module that owns it.
+            let owner = self.containers.last().map(String::as_str);
+            let is_weight = D >= 2 && matches!(owner, Some("Struct:Conv2d" | "Struct:Linear"));
+            if !is_weight {
+                return param;
+            }
+            let value = param.val();
+            let dims = value.dims();
+            // burn's Linear weight is [in, out]; torch's fans are of [out, in].
+            let shape: Vec<usize> = if owner == Some("Struct:Linear") {
+                vec![dims[1], dims[0]]
+            } else {
+                dims.to_vec()
+            };
+            let (fan_in, fan_out) = fans(&shape);
+            let b = xavier_uniform_bound(fan_in, fan_out, 1.0);
+            let device = value.device();
+            let mut t =
+                Tensor::<D>::random(dims, burn::tensor::Distribution::Uniform(-b, b), &device);
+            if value.is_require_grad() {
+                t = t.require_grad();
+            }
+            burn::module::Param::initialized(param.id, t)
+        }
+    }
+    model.map(&mut Xavier {
+        containers: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xavier_redraws_conv_and_linear_weights_only() {
+        use burn::nn::LinearConfig;
+        use burn::nn::conv::Conv2dConfig;
+        let device = zoo_device::from_name("flex").unwrap();
+        device.seed(3);
+        let conv = Conv2dConfig::new([16, 32], [3, 3]).init(&device);
+        let bias_before: Vec<f32> = conv
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let conv = xavier_uniform_conv_linear(conv);
+        let w: Vec<f32> = conv.weight.val().into_data().try_to_vec().unwrap();
+        // torch: fan_in 16*9, fan_out 32*9, bound sqrt(6 / 432) = 0.11785.
+        let b = (6.0f32 / 432.0).sqrt();
+        assert!(w.iter().all(|v| v.abs() <= b));
+        let var = w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+        // Uniform(-b, b) has variance b^2 / 3; 4,608 draws.
+        assert!((var / (b * b / 3.0) - 1.0).abs() < 0.08, "{var}");
+        let bias_after: Vec<f32> = conv
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(bias_before, bias_after);
+        let fc = xavier_uniform_conv_linear(LinearConfig::new(400, 120).init(&device));
+        let w: Vec<f32> = fc.weight.val().into_data().try_to_vec().unwrap();
+        let b = (6.0f32 / 520.0).sqrt();
+        let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(max <= b && max > 0.95 * b, "{max} vs {b}");
+    }
 
     #[test]
     fn scales_match_torch_init() {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use burn::module::Module;
 use burn::tensor::Tensor;
 use clap::Parser;
 use zoo_datasets::{FashionMnist, ImageBatcher, Split};
@@ -128,6 +129,19 @@ fn main() -> ExitCode {
             r.epoch, r.train_loss, r.train_acc, r.valid_acc, r.valid_macro_f1, r.images_per_sec
         );
     }
+    let model = outcome.model.valid();
+    let per_sec = examples::inference_rate(
+        &model,
+        &forward,
+        &test,
+        &ImageBatcher::new(),
+        args.batch_size,
+        &device,
+    );
+    println!(
+        "inference: {per_sec:.0} images/s on {backend} (batch {}, test set)",
+        args.batch_size
+    );
     println!(
         "checkpoints, metrics.jsonl and curves.png in {}",
         args.out.display()

@@ -1,0 +1,315 @@
+//! What the per-architecture examples share: the course's Fashion-MNIST
+//! classification run (d2l chapters 7-8) for any registered model, with the
+//! fine-tuning recipe of d2l 14.2 (`--weights`, `--freeze-features`).
+//!
+//! Each binary (`alexnet`, `vgg`, `nin`, `googlenet`, `resnet`, `densenet`)
+//! is [`run`] with the course's setting for its family as the defaults,
+//! including its initialisation: the course's models start from
+//! Xavier-uniform convolution and linear weights, as d2l's `train_ch6` /
+//! `init_cnn` draw them (PyTorch's default initialisation leaves the deep
+//! sigmoid/ReLU networks without batch norm at chance for hundreds of steps).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use clap::Parser;
+use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
+use zoo_models::registry::{self, Model, ModelArgs};
+use zoo_models::weights::StateDict;
+use zoo_optim::SgdConfig;
+use zoo_train::{TrainConfig, fit};
+
+/// The course's setting for one family: the defaults of its example.
+pub struct Course {
+    /// The registry name trained by default.
+    pub model: &'static str,
+    /// The input side the course resizes Fashion-MNIST to.
+    pub input_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Builder arguments beyond the classes and input (the course's small VGG).
+    pub args: fn() -> ModelArgs,
+}
+
+/// The flags every classification example takes.
+#[derive(Parser, Debug)]
+pub struct Flags {
+    /// The registry model (default: the course's variant of this family;
+    /// torchvision's names, e.g. resnet18, take 3-channel input: the grey
+    /// images are repeated to RGB and normalised with ImageNet's statistics).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Epochs (default: the course's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size (default: the course's).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// SGD learning rate (default: the course's).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Side the 28x28 images are resized to (default: the course's; shrink it on a CPU).
+    #[arg(long)]
+    pub input_size: Option<usize>,
+    /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Directory of the genuine Fashion-MNIST files (default: the data
+    /// directory if `cargo xtask download fashion-mnist` filled it, else the
+    /// embedded 10,000/2,000 subset).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Train on a random N of the training images (and test on N/4), for a quick run.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Start from these weights: a torchvision `state_dict` (`.pth`,
+    /// `.safetensors`; a classifier for other classes is replaced by a new
+    /// one) or a checkpoint of this project (`model.bpk`).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Fine-tuning: train only the classifier, the trunk frozen.
+    #[arg(long)]
+    pub freeze_features: bool,
+    /// Seed of the initialisation, the subset and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where checkpoints, metrics.jsonl and curves.png go (default: runs/<model>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the newest checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// A random `n` of `set` (all of it when `n` is larger), drawn with `seed`.
+fn sample(set: ImageDataset, n: usize, seed: u64) -> ImageDataset {
+    if n >= set.len() {
+        return set;
+    }
+    // A small xorshift keeps the examples free of an RNG dependency.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut idx: Vec<usize> = (0..set.len()).collect();
+    for i in (1..idx.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        idx.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    idx.truncate(n);
+    idx.sort_unstable();
+    set.subset(&idx)
+}
+
+/// The model with `path`'s weights: a project checkpoint (`.bpk`) as it
+/// is, a torchvision `state_dict` through the key translation, with a new
+/// classifier when the file's has another number of classes.
+fn with_weights(
+    name: &str,
+    args: &ModelArgs,
+    model: Model,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Model, String> {
+    if path.extension().is_some_and(|e| e == "bpk") {
+        return model
+            .try_load_file(path)
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let sd = StateDict::load(path).map_err(|e| e.to_string())?;
+    let head = format!("{}.weight", model.head_prefixes()[0]);
+    let key = model.torchvision_key(&head);
+    let classes = args.num_classes.unwrap_or(10);
+    let file_classes = sd.get(&key).map(|t| t.shape()[0]);
+    match file_classes {
+        Some(n) if n != classes => {
+            let file_args = ModelArgs {
+                num_classes: Some(n),
+                ..args.clone()
+            };
+            let m = registry::create(name, &file_args, device).map_err(|e| e.to_string())?;
+            let m = m.load_torchvision(&sd).map_err(|e| e.to_string())?;
+            println!(
+                "loaded {} ({n} classes); new classifier for {classes}",
+                path.display()
+            );
+            Ok(m.reset_classifier(classes, device))
+        }
+        _ => {
+            let m = model.load_torchvision(&sd).map_err(|e| e.to_string())?;
+            println!("loaded {}", path.display());
+            Ok(m)
+        }
+    }
+}
+
+/// Parses the flags and trains; the process exit code.
+pub fn run(family: &str, course: Course) -> ExitCode {
+    let flags = Flags::parse();
+    match train(family, &course, &flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), (u8, String)> {
+    let usage = |e: String| (2u8, e);
+    let backend = zoo_device::resolve(flags.device.as_deref(), zoo_device::DEFAULT_DEVICE)
+        .map_err(|e| usage(e.to_string()))?;
+    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let name = flags.model.clone().unwrap_or(course.model.to_string());
+    let info = registry::info(&name).ok_or_else(|| {
+        usage(format!(
+            "no model named `{name}`; `cargo run -p examples --bin summary -- --list` lists them"
+        ))
+    })?;
+    if info.family != family {
+        return Err(usage(format!(
+            "`{name}` is a {} model; this is the {family} example",
+            info.family
+        )));
+    }
+    let side = flags.input_size.unwrap_or(course.input_size);
+    let rgb = info.input[0] == 3;
+    let mut args = if name == course.model {
+        (course.args)()
+    } else {
+        ModelArgs::default()
+    };
+    args.num_classes = Some(10);
+    if matches!(name.as_str(), "d2l_lenet" | "d2l_alexnet" | "d2l_vgg11") {
+        args.input_size = Some([side, side]);
+    }
+    if matches!(name.as_str(), "googlenet" | "inception_v3") {
+        // Fine-tuning trains the main head; the auxiliary heads stay out.
+        args.aux_logits = Some(false);
+    }
+
+    let load = |split| FashionMnist::load(flags.data_dir.as_deref(), split);
+    let (mut train_set, mut test_set) = match (load(Split::Train), load(Split::Test)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return Err(usage(e.to_string())),
+    };
+    if let Some(n) = flags.limit {
+        train_set = sample(train_set, n, flags.seed);
+        test_set = sample(test_set, n.div_ceil(4), flags.seed + 1);
+    }
+    let mut batcher = ImageBatcher::new();
+    if side != 28 {
+        batcher = batcher.resize(side, side);
+    }
+
+    let epochs = flags.epochs.unwrap_or(course.epochs);
+    let batch_size = flags.batch_size.unwrap_or(course.batch_size);
+    let lr = flags.lr.unwrap_or(course.lr);
+    println!(
+        "{name} on Fashion-MNIST ({}: {} train, {} test) at {side}x{side} on {backend}; {epochs} epochs, batch {batch_size}, SGD lr {lr}",
+        train_set.source(),
+        train_set.len(),
+        test_set.len(),
+    );
+
+    let train_device = device.clone().autodiff();
+    train_device.seed(flags.seed);
+    let mut model =
+        registry::create(&name, &args, &train_device).map_err(|e| usage(e.to_string()))?;
+    if let Some(path) = &flags.weights {
+        model = with_weights(&name, &args, model, path, &train_device).map_err(usage)?;
+    } else if name.starts_with("d2l_") {
+        // The course trains its networks from Xavier-uniform weights.
+        model = zoo_layers::init::xavier_uniform_conv_linear(model);
+    }
+    if flags.freeze_features {
+        model = model.freeze_features();
+        println!(
+            "trunk frozen: training {} of {} parameters ({})",
+            zoo_layers::params::num_trainable_params(&model),
+            model.num_params(),
+            model.head_prefixes().join(", ")
+        );
+    }
+    let out = flags
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&name));
+    let config = TrainConfig {
+        seed: flags.seed,
+        out_dir: Some(out.clone()),
+        resume: flags.resume,
+        ..TrainConfig::new(epochs, batch_size, lr)
+    };
+    // Grey images into an RGB model: the channel repeated, as torchvision's
+    // `Grayscale(num_output_channels=3)` does, then ImageNet's normalisation.
+    let forward = move |m: &Model, x: Tensor<4>| {
+        let x = if rgb && x.dims()[1] == 1 {
+            let d = x.device();
+            let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &d).reshape([1, 3, 1, 1]);
+            let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &d).reshape([1, 3, 1, 1]);
+            (x.repeat_dim(1, 3) - mean) / std
+        } else {
+            x
+        };
+        m.forward(x)
+    };
+    let outcome = fit(
+        model,
+        SgdConfig::torch_default().init(),
+        &forward,
+        Arc::new(train_set),
+        &test_set,
+        &batcher,
+        &config,
+        &device,
+    )
+    .map_err(|e| (1, e.to_string()))?;
+    for r in &outcome.history {
+        println!(
+            "epoch {:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, {:.0} train images/s",
+            r.epoch, r.train_loss, r.train_acc, r.valid_acc, r.images_per_sec
+        );
+    }
+    let per_sec = inference_rate(
+        &outcome.model.valid(),
+        &forward,
+        &test_set,
+        &batcher,
+        batch_size,
+        &device,
+    );
+    println!("inference: {per_sec:.0} images/s on {backend} (batch {batch_size}, test set)");
+    println!(
+        "checkpoints, metrics.jsonl and curves.png in {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Images per second of the evaluation-mode forward over `set`, in
+/// batches of `batch_size` (the host-side batching included).
+pub fn inference_rate<M>(
+    model: &M,
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    set: &ImageDataset,
+    batcher: &ImageBatcher,
+    batch_size: usize,
+    device: &Device,
+) -> f64 {
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let start = Instant::now();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let batch = batcher.batch_indices(set, chunk, device);
+        let _ = forward(model, batch.images);
+    }
+    let _ = device.sync();
+    set.len() as f64 / start.elapsed().as_secs_f64()
+}
