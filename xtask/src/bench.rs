@@ -129,6 +129,22 @@ pub fn data(
     Ok(rate)
 }
 
+/// Where a forward's time goes: `f` traced with per-layer timing (the
+/// device synchronised around each layer), printed as shares by layer type.
+fn profile(name: &str, f: impl FnOnce()) {
+    let ((), rows) = zoo_layers::trace::record(true, f);
+    let total: f64 = rows.iter().filter(|r| r.leaf).map(|r| r.seconds).sum();
+    let shares: Vec<String> = zoo_layers::trace::time_by_kind(&rows)
+        .iter()
+        .map(|(kind, s, calls)| format!("{kind} {:.1}% ({calls})", 100.0 * s / total))
+        .collect();
+    println!(
+        "  profile {name} ({:.1} ms in layers): {}",
+        1e3 * total,
+        shares.join(", ")
+    );
+}
+
 /// Model benchmarks of issue 5: a LeNet training step (batch 256, 28x28,
 /// SGD, cross-entropy) and ResNet-18 inference (batch 8 at 3x224x224, batch
 /// 128 at 3x32x32), medians in ms. `scripts/bench_models.py` times the same
@@ -161,6 +177,21 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
         model = Some(optim.step(0.1, m, grads));
     });
     results.push(("lenet_train_step_b256".to_string(), t.as_secs_f64() * 1e3));
+    // The step split: forward and loss alone (on the autodiff device, so
+    // the graph is recorded as in the step); the rest is backward + update.
+    let lenet = model.take().expect("model");
+    let t = time(device, 3, runs, || {
+        let _ = zoo_losses::cross_entropy(
+            lenet.forward(x.clone()),
+            zoo_losses::CeTarget::Classes(y.clone()),
+            0.0,
+            zoo_losses::Reduction::Mean,
+        );
+    });
+    results.push(("lenet_forward_loss_b256".to_string(), t.as_secs_f64() * 1e3));
+    profile("lenet_forward_b256", || {
+        let _ = lenet.forward(x.clone());
+    });
     let resnet = ResNetConfig::torchvision(18, 1000)
         .expect("resnet18")
         .init(device)
@@ -171,6 +202,9 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
             let _ = resnet.forward(x.clone());
         });
         results.push((format!("resnet18_infer_b{b}_{side}"), t.as_secs_f64() * 1e3));
+        profile(&format!("resnet18_infer_b{b}_{side}"), || {
+            let _ = resnet.forward(x.clone());
+        });
     }
     for (name, ms) in &results {
         println!("{name}: {ms:.2} ms");
