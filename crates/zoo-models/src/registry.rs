@@ -1086,6 +1086,22 @@ impl ModelInfo {
     }
 }
 
+/// Trainable parameters and multiply-adds (one image at the default
+/// input) of the model registered as `name`, built as torchvision builds it
+/// for its weights ([`ModelInfo::weights_args`]) and traced on `device`:
+/// what torchvision's metadata lists, computed.
+pub fn stats(name: &str, device: &Device) -> Result<(usize, u64), RegistryError> {
+    let info = info(name).ok_or_else(|| RegistryError::Unknown {
+        name: name.to_string(),
+        known: list().iter().map(|m| m.name.to_string()).collect(),
+    })?;
+    let model = create(name, &info.weights_args(), device)?;
+    let [c, h, w] = info.input;
+    let rows = summary(&model, [1, c, h, w], false, device);
+    let macs = rows.iter().filter(|r| r.leaf).map(|r| r.macs).sum();
+    Ok((zoo_layers::params::num_trainable_params(&model), macs))
+}
+
 impl fmt::Display for ModelInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -62,7 +62,9 @@ fn parse_size(s: &str) -> Result<[usize; 2], String> {
     }
 }
 
-fn list() {
+/// The registry; for the course's models (which torchvision does not
+/// list) the parameters and GFLOPS are computed here.
+fn list(device: &burn::tensor::Device) {
     println!(
         "{:<18} {:>5} {:>12} {:>8} {:>7} {:>7}  paper",
         "name", "input", "params", "GFLOPS", "acc@1", "acc@5"
@@ -75,7 +77,15 @@ fn list() {
                 format!("{:.2}", w.acc1),
                 format!("{:.2}", w.acc5),
             ),
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            None => match registry::stats(m.name, device) {
+                Ok((p, macs)) => (
+                    p.to_string(),
+                    format!("{:.3}", macs as f64 / 1e9),
+                    "-".into(),
+                    "-".into(),
+                ),
+                Err(_) => ("-".into(), "-".into(), "-".into(), "-".into()),
+            },
         };
         println!(
             "{:<18} {:>5} {:>12} {:>8} {:>7} {:>7}  {}",
@@ -87,7 +97,15 @@ fn list() {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.list {
-        list();
+        match zoo_device::resolve(args.device.as_deref(), zoo_device::DEFAULT_DEVICE)
+            .and_then(|b| b.device())
+        {
+            Ok(device) => list(&device),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
         return ExitCode::SUCCESS;
     }
     let Some(name) = args.model.as_deref() else {
