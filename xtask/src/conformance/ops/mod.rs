@@ -5,6 +5,7 @@
 //! that gradients are taken through). An op that is not in the table is
 //! reported UNSUPPORTED, never PASS.
 
+mod augment;
 mod layers;
 mod losses;
 mod models;
@@ -25,6 +26,19 @@ pub type OpFn = fn(&Ctx) -> Result<Outputs, String>;
 /// Finds the implementation of `op`, if the project has one.
 pub fn lookup(op: &str) -> Option<OpFn> {
     let f: OpFn = match op {
+        "hflip" => augment::hflip,
+        "vflip" => augment::vflip,
+        "crop" => augment::crop,
+        "pad" => augment::pad,
+        "adjust_brightness" => augment::adjust_brightness,
+        "adjust_contrast" => augment::adjust_contrast,
+        "adjust_saturation" => augment::adjust_saturation,
+        "rgb_to_grayscale" => augment::rgb_to_grayscale,
+        "normalize" => augment::normalize,
+        "erase" => augment::erase,
+        "mixup" => augment::mixup,
+        "cutmix" => augment::cutmix,
+        "sample_pairing" => augment::sample_pairing,
         "activation" => layers::activation,
         "conv2d" => layers::conv2d,
         "conv_transpose2d" => layers::conv_transpose2d,

@@ -1,0 +1,45 @@
+//! Data augmentation with torchvision's semantics (`transforms.v2.functional`),
+//! as tensor operations on any burn device.
+//!
+//! Images are float tensors in `[0, 1]`, `[N, C, H, W]` (a single `[C, H, W]`
+//! image is a batch of one: `unsqueeze` it). Boxes are `[K, 4]` in
+//! `(x1, y1, x2, y2)` continuous pixel coordinates, as torchvision's
+//! `BoundingBoxes` in `XYXY` format.
+//!
+//! - [`functional`]: the deterministic ops — flips (with boxes), crop, pad,
+//!   brightness, contrast, saturation, grayscale, normalize, erase.
+//! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
+//!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
+//!
+//! Bad arguments are [`AugmentError`]s naming the op and the values.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use zoo_augment::functional::hflip;
+//! let device = zoo_device::from_name("flex").unwrap();
+//! let x = Tensor::<4>::from_floats([[[[1.0, 2.0, 3.0]]]], &device);
+//! let v: Vec<f32> = hflip(x).into_data().try_to_vec().unwrap();
+//! assert_eq!(v, [3.0, 2.0, 1.0]);
+//! ```
+
+pub mod functional;
+pub mod mix;
+
+/// Why an augmentation could not be applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{op}: {reason}")]
+pub struct AugmentError {
+    /// The op.
+    pub op: &'static str,
+    /// What is wrong, with the values.
+    pub reason: String,
+}
+
+impl AugmentError {
+    pub(crate) fn new(op: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            op,
+            reason: reason.into(),
+        }
+    }
+}

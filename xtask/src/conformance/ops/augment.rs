@@ -1,0 +1,170 @@
+//! Augmentation: zoo-augment. Images come as `[C, H, W]` or `[N, C, H, W]`;
+//! the ops work on batches, so a single image is a batch of one.
+
+use burn::tensor::Tensor;
+use zoo_augment::functional::{self as f, PadMode};
+use zoo_augment::mix;
+
+use super::{Ctx, Outputs};
+use crate::conformance::case::HostTensor;
+use crate::conformance::value::DynTensor;
+
+/// The input as a batch, and the shape to give results of the same layout.
+fn batch(ctx: &Ctx, name: &str) -> Result<(Tensor<4>, bool), String> {
+    let t = ctx.input(name)?;
+    let shape = t.shape().to_vec();
+    match shape.len() {
+        3 => Ok((t.with_shape([vec![1], shape].concat()).to::<4>(name)?, true)),
+        4 => Ok((t.to::<4>(name)?, false)),
+        _ => Err(format!(
+            "`in.{name}` has shape {shape:?}, expected [C, H, W] or [N, C, H, W]"
+        )),
+    }
+}
+
+/// A batch result back in the input's layout.
+fn unbatch(t: Tensor<4>, single: bool) -> DynTensor {
+    let d = DynTensor::new(t);
+    if single {
+        let shape = d.shape()[1..].to_vec();
+        d.with_shape(shape)
+    } else {
+        d
+    }
+}
+
+fn image_op(
+    ctx: &Ctx,
+    op: impl FnOnce(Tensor<4>) -> Result<Tensor<4>, zoo_augment::AugmentError>,
+) -> Result<Outputs, String> {
+    let (x, single) = batch(ctx, "image")?;
+    let y = op(x).map_err(|e| e.to_string())?;
+    Ok(Outputs::default().float("image", unbatch(y, single)))
+}
+
+fn flip(ctx: &Ctx, horizontal: bool) -> Result<Outputs, String> {
+    let (x, single) = batch(ctx, "image")?;
+    let [_, _, h, w] = x.dims();
+    let image = if horizontal { f::hflip(x) } else { f::vflip(x) };
+    let mut out = Outputs::default().float("image", unbatch(image, single));
+    if let Some(boxes) = ctx.opt_input_n::<2>("boxes")? {
+        let boxes = if horizontal {
+            f::hflip_boxes(boxes, w)
+        } else {
+            f::vflip_boxes(boxes, h)
+        };
+        out = out.float("boxes", DynTensor::new(boxes));
+    }
+    Ok(out)
+}
+
+pub fn hflip(ctx: &Ctx) -> Result<Outputs, String> {
+    flip(ctx, true)
+}
+
+pub fn vflip(ctx: &Ctx) -> Result<Outputs, String> {
+    flip(ctx, false)
+}
+
+pub fn crop(ctx: &Ctx) -> Result<Outputs, String> {
+    let (top, left) = (ctx.isize_or("top", 0)?, ctx.isize_or("left", 0)?);
+    let (h, w) = (ctx.usize_or("height", 0)?, ctx.usize_or("width", 0)?);
+    image_op(ctx, |x| f::crop(x, top, left, h, w))
+}
+
+pub fn pad(ctx: &Ctx) -> Result<Outputs, String> {
+    let p = ctx.usize_list("padding")?;
+    let padding: [usize; 4] = p
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("params.padding {p:?}, expected [left, top, right, bottom]"))?;
+    let mode = PadMode::from_name(ctx.str_or("mode", "constant")?, ctx.f64_or("fill", 0.0)?)
+        .map_err(|e| e.to_string())?;
+    image_op(ctx, |x| f::pad(x, padding, mode))
+}
+
+pub fn adjust_brightness(ctx: &Ctx) -> Result<Outputs, String> {
+    let factor = ctx.f64("factor")?;
+    image_op(ctx, |x| f::adjust_brightness(x, factor))
+}
+
+pub fn adjust_contrast(ctx: &Ctx) -> Result<Outputs, String> {
+    let factor = ctx.f64("factor")?;
+    image_op(ctx, |x| f::adjust_contrast(x, factor))
+}
+
+pub fn adjust_saturation(ctx: &Ctx) -> Result<Outputs, String> {
+    let factor = ctx.f64("factor")?;
+    image_op(ctx, |x| f::adjust_saturation(x, factor))
+}
+
+pub fn rgb_to_grayscale(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, f::rgb_to_grayscale)
+}
+
+pub fn normalize(ctx: &Ctx) -> Result<Outputs, String> {
+    let mean = ctx.f64_list_or("mean", &[])?;
+    let std = ctx.f64_list_or("std", &[])?;
+    image_op(ctx, |x| f::normalize(x, &mean, &std))
+}
+
+pub fn erase(ctx: &Ctx) -> Result<Outputs, String> {
+    let (i, j) = (ctx.usize_or("i", 0)?, ctx.usize_or("j", 0)?);
+    let (h, w) = (ctx.usize_or("h", 0)?, ctx.usize_or("w", 0)?);
+    let value = match ctx.param("value") {
+        Some(v) if v.is_array() => ctx.f64_list_or("value", &[])?,
+        _ => vec![ctx.f64_or("value", 0.0)?],
+    };
+    image_op(ctx, |x| f::erase(x, i, j, h, w, &value))
+}
+
+fn mixed(images: Tensor<4>, labels: Tensor<2>) -> Outputs {
+    Outputs::default()
+        .float("images", DynTensor::new(images))
+        .float("labels", DynTensor::new(labels))
+}
+
+pub fn mixup(ctx: &Ctx) -> Result<Outputs, String> {
+    let (x, y) = mix::mixup(
+        ctx.input_n("images")?,
+        ctx.int_input_n("labels")?,
+        ctx.f64("lam")?,
+        ctx.usize_or("num_classes", 0)?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(mixed(x, y))
+}
+
+pub fn cutmix(ctx: &Ctx) -> Result<Outputs, String> {
+    let b = ctx.usize_list("box")?;
+    let bbox: [usize; 4] = b
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("params.box {b:?}, expected [x1, y1, x2, y2]"))?;
+    let (x, y) = mix::cutmix(
+        ctx.input_n("images")?,
+        ctx.int_input_n("labels")?,
+        bbox,
+        ctx.usize_or("num_classes", 0)?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(mixed(x, y))
+}
+
+pub fn sample_pairing(ctx: &Ctx) -> Result<Outputs, String> {
+    let (x, labels) = mix::sample_pairing(
+        ctx.input_n("images_a")?,
+        ctx.input_n("images_b")?,
+        ctx.int_input_n("labels_a")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let n = labels.dims()[0];
+    let ints = labels
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| format!("labels: {e:?}"))?;
+    Ok(Outputs::default()
+        .float("images", DynTensor::new(x))
+        .host("labels", HostTensor::from_ints(vec![n], ints)))
+}
