@@ -8,6 +8,7 @@
 //!
 //! - [`functional`]: the deterministic ops — flips (with boxes), crop, pad,
 //!   brightness, contrast, saturation, grayscale, normalize, erase.
+//! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
 //!
@@ -22,6 +23,7 @@
 //! assert_eq!(v, [3.0, 2.0, 1.0]);
 //! ```
 
+pub mod color;
 pub mod functional;
 pub mod mix;
 

@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 use zoo_augment::functional::{self as f, PadMode};
-use zoo_augment::mix;
+use zoo_augment::{color, mix};
 
 use super::{Ctx, Outputs};
 use crate::conformance::case::HostTensor;
@@ -167,4 +167,35 @@ pub fn sample_pairing(ctx: &Ctx) -> Result<Outputs, String> {
     Ok(Outputs::default()
         .float("images", DynTensor::new(x))
         .host("labels", HostTensor::from_ints(vec![n], ints)))
+}
+
+pub fn rgb_to_hsv(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, color::rgb_to_hsv)
+}
+
+pub fn hsv_to_rgb(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, color::hsv_to_rgb)
+}
+
+pub fn rgb_to_hsl(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, color::rgb_to_hsl)
+}
+
+pub fn hsl_to_rgb(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, color::hsl_to_rgb)
+}
+
+pub fn adjust_hue(ctx: &Ctx) -> Result<Outputs, String> {
+    let factor = ctx.f64("factor")?;
+    image_op(ctx, |x| color::adjust_hue(x, factor))
+}
+
+pub fn gaussian_blur(ctx: &Ctx) -> Result<Outputs, String> {
+    let k = ctx.pair("kernel_size")?;
+    let s = ctx.f64_list_or("sigma", &[])?;
+    let sigma: [f64; 2] = s
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("params.sigma {s:?}, expected [sigma_x, sigma_y]"))?;
+    image_op(ctx, |x| color::gaussian_blur(x, k, sigma))
 }
