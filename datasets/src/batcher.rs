@@ -10,6 +10,7 @@
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use zoo_augment::resize::axis_weights;
 
 use crate::images::{ImageDataset, ImageItem};
 
@@ -111,8 +112,8 @@ impl ImageBatcher {
             "ImageBatcher: {} normalisation channels for images of {c} channels",
             self.mean.len()
         );
-        let rows = (oh != h).then(|| axis_weights(h, oh));
-        let cols = (ow != w).then(|| axis_weights(w, ow));
+        let rows = (oh != h).then(|| axis_weights(h, oh, true));
+        let cols = (ow != w).then(|| axis_weights(w, ow, true));
         let mut out = Vec::with_capacity(count * c * oh * ow);
         let mut targets = Vec::with_capacity(count);
         let mut plane = vec![0f32; h * w];
@@ -183,26 +184,6 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
             device,
         )
     }
-}
-
-/// For each output position along an axis: the first input index and the
-/// normalised weights of the inputs from there.
-fn axis_weights(input: usize, output: usize) -> Vec<(usize, Vec<f32>)> {
-    let scale = input as f64 / output as f64;
-    let support = scale.max(1.0);
-    (0..output)
-        .map(|i| {
-            let center = (i as f64 + 0.5) * scale;
-            let lo = ((center - support + 0.5).floor().max(0.0)) as usize;
-            let hi = ((center + support + 0.5).floor() as usize).min(input);
-            let mut w: Vec<f64> = (lo..hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0))
-                .collect();
-            let total: f64 = w.iter().sum();
-            w.iter_mut().for_each(|x| *x /= total);
-            (lo, w.into_iter().map(|x| x as f32).collect())
-        })
-        .collect()
 }
 
 /// `src` is `h x w`; writes `h x cw.len()` into `dst`.
@@ -287,7 +268,7 @@ mod tests {
     fn upsampling_is_half_pixel_bilinear() {
         // torch: F.interpolate(tensor([[[[0., 1.]]]]), size=(1, 4), mode="bilinear",
         // align_corners=False) == [0, 0.25, 0.75, 1].
-        let w = axis_weights(2, 4);
+        let w = axis_weights(2, 4, true);
         let src = [0.0, 1.0];
         let got: Vec<f32> = w
             .iter()
@@ -301,7 +282,7 @@ mod tests {
         // PIL bilinear 4 -> 2: support 2, centres 1 and 3; input centres at
         // 0.5, 1.5, 2.5, 3.5 get weights 0.75, 0.75, 0.25 (normalised) for the
         // first output: [0.75, 0.75, 0.25] / 1.75.
-        let w = axis_weights(4, 2);
+        let w = axis_weights(4, 2, true);
         assert_eq!(w[0].0, 0);
         let expect = [0.75 / 1.75, 0.75 / 1.75, 0.25 / 1.75];
         for (a, b) in w[0].1.iter().zip(expect) {

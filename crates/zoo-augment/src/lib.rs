@@ -9,6 +9,7 @@
 //! - [`functional`]: the deterministic ops — flips (with boxes), crop, pad,
 //!   brightness, contrast, saturation, grayscale, normalize, erase.
 //! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
+//! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
 //!
@@ -26,6 +27,7 @@
 pub mod color;
 pub mod functional;
 pub mod mix;
+pub mod resize;
 
 /// Why an augmentation could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

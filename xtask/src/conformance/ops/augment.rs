@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 use zoo_augment::functional::{self as f, PadMode};
+use zoo_augment::resize::{self as rs, Interpolation};
 use zoo_augment::{color, mix};
 
 use super::{Ctx, Outputs};
@@ -198,4 +199,26 @@ pub fn gaussian_blur(ctx: &Ctx) -> Result<Outputs, String> {
         .try_into()
         .map_err(|_| format!("params.sigma {s:?}, expected [sigma_x, sigma_y]"))?;
     image_op(ctx, |x| color::gaussian_blur(x, k, sigma))
+}
+
+fn interpolation(ctx: &Ctx) -> Result<(Interpolation, bool), String> {
+    let mode = Interpolation::from_name(ctx.str_or("interpolation", "bilinear")?)
+        .map_err(|e| e.to_string())?;
+    Ok((mode, ctx.bool_or("antialias", true)?))
+}
+
+pub fn resize(ctx: &Ctx) -> Result<Outputs, String> {
+    let size = ctx.pair("size")?;
+    let (mode, aa) = interpolation(ctx)?;
+    image_op(ctx, |x| rs::resize(x, size, mode, aa))
+}
+
+pub fn resized_crop(ctx: &Ctx) -> Result<Outputs, String> {
+    let window = [ctx.isize_or("top", 0)?, ctx.isize_or("left", 0)?];
+    let crop_size = [ctx.usize_or("height", 0)?, ctx.usize_or("width", 0)?];
+    let size = ctx.pair("size")?;
+    let (mode, aa) = interpolation(ctx)?;
+    image_op(ctx, |x| {
+        rs::resized_crop(x, window, crop_size, size, mode, aa)
+    })
 }

@@ -45,6 +45,8 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "hsl_to_rgb" => augment::hsl_to_rgb,
         "adjust_hue" => augment::adjust_hue,
         "gaussian_blur" => augment::gaussian_blur,
+        "resize" => augment::resize,
+        "resized_crop" => augment::resized_crop,
         "activation" => layers::activation,
         "conv2d" => layers::conv2d,
         "conv_transpose2d" => layers::conv_transpose2d,
