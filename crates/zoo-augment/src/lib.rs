@@ -10,6 +10,7 @@
 //!   brightness, contrast, saturation, grayscale, normalize, erase.
 //! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
 //! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
+//! - [`smote`]: SMOTE with imbalanced-learn's neighbours, samples and sampling strategies.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
 //!
@@ -28,6 +29,7 @@ pub mod color;
 pub mod functional;
 pub mod mix;
 pub mod resize;
+pub mod smote;
 
 /// Why an augmentation could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -4,6 +4,7 @@
 use burn::tensor::Tensor;
 use zoo_augment::functional::{self as f, PadMode};
 use zoo_augment::resize::{self as rs, Interpolation};
+use zoo_augment::smote as sm;
 use zoo_augment::{color, mix};
 
 use super::{Ctx, Outputs};
@@ -221,4 +222,61 @@ pub fn resized_crop(ctx: &Ctx) -> Result<Outputs, String> {
     image_op(ctx, |x| {
         rs::resized_crop(x, window, crop_size, size, mode, aa)
     })
+}
+
+/// Integer input `in.<name>` as non-negative indices on the host.
+fn indices(ctx: &Ctx, name: &str) -> Result<Vec<usize>, String> {
+    ctx.host(name)?
+        .ints
+        .iter()
+        .map(|&i| usize::try_from(i).map_err(|_| format!("in.{name}: {i} is negative")))
+        .collect()
+}
+
+pub fn smote(ctx: &Ctx) -> Result<Outputs, String> {
+    let x: Tensor<2> = ctx.input_n("x")?;
+    let k = ctx.usize_or("k_neighbors", 5)?;
+    let nn = sm::nearest_neighbors(x.clone(), k).map_err(|e| e.to_string())?;
+    let synthetic = sm::synthesize(
+        x,
+        &nn,
+        &indices(ctx, "rows")?,
+        &indices(ctx, "cols")?,
+        ctx.input_n("steps")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let n = nn.len();
+    let flat: Vec<i64> = nn.iter().flatten().map(|&j| j as i64).collect();
+    Ok(Outputs::default()
+        .host("neighbors", HostTensor::from_ints(vec![n, k], flat))
+        .float("synthetic", DynTensor::new(synthetic)))
+}
+
+pub fn smote_counts(ctx: &Ctx) -> Result<Outputs, String> {
+    let labels = indices(ctx, "labels")?;
+    let strategy = match ctx.param("sampling_strategy") {
+        Some(serde_json::Value::Object(m)) => {
+            let mut targets = std::collections::BTreeMap::new();
+            for (k, v) in m {
+                let class = k
+                    .parse::<usize>()
+                    .map_err(|_| format!("sampling_strategy key `{k}`, expected a class index"))?;
+                let n = v
+                    .as_u64()
+                    .ok_or_else(|| format!("sampling_strategy[{k}] = {v}, expected a count"))?;
+                targets.insert(class, n as usize);
+            }
+            sm::SamplingStrategy::Targets(targets)
+        }
+        _ => sm::SamplingStrategy::from_name(ctx.str_or("sampling_strategy", "auto")?)
+            .map_err(|e| e.to_string())?,
+    };
+    let counts = sm::sampling_counts(&labels, &strategy).map_err(|e| e.to_string())?;
+    Ok(Outputs::default().host(
+        "counts",
+        HostTensor::from_ints(
+            vec![counts.len()],
+            counts.iter().map(|&c| c as i64).collect(),
+        ),
+    ))
 }

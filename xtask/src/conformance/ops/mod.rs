@@ -47,6 +47,8 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "gaussian_blur" => augment::gaussian_blur,
         "resize" => augment::resize,
         "resized_crop" => augment::resized_crop,
+        "smote" => augment::smote,
+        "smote_counts" => augment::smote_counts,
         "activation" => layers::activation,
         "conv2d" => layers::conv2d,
         "conv_transpose2d" => layers::conv_transpose2d,
