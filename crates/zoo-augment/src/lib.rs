@@ -11,6 +11,7 @@
 //! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
 //! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
 //! - [`smote`]: SMOTE with imbalanced-learn's neighbours, samples and sampling strategies.
+//! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomResizedCrop (and the course's preset), ColorJitter, Normalize, Compose.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
 //!
@@ -30,6 +31,7 @@ pub mod functional;
 pub mod mix;
 pub mod resize;
 pub mod smote;
+pub mod transforms;
 
 /// Why an augmentation could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

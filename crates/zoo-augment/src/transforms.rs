@@ -1,0 +1,421 @@
+//! Random transforms that draw their parameters as torchvision v2 does, one
+//! draw per sample, applied to a whole `[N, C, H, W]` batch in one pass
+//! (per-sample masks, factors and resampling matrices on the device, no
+//! per-pixel host loop), from an explicit seeded [`Rng`]: the same seed
+//! replays the same pipeline on every device. [`Compose`] chains them.
+
+use burn::tensor::{Bool, Tensor, TensorData};
+
+use crate::AugmentError;
+use crate::functional::{hflip, rgb_to_grayscale, vflip};
+use crate::resize::axis_weights;
+pub use crate::smote::Rng;
+
+/// A random transform of a batch.
+pub trait Transform {
+    /// The batch transformed, drawing from `rng`.
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError>;
+}
+
+fn check_p(op: &'static str, p: f64) -> Result<(), AugmentError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(AugmentError::new(
+            op,
+            format!("probability {p}, expected a value in [0, 1]"),
+        ))
+    }
+}
+
+fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.unit() as f64
+}
+
+/// A `[N, 1, 1, 1]` per-sample mask on the batch's device.
+fn sample_mask(draws: Vec<bool>, images: &Tensor<4>) -> Tensor<4, Bool> {
+    let n = draws.len();
+    let v: Vec<f32> = draws.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+    Tensor::<4>::from_data(TensorData::new(v, [n, 1, 1, 1]), &images.device())
+        .equal_elem(1.0)
+        .expand(images.dims())
+}
+
+/// A `[N, 1, 1, 1]` per-sample factor.
+fn sample_factor(values: Vec<f64>, images: &Tensor<4>) -> Tensor<4> {
+    let n = values.len();
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Tensor::<4>::from_data(TensorData::new(v, [n, 1, 1, 1]), &images.device())
+}
+
+/// `v2.RandomHorizontalFlip(p)`: each sample flipped with probability `p`.
+#[derive(Clone, Debug)]
+pub struct RandomHorizontalFlip {
+    /// The probability of a flip.
+    pub p: f64,
+}
+
+impl Transform for RandomHorizontalFlip {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        check_p("RandomHorizontalFlip", self.p)?;
+        let draws: Vec<bool> = (0..images.dims()[0])
+            .map(|_| (rng.unit() as f64) < self.p)
+            .collect();
+        let mask = sample_mask(draws, &images);
+        Ok(images.clone().mask_where(mask, hflip(images)))
+    }
+}
+
+/// `v2.RandomVerticalFlip(p)`.
+#[derive(Clone, Debug)]
+pub struct RandomVerticalFlip {
+    /// The probability of a flip.
+    pub p: f64,
+}
+
+impl Transform for RandomVerticalFlip {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        check_p("RandomVerticalFlip", self.p)?;
+        let draws: Vec<bool> = (0..images.dims()[0])
+            .map(|_| (rng.unit() as f64) < self.p)
+            .collect();
+        let mask = sample_mask(draws, &images);
+        Ok(images.clone().mask_where(mask, vflip(images)))
+    }
+}
+
+/// `v2.RandomResizedCrop(size, scale, ratio)` with antialiased bilinear
+/// resizing (v2's default).
+#[derive(Clone, Debug)]
+pub struct RandomResizedCrop {
+    /// Output `[height, width]`.
+    pub size: [usize; 2],
+    /// Range of the crop's area as a fraction of the image's.
+    pub scale: [f64; 2],
+    /// Range of the crop's aspect ratio (width / height), drawn log-uniformly.
+    pub ratio: [f64; 2],
+}
+
+impl RandomResizedCrop {
+    /// torchvision's defaults: scale 0.08-1, ratio 3/4-4/3.
+    pub fn new(size: [usize; 2]) -> Self {
+        Self {
+            size,
+            scale: [0.08, 1.0],
+            ratio: [3.0 / 4.0, 4.0 / 3.0],
+        }
+    }
+
+    /// The course's preset (d2l 14.1): 10%-100% of the area, aspect 0.5-2.
+    pub fn course(size: [usize; 2]) -> Self {
+        Self {
+            size,
+            scale: [0.1, 1.0],
+            ratio: [0.5, 2.0],
+        }
+    }
+
+    /// One crop window `(top, left, height, width)` of a `height x width`
+    /// image, as `RandomResizedCrop.get_params`: ten tries, then the centre.
+    pub fn params(
+        &self,
+        height: usize,
+        width: usize,
+        rng: &mut Rng,
+    ) -> (usize, usize, usize, usize) {
+        let area = (height * width) as f64;
+        let (lr0, lr1) = (self.ratio[0].ln(), self.ratio[1].ln());
+        for _ in 0..10 {
+            let target = area * uniform(rng, self.scale[0], self.scale[1]);
+            let aspect = uniform(rng, lr0, lr1).exp();
+            let w = (target * aspect).sqrt().round() as usize;
+            let h = (target / aspect).sqrt().round() as usize;
+            if 0 < w && w <= width && 0 < h && h <= height {
+                let i = rng.below(height - h + 1);
+                let j = rng.below(width - w + 1);
+                return (i, j, h, w);
+            }
+        }
+        let in_ratio = width as f64 / height as f64;
+        let (min_r, max_r) = (
+            self.ratio[0].min(self.ratio[1]),
+            self.ratio[0].max(self.ratio[1]),
+        );
+        let (h, w) = if in_ratio < min_r {
+            (((width as f64) / min_r).round() as usize, width)
+        } else if in_ratio > max_r {
+            (height, ((height as f64) * max_r).round() as usize)
+        } else {
+            (height, width)
+        };
+        ((height - h) / 2, (width - w) / 2, h, w)
+    }
+}
+
+/// The `[n, out, input]` matrices mapping each sample's window
+/// `start..start + len` to `out` samples (antialiased bilinear).
+fn window_matrices(windows: &[(usize, usize)], input: usize, out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; windows.len() * out * input];
+    for (s, &(start, len)) in windows.iter().enumerate() {
+        for (o, (lo, ws)) in axis_weights(len, out, true).iter().enumerate() {
+            for (k, w) in ws.iter().enumerate() {
+                m[(s * out + o) * input + start + lo + k] = *w;
+            }
+        }
+    }
+    m
+}
+
+impl Transform for RandomResizedCrop {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        let [n, c, h, w] = images.dims();
+        let [oh, ow] = self.size;
+        if oh == 0
+            || ow == 0
+            || !(0.0 < self.scale[0] && self.scale[0] <= self.scale[1])
+            || !(0.0 < self.ratio[0] && self.ratio[0] <= self.ratio[1])
+        {
+            return Err(AugmentError::new(
+                "RandomResizedCrop",
+                format!(
+                    "size {:?}, scale {:?}, ratio {:?}: expected a positive size and positive, ordered ranges",
+                    self.size, self.scale, self.ratio
+                ),
+            ));
+        }
+        if n == 0 {
+            return Err(AugmentError::new("RandomResizedCrop", "an empty batch"));
+        }
+        let windows: Vec<_> = (0..n).map(|_| self.params(h, w, rng)).collect();
+        let rows: Vec<_> = windows.iter().map(|&(i, _, hh, _)| (i, hh)).collect();
+        let cols: Vec<_> = windows.iter().map(|&(_, j, _, ww)| (j, ww)).collect();
+        let device = images.device();
+        let a = Tensor::<3>::from_data(
+            TensorData::new(window_matrices(&rows, h, oh), [n, oh, h]),
+            &device,
+        );
+        let b = Tensor::<3>::from_data(
+            TensorData::new(window_matrices(&cols, w, ow), [n, ow, w]),
+            &device,
+        );
+        // Per sample: A [oh, h] x X [c, h, w] x B^T [w, ow], the channels as a batch.
+        let expand = |m: Tensor<3>, r: usize, k: usize| {
+            m.reshape([n, 1, r, k])
+                .expand([n, c, r, k])
+                .reshape([n * c, r, k])
+        };
+        let x = images.reshape([n * c, h, w]);
+        let y = expand(a, oh, h)
+            .matmul(x)
+            .matmul(expand(b, ow, w).swap_dims(1, 2));
+        Ok(y.reshape([n, c, oh, ow]))
+    }
+}
+
+/// `v2.ColorJitter`: brightness, contrast, saturation factors drawn from
+/// `[max(0, 1 - v), 1 + v]` and hue from `[-h, h]`, per sample; the four
+/// applied in an order drawn per batch (v2 draws one permutation per call).
+#[derive(Clone, Debug, Default)]
+pub struct ColorJitter {
+    /// Brightness spread.
+    pub brightness: f64,
+    /// Contrast spread.
+    pub contrast: f64,
+    /// Saturation spread.
+    pub saturation: f64,
+    /// Hue spread, at most 0.5.
+    pub hue: f64,
+}
+
+impl Transform for ColorJitter {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        let spreads = [self.brightness, self.contrast, self.saturation];
+        if spreads.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || !(0.0..=0.5).contains(&self.hue)
+        {
+            return Err(AugmentError::new(
+                "ColorJitter",
+                format!(
+                    "brightness {}, contrast {}, saturation {}, hue {}: expected non-negative spreads and hue in [0, 0.5]",
+                    self.brightness, self.contrast, self.saturation, self.hue
+                ),
+            ));
+        }
+        let [n, c, h, w] = images.dims();
+        let mut order = [0usize, 1, 2, 3];
+        for i in (1..4).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let mut x = images;
+        for op in order {
+            let draw = |rng: &mut Rng, v: f64| -> Vec<f64> {
+                (0..n)
+                    .map(|_| uniform(rng, (1.0 - v).max(0.0), 1.0 + v))
+                    .collect()
+            };
+            x = match op {
+                0 if self.brightness > 0.0 => {
+                    let f = sample_factor(draw(rng, self.brightness), &x);
+                    (x * f).clamp(0.0, 1.0)
+                }
+                1 if self.contrast > 0.0 => {
+                    let f = sample_factor(draw(rng, self.contrast), &x);
+                    let grey = if c == 3 {
+                        rgb_to_grayscale(x.clone())?
+                    } else {
+                        x.clone()
+                    };
+                    let mean = grey
+                        .reshape([n as i32, -1])
+                        .mean_dim(1)
+                        .reshape([n, 1, 1, 1]);
+                    (x * f.clone() + mean * f.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+                }
+                2 if self.saturation > 0.0 && c == 3 => {
+                    let f = sample_factor(draw(rng, self.saturation), &x);
+                    let grey = rgb_to_grayscale(x.clone())?.expand([n, c, h, w]);
+                    (x * f.clone() + grey * f.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+                }
+                3 if self.hue > 0.0 && c == 3 => {
+                    let shifts: Vec<f64> =
+                        (0..n).map(|_| uniform(rng, -self.hue, self.hue)).collect();
+                    let hsv = crate::color::rgb_to_hsv(x)?;
+                    let part = |i: usize| hsv.clone().slice([0..n, i..i + 1, 0..h, 0..w]);
+                    let hue = part(0) + sample_factor(shifts, &hsv);
+                    let hue = hue.clone() - hue.floor();
+                    crate::color::hsv_to_rgb(Tensor::cat(vec![hue, part(1), part(2)], 1))?
+                }
+                _ => x,
+            };
+        }
+        Ok(x)
+    }
+}
+
+/// `v2.Normalize(mean, std)`.
+#[derive(Clone, Debug)]
+pub struct Normalize {
+    /// Per-channel means.
+    pub mean: Vec<f64>,
+    /// Per-channel standard deviations.
+    pub std: Vec<f64>,
+}
+
+impl Transform for Normalize {
+    fn apply(&self, images: Tensor<4>, _rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        crate::functional::normalize(images, &self.mean, &self.std)
+    }
+}
+
+/// `v2.Compose`: the transforms in order.
+#[derive(Default)]
+pub struct Compose {
+    /// The transforms.
+    pub transforms: Vec<Box<dyn Transform + Send + Sync>>,
+}
+
+impl Compose {
+    /// A pipeline of `transforms`.
+    pub fn new(transforms: Vec<Box<dyn Transform + Send + Sync>>) -> Self {
+        Self { transforms }
+    }
+
+    /// The standard ImageNet training pipeline: RandomResizedCrop(size),
+    /// horizontal flip, ColorJitter(0.4, 0.4, 0.4), Normalize (ImageNet).
+    pub fn imagenet_train(size: usize) -> Self {
+        Self::new(vec![
+            Box::new(RandomResizedCrop::new([size, size])),
+            Box::new(RandomHorizontalFlip { p: 0.5 }),
+            Box::new(ColorJitter {
+                brightness: 0.4,
+                contrast: 0.4,
+                saturation: 0.4,
+                hue: 0.0,
+            }),
+            Box::new(Normalize {
+                mean: vec![0.485, 0.456, 0.406],
+                std: vec![0.229, 0.224, 0.225],
+            }),
+        ])
+    }
+}
+
+impl Transform for Compose {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        self.transforms
+            .iter()
+            .try_fold(images, |x, t| t.apply(x, rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flip_frequency_follows_p() {
+        let device = zoo_device::from_name("flex").unwrap();
+        // Row [0, 1]: flipped rows start with 1.
+        let x = Tensor::<4>::from_floats([[[[0.0, 1.0]]]], &device).expand([2000, 1, 1, 2]);
+        let y = RandomHorizontalFlip { p: 0.3 }
+            .apply(x, &mut Rng::new(1))
+            .unwrap();
+        let v: Vec<f32> = y.into_data().try_to_vec().unwrap();
+        let flipped = v.chunks(2).filter(|r| r[0] == 1.0).count() as f64 / 2000.0;
+        // Binomial(2000, 0.3): sd 0.010.
+        assert!((flipped - 0.3).abs() < 0.04, "{flipped}");
+        let e = RandomHorizontalFlip { p: 1.5 }
+            .apply(Tensor::zeros([1, 1, 1, 1], &device), &mut Rng::new(1));
+        assert!(e.unwrap_err().to_string().contains("probability 1.5"));
+    }
+
+    #[test]
+    fn crop_areas_and_ratios_stay_in_range_and_replay_by_seed() {
+        let t = RandomResizedCrop::course([32, 32]);
+        let mut rng = Rng::new(5);
+        let mut areas = Vec::new();
+        for _ in 0..3000 {
+            let (i, j, h, w) = t.params(100, 120, &mut rng);
+            assert!(i + h <= 100 && j + w <= 120);
+            let area = (h * w) as f64 / 12000.0;
+            let ratio = w as f64 / h as f64;
+            // Rounding to whole pixels moves both a little.
+            assert!((0.09..=1.0).contains(&area), "{area}");
+            assert!((0.48..=2.05).contains(&ratio), "{ratio}");
+            areas.push(area);
+        }
+        // Draws that fit are uniform in area over [0.1, 1] but tall or wide
+        // ones are rejected more often at large areas, so the mean is below 0.55.
+        let mean = areas.iter().sum::<f64>() / areas.len() as f64;
+        assert!((0.3..0.55).contains(&mean), "{mean}");
+        let mut a = Rng::new(9);
+        let mut b = Rng::new(9);
+        assert_eq!(t.params(50, 60, &mut a), t.params(50, 60, &mut b));
+    }
+
+    #[test]
+    fn resized_crop_of_a_constant_image_is_constant_and_jitter_factors_stay_in_range() {
+        let device = zoo_device::from_name("flex").unwrap();
+        let x = Tensor::<4>::full([4, 3, 20, 24], 0.5, &device);
+        let y = RandomResizedCrop::new([8, 8])
+            .apply(x.clone(), &mut Rng::new(2))
+            .unwrap();
+        assert_eq!(y.dims(), [4, 3, 8, 8]);
+        let v: Vec<f32> = y.into_data().try_to_vec().unwrap();
+        assert!(v.iter().all(|p| (p - 0.5).abs() < 1e-5));
+        // Brightness only: each sample scaled by a factor in [0.6, 1.4].
+        let j = ColorJitter {
+            brightness: 0.4,
+            ..ColorJitter::default()
+        };
+        let v: Vec<f32> = j
+            .apply(x, &mut Rng::new(3))
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        for s in v.chunks(3 * 20 * 24) {
+            assert!(s.iter().all(|p| (p - s[0]).abs() < 1e-6));
+            assert!((0.3..=0.7).contains(&s[0]), "{}", s[0]);
+        }
+    }
+}
