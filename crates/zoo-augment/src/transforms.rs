@@ -291,6 +291,117 @@ impl Transform for ColorJitter {
     }
 }
 
+/// `v2.RandomCrop(size, padding, pad_if_needed, padding_mode)`: each
+/// sample padded as asked (and, with `pad_if_needed`, up to `size`), then a
+/// `size` window drawn uniformly.
+#[derive(Clone, Debug)]
+pub struct RandomCrop {
+    /// Output `[height, width]`.
+    pub size: [usize; 2],
+    /// `[left, top, right, bottom]` padding applied first.
+    pub padding: [usize; 4],
+    /// Pad an image smaller than `size` up to it.
+    pub pad_if_needed: bool,
+    /// How the padding is filled.
+    pub padding_mode: crate::functional::PadMode,
+}
+
+impl Transform for RandomCrop {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        let mut x = images;
+        if self.padding != [0; 4] {
+            x = crate::functional::pad(x, self.padding, self.padding_mode)?;
+        }
+        let [n, c, h, w] = x.dims();
+        let [th, tw] = self.size;
+        if self.pad_if_needed && (h < th || w < tw) {
+            let (dh, dw) = (th.saturating_sub(h), tw.saturating_sub(w));
+            x = crate::functional::pad(x, [dw, dh, dw, dh], self.padding_mode)?;
+        }
+        let [_, _, h, w] = x.dims();
+        if th == 0 || tw == 0 || th > h || tw > w {
+            return Err(AugmentError::new(
+                "RandomCrop",
+                format!(
+                    "crop {th}x{tw} of a {h}x{w} (padded) image, expected a positive size no larger than it"
+                ),
+            ));
+        }
+        let windows: Vec<(usize, usize)> = (0..n)
+            .map(|_| (rng.below(h - th + 1), rng.below(w - tw + 1)))
+            .collect();
+        let crops: Vec<Tensor<4>> = windows
+            .iter()
+            .enumerate()
+            .map(|(s, &(i, j))| x.clone().slice([s..s + 1, 0..c, i..i + th, j..j + tw]))
+            .collect();
+        Ok(Tensor::cat(crops, 0))
+    }
+}
+
+/// `v2.RandomErasing(p, scale, ratio, value)`: with probability `p` a
+/// rectangle of `scale` of the area and aspect `ratio` (log-uniform) set to
+/// `value`, drawn as torchvision draws it (ten tries, else nothing erased).
+#[derive(Clone, Debug)]
+pub struct RandomErasing {
+    /// Probability of erasing.
+    pub p: f64,
+    /// Area fraction range.
+    pub scale: [f64; 2],
+    /// Aspect ratio range.
+    pub ratio: [f64; 2],
+    /// The fill.
+    pub value: f64,
+}
+
+impl Default for RandomErasing {
+    /// torchvision's defaults: p 0.5, scale 0.02-0.33, ratio 0.3-3.3, value 0.
+    fn default() -> Self {
+        Self {
+            p: 0.5,
+            scale: [0.02, 0.33],
+            ratio: [0.3, 3.3],
+            value: 0.0,
+        }
+    }
+}
+
+impl Transform for RandomErasing {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        check_p("RandomErasing", self.p)?;
+        let [n, c, h, w] = images.dims();
+        let area = (h * w) as f64;
+        let (lr0, lr1) = (self.ratio[0].ln(), self.ratio[1].ln());
+        // A per-sample mask of the erased pixels, built on the host (N x H x W bits).
+        let mut mask = vec![0.0f32; n * h * w];
+        for s in 0..n {
+            if (rng.unit() as f64) >= self.p {
+                continue;
+            }
+            for _ in 0..10 {
+                let target = area * uniform(rng, self.scale[0], self.scale[1]);
+                let aspect = uniform(rng, lr0, lr1).exp();
+                let eh = (target * aspect).sqrt().round() as usize;
+                let ew = (target / aspect).sqrt().round() as usize;
+                if eh == 0 || ew == 0 || eh >= h || ew >= w {
+                    continue;
+                }
+                let i = rng.below(h - eh + 1);
+                let j = rng.below(w - ew + 1);
+                for y in i..i + eh {
+                    mask[s * h * w + y * w + j..s * h * w + y * w + j + ew].fill(1.0);
+                }
+                break;
+            }
+        }
+        let device = images.device();
+        let m = Tensor::<4>::from_data(TensorData::new(mask, [n, 1, h, w]), &device)
+            .equal_elem(1.0)
+            .expand([n, c, h, w]);
+        Ok(images.mask_fill(m, self.value))
+    }
+}
+
 /// `v2.Normalize(mean, std)`.
 #[derive(Clone, Debug)]
 pub struct Normalize {
@@ -350,6 +461,51 @@ impl Transform for Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_crop_windows_come_from_the_padded_image_and_erasing_frequency_follows_p() {
+        let device = zoo_device::from_name("flex").unwrap();
+        let v: Vec<f32> = (0..16).map(|i| i as f32 + 1.0).collect();
+        let x =
+            Tensor::<4>::from_data(TensorData::new(v, [1, 1, 4, 4]), &device).expand([50, 1, 4, 4]);
+        let t = RandomCrop {
+            size: [4, 4],
+            padding: [1, 1, 1, 1],
+            pad_if_needed: false,
+            padding_mode: crate::functional::PadMode::Constant(0.0),
+        };
+        let y: Vec<f32> = t
+            .apply(x.clone(), &mut Rng::new(4))
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        for s in y.chunks(16) {
+            // A 4x4 window of the 6x6 zero-padded image keeps 9 to 16 of the values.
+            let kept = s.iter().filter(|p| **p > 0.0).count();
+            assert!((9..=16).contains(&kept), "{s:?}");
+        }
+        let e = RandomCrop {
+            size: [7, 7],
+            ..t.clone()
+        }
+        .apply(x.clone(), &mut Rng::new(4))
+        .unwrap_err();
+        assert!(e.to_string().contains("crop 7x7 of a 6x6"), "{e}");
+        let ones = Tensor::<4>::ones([1000, 1, 8, 8], &device);
+        let erased: Vec<f32> = RandomErasing {
+            p: 0.25,
+            ..RandomErasing::default()
+        }
+        .apply(ones, &mut Rng::new(6))
+        .unwrap()
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+        let hit = erased.chunks(64).filter(|s| s.contains(&0.0)).count() as f64 / 1000.0;
+        // Some draws of an 8x8 image find no fitting box in ten tries, so slightly below p.
+        assert!((0.17..=0.29).contains(&hit), "{hit}");
+    }
 
     #[test]
     fn flip_frequency_follows_p() {
