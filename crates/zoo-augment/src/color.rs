@@ -163,10 +163,17 @@ pub fn adjust_hue(image: Tensor<4>, factor: f64) -> Result<Tensor<4>, AugmentErr
     if factor == 0.0 || image.dims()[1] == 1 {
         return Ok(image);
     }
+    let shift = Tensor::<4>::full([1, 1, 1, 1], factor, &image.device());
+    shift_hue(image, shift)
+}
+
+/// The hue of RGB `image` rotated by `shift` turns (broadcast: one value,
+/// or `[N, 1, 1, 1]` per sample), through HSV.
+pub(crate) fn shift_hue(image: Tensor<4>, shift: Tensor<4>) -> Result<Tensor<4>, AugmentError> {
     let hsv = rgb_to_hsv(image)?;
     let [n, _, h, w] = hsv.dims();
     let part = |i: usize| hsv.clone().slice([0..n, i..i + 1, 0..h, 0..w]);
-    let hue = frac(part(0).add_scalar(factor));
+    let hue = frac(part(0) + shift.expand([n, 1, h, w]));
     hsv_to_rgb(Tensor::cat(vec![hue, part(1), part(2)], 1))
 }
 

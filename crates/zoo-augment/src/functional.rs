@@ -167,9 +167,28 @@ pub fn pad(
     Ok(image.select(2, rows).select(3, cols))
 }
 
-/// `(1 - ratio) * other + ratio * image`, clamped to `[0, 1]` (torchvision's `_blend`).
-fn blend(image: Tensor<4>, other: Tensor<4>, ratio: f64) -> Tensor<4> {
-    (image.mul_scalar(ratio) + other.mul_scalar(1.0 - ratio)).clamp(0.0, 1.0)
+/// `ratio * image + (1 - ratio) * other`, clamped to `[0, 1]` (torchvision's
+/// `_blend`); `ratio` broadcasts (`[N, 1, 1, 1]`: one per sample), as does
+/// `other` (a grey `[N, 1, H, W]` or a mean `[N, 1, 1, 1]`).
+pub(crate) fn blend(image: Tensor<4>, other: Tensor<4>, ratio: Tensor<4>) -> Tensor<4> {
+    let dims = image.dims();
+    let ratio = ratio.expand(dims);
+    (image * ratio.clone() + other.expand(dims) * ratio.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+}
+
+/// A scalar blend ratio as a broadcastable tensor.
+fn ratio(image: &Tensor<4>, factor: f64) -> Tensor<4> {
+    Tensor::<4>::full([1, 1, 1, 1], factor, &image.device())
+}
+
+/// The mean of each image's grey version, `[N, 1, 1, 1]`: what contrast blends toward.
+pub(crate) fn contrast_mean(
+    op: &'static str,
+    image: &Tensor<4>,
+) -> Result<Tensor<4>, AugmentError> {
+    let n = image.dims()[0];
+    let g = grey(op, image)?;
+    Ok(g.reshape([n as i32, -1]).mean_dim(1).reshape([n, 1, 1, 1]))
 }
 
 fn check_factor(op: &'static str, factor: f64) -> Result<(), AugmentError> {
@@ -223,11 +242,9 @@ fn grey(op: &'static str, image: &Tensor<4>) -> Result<Tensor<4>, AugmentError> 
 /// `F.adjust_contrast`: blended with the mean of its grey version (per image).
 pub fn adjust_contrast(image: Tensor<4>, factor: f64) -> Result<Tensor<4>, AugmentError> {
     check_factor("adjust_contrast", factor)?;
-    let [n, _, _, _] = image.dims();
-    let g = grey("adjust_contrast", &image)?;
-    let mean = g.reshape([n as i32, -1]).mean_dim(1).reshape([n, 1, 1, 1]);
-    let other = mean.expand(image.dims());
-    Ok(blend(image, other, factor))
+    let mean = contrast_mean("adjust_contrast", &image)?;
+    let r = ratio(&image, factor);
+    Ok(blend(image, mean, r))
 }
 
 /// `F.adjust_saturation`: blended with its grey version (a grey image is unchanged).
@@ -236,8 +253,9 @@ pub fn adjust_saturation(image: Tensor<4>, factor: f64) -> Result<Tensor<4>, Aug
     if check_channels("adjust_saturation", &image)? == 1 {
         return Ok(image);
     }
-    let g = rgb_to_grayscale(image.clone())?.expand(image.dims());
-    Ok(blend(image, g, factor))
+    let g = rgb_to_grayscale(image.clone())?;
+    let r = ratio(&image, factor);
+    Ok(blend(image, g, r))
 }
 
 /// `F.normalize`: `(image - mean) / std` per channel.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::AugmentError;
+use crate::{AugmentError, Rng};
 
 /// Which classes SMOTE over-samples, and to how many samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,8 +143,11 @@ pub fn nearest_neighbors(x: Tensor<2>, k: usize) -> Result<Vec<Vec<usize>>, Augm
         for (r, row) in d.chunks(n).enumerate() {
             let i = start + r;
             let mut idx: Vec<usize> = (0..n).filter(|&j| j != i).collect();
-            idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+            let nearer = |a: &usize, b: &usize| row[*a].total_cmp(&row[*b]).then(a.cmp(b));
+            // The k nearest first (linear time), then only those sorted.
+            idx.select_nth_unstable_by(k - 1, nearer);
             idx.truncate(k);
+            idx.sort_by(nearer);
             out.push(idx);
         }
     }
@@ -184,37 +187,6 @@ pub fn synthesize(
         .select(0, index(rows.iter().map(|&r| r as i64).collect()));
     let other = x.select(0, index(partner));
     Ok(base.clone() + (other - base) * steps.reshape([m, 1]))
-}
-
-/// A small seeded generator (SplitMix64) for the random draws, so the same
-/// seed replays the same samples on every device.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, n)`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }
 
 /// SMOTE over `x [n, d]` with `labels`: the original rows followed by the

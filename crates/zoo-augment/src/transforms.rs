@@ -7,9 +7,9 @@
 use burn::tensor::{Bool, Tensor, TensorData};
 
 use crate::AugmentError;
-use crate::functional::{hflip, rgb_to_grayscale, vflip};
+pub use crate::Rng;
+use crate::functional::{blend, contrast_mean, hflip, rgb_to_grayscale, vflip};
 use crate::resize::axis_weights;
-pub use crate::smote::Rng;
 
 /// A random transform of a batch.
 pub trait Transform {
@@ -55,14 +55,25 @@ pub struct RandomHorizontalFlip {
     pub p: f64,
 }
 
+/// Each sample replaced by `flip(sample)` with probability `p`.
+fn random_flip(
+    op: &'static str,
+    p: f64,
+    flip: fn(Tensor<4>) -> Tensor<4>,
+    images: Tensor<4>,
+    rng: &mut Rng,
+) -> Result<Tensor<4>, AugmentError> {
+    check_p(op, p)?;
+    let draws: Vec<bool> = (0..images.dims()[0])
+        .map(|_| (rng.unit() as f64) < p)
+        .collect();
+    let mask = sample_mask(draws, &images);
+    Ok(images.clone().mask_where(mask, flip(images)))
+}
+
 impl Transform for RandomHorizontalFlip {
     fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
-        check_p("RandomHorizontalFlip", self.p)?;
-        let draws: Vec<bool> = (0..images.dims()[0])
-            .map(|_| (rng.unit() as f64) < self.p)
-            .collect();
-        let mask = sample_mask(draws, &images);
-        Ok(images.clone().mask_where(mask, hflip(images)))
+        random_flip("RandomHorizontalFlip", self.p, hflip, images, rng)
     }
 }
 
@@ -75,12 +86,7 @@ pub struct RandomVerticalFlip {
 
 impl Transform for RandomVerticalFlip {
     fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
-        check_p("RandomVerticalFlip", self.p)?;
-        let draws: Vec<bool> = (0..images.dims()[0])
-            .map(|_| (rng.unit() as f64) < self.p)
-            .collect();
-        let mask = sample_mask(draws, &images);
-        Ok(images.clone().mask_where(mask, vflip(images)))
+        random_flip("RandomVerticalFlip", self.p, vflip, images, rng)
     }
 }
 
@@ -240,7 +246,7 @@ impl Transform for ColorJitter {
                 ),
             ));
         }
-        let [n, c, h, w] = images.dims();
+        let [n, c, _, _] = images.dims();
         let mut order = [0usize, 1, 2, 3];
         for i in (1..4).rev() {
             order.swap(i, rng.below(i + 1));
@@ -259,30 +265,19 @@ impl Transform for ColorJitter {
                 }
                 1 if self.contrast > 0.0 => {
                     let f = sample_factor(draw(rng, self.contrast), &x);
-                    let grey = if c == 3 {
-                        rgb_to_grayscale(x.clone())?
-                    } else {
-                        x.clone()
-                    };
-                    let mean = grey
-                        .reshape([n as i32, -1])
-                        .mean_dim(1)
-                        .reshape([n, 1, 1, 1]);
-                    (x * f.clone() + mean * f.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+                    let mean = contrast_mean("ColorJitter", &x)?;
+                    blend(x, mean, f)
                 }
                 2 if self.saturation > 0.0 && c == 3 => {
                     let f = sample_factor(draw(rng, self.saturation), &x);
-                    let grey = rgb_to_grayscale(x.clone())?.expand([n, c, h, w]);
-                    (x * f.clone() + grey * f.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+                    let grey = rgb_to_grayscale(x.clone())?;
+                    blend(x, grey, f)
                 }
                 3 if self.hue > 0.0 && c == 3 => {
                     let shifts: Vec<f64> =
                         (0..n).map(|_| uniform(rng, -self.hue, self.hue)).collect();
-                    let hsv = crate::color::rgb_to_hsv(x)?;
-                    let part = |i: usize| hsv.clone().slice([0..n, i..i + 1, 0..h, 0..w]);
-                    let hue = part(0) + sample_factor(shifts, &hsv);
-                    let hue = hue.clone() - hue.floor();
-                    crate::color::hsv_to_rgb(Tensor::cat(vec![hue, part(1), part(2)], 1))?
+                    let shifts = sample_factor(shifts, &x);
+                    crate::color::shift_hue(x, shifts)?
                 }
                 _ => x,
             };

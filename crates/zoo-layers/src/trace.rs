@@ -65,15 +65,10 @@ struct Recorder {
     rows: Vec<Row>,
     open: Vec<(usize, Instant)>,
     timed: bool,
-    device: Option<Device>,
 }
 
 thread_local! {
     static RECORDER: RefCell<Option<Recorder>> = const { RefCell::new(None) };
-}
-
-fn active() -> bool {
-    RECORDER.with(|r| r.borrow().is_some())
 }
 
 fn with<T>(f: impl FnOnce(&mut Recorder) -> T) -> Option<T> {
@@ -81,8 +76,8 @@ fn with<T>(f: impl FnOnce(&mut Recorder) -> T) -> Option<T> {
 }
 
 /// Synchronises the device when timing (so a layer's time is its own).
-fn sync_if_timed(device: &Device) {
-    if with(|r| r.timed).unwrap_or(false) {
+fn sync_if(timed: bool, device: &Device) {
+    if timed {
         // A failed sync only blurs a timing; the forward itself is unaffected.
         let _ = device.sync();
     }
@@ -103,14 +98,10 @@ pub fn record<R>(timed: bool, f: impl FnOnce() -> R) -> (R, Vec<Row>) {
             rows: Vec::new(),
             open: Vec::new(),
             timed,
-            device: None,
         });
     });
     let out = f();
     let recorder = RECORDER.with(|r| r.borrow_mut().take()).expect("recording");
-    if let Some(d) = &recorder.device {
-        let _ = d.sync();
-    }
     let mut rows = recorder.rows;
     for i in 0..rows.len() {
         if rows[i].leaf {
@@ -135,11 +126,11 @@ pub fn scope<const D: usize, const E: usize>(
     x: Tensor<D>,
     f: impl FnOnce(Tensor<D>) -> Tensor<E>,
 ) -> Tensor<E> {
-    if !active() {
+    let Some(timed) = with(|r| r.timed) else {
         return f(x);
-    }
+    };
     let device = x.device();
-    sync_if_timed(&device);
+    sync_if(timed, &device);
     with(|r| {
         r.rows.push(Row {
             name: name.to_string(),
@@ -154,14 +145,13 @@ pub fn scope<const D: usize, const E: usize>(
         r.open.push((r.rows.len() - 1, Instant::now()));
     });
     let y = f(x);
-    sync_if_timed(&device);
+    sync_if(timed, &device);
     with(|r| {
         let (i, start) = r.open.pop().expect("scope open");
         r.rows[i].output = y.dims().to_vec();
-        if r.timed {
+        if timed {
             r.rows[i].seconds = start.elapsed().as_secs_f64();
         }
-        r.device = Some(device);
     });
     y
 }
@@ -175,15 +165,14 @@ pub fn layer<const D: usize, const E: usize>(
     x: Tensor<D>,
     f: impl FnOnce(Tensor<D>) -> Tensor<E>,
 ) -> Tensor<E> {
-    if !active() {
+    let Some(timed) = with(|r| r.timed) else {
         return f(x);
-    }
+    };
     let device = x.device();
-    sync_if_timed(&device);
+    sync_if(timed, &device);
     let start = Instant::now();
     let y = f(x);
-    sync_if_timed(&device);
-    let timed = with(|r| r.timed).unwrap_or(false);
+    sync_if(timed, &device);
     let seconds = if timed {
         start.elapsed().as_secs_f64()
     } else {
@@ -203,7 +192,6 @@ pub fn layer<const D: usize, const E: usize>(
             macs,
             seconds,
         });
-        r.device = Some(device);
     });
     y
 }

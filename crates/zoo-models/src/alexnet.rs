@@ -14,7 +14,7 @@ use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
-use crate::parts::{adaptive_flat, flatten, linear, max_pool};
+use crate::parts::{adaptive_flat, linear, max_pool};
 
 /// Which AlexNet.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ impl AlexNet {
         } else {
             let x = self
                 .dropout
-                .forward(relu(trace::linear(&self.fc1, flatten(x))));
+                .forward(relu(trace::linear(&self.fc1, trace::flatten(x))));
             let x = self.dropout.forward(relu(trace::linear(&self.fc2, x)));
             trace::linear(&self.fc3, x)
         }

@@ -16,7 +16,7 @@ use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
-use crate::parts::{flatten, global_avg, imagenet_to_half_range, linear, max_pool};
+use crate::parts::{global_avg, imagenet_to_half_range, linear, max_pool};
 
 /// The Inception widths of both GoogLeNets, in order: `(in, c1, c2 reduce,
 /// c2, c3 reduce, c3, c4)` for 3a, 3b, 4a..4e, 5a, 5b.
@@ -202,7 +202,7 @@ impl InceptionAux {
     /// Auxiliary logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self.conv.forward(trace::adaptive_avg_pool2d(x, [4, 4]));
-        let x = relu(trace::linear(&self.fc1, flatten(x)));
+        let x = relu(trace::linear(&self.fc1, trace::flatten(x)));
         trace::linear(&self.fc2, self.dropout.forward(x))
     }
 }

@@ -56,8 +56,3 @@ pub(crate) fn imagenet_to_half_range(x: Tensor<4>) -> Tensor<4> {
         .collect();
     Tensor::cat(channels, 1)
 }
-
-/// `[N, C, H, W]` flattened to `[N, C * H * W]`.
-pub(crate) fn flatten(x: Tensor<4>) -> Tensor<2> {
-    trace::flatten(x)
-}

@@ -966,13 +966,15 @@ impl Model {
     /// [`crate::weights`]). DenseNet's legacy keys
     /// (`denselayer1.norm.1.weight`) are accepted, as torchvision accepts them.
     pub fn load_torchvision(self, sd: &StateDict) -> Result<Self, WeightsError> {
+        let renamed;
         let sd = if matches!(self, Model::DenseNet(_)) {
-            sd.renamed(&DenseNet::modern_key)
+            renamed = sd.renamed(&DenseNet::modern_key);
+            &renamed
         } else {
-            sd.clone()
+            sd
         };
         let keys = |p: &str| Some(self.torchvision_key(p));
-        load_state_dict(self.clone(), &sd, &keys)
+        load_state_dict(self.clone(), sd, &keys)
     }
 
     /// The parameter-path prefixes of the classifier(s): what a new head

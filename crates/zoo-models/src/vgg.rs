@@ -15,7 +15,7 @@ use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
 
-use crate::parts::{adaptive_flat, flatten, linear, max_pool};
+use crate::parts::{adaptive_flat, linear, max_pool};
 
 /// Configuration of a [`Vgg`].
 #[derive(Config, Debug)]
@@ -193,7 +193,7 @@ impl Vgg {
         let x = if self.adaptive_pool {
             adaptive_flat(x, [7, 7])
         } else {
-            flatten(x)
+            trace::flatten(x)
         };
         let x = self.dropout.forward(relu(trace::linear(&self.fc1, x)));
         let x = self.dropout.forward(relu(trace::linear(&self.fc2, x)));
