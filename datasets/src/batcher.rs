@@ -23,6 +23,15 @@ pub struct ImageBatch {
     pub targets: Tensor<1, Int>,
 }
 
+impl zoo_augment::stage::BatchImages for ImageBatch {
+    fn map_images<E>(self, f: impl FnOnce(Tensor<4>) -> Result<Tensor<4>, E>) -> Result<Self, E> {
+        Ok(Self {
+            images: f(self.images)?,
+            targets: self.targets,
+        })
+    }
+}
+
 /// Makes [`ImageBatch`]es from [`ImageItem`]s.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageBatcher {

@@ -17,6 +17,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
+use zoo_augment::transforms::{Compose, Transform};
 use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
 use zoo_models::registry::{self, Model, ModelArgs};
 use zoo_models::weights::StateDict;
@@ -87,6 +88,21 @@ pub struct Flags {
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Augment the training batches with a preset: none, flip, crop
+    /// (pad 4 + random crop + flip) or course (flip, the course's
+    /// RandomResizedCrop and ColorJitter).
+    #[arg(long, default_value = "none")]
+    pub augment: String,
+}
+
+/// The training augmentation `preset` for `side x side` images, `None` for
+/// `none`; an unknown name is an error listing the presets.
+pub fn augmentation(
+    preset: &str,
+    side: usize,
+) -> Result<Option<Arc<dyn Transform + Send + Sync>>, String> {
+    let pipeline = Compose::preset(preset, [side, side]).map_err(|e| format!("--augment {e}"))?;
+    Ok((!pipeline.transforms.is_empty()).then(|| Arc::new(pipeline) as Arc<_>))
 }
 
 /// A random `n` of `set` (all of it when `n` is larger), drawn with `seed`.
@@ -242,8 +258,10 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), (u8, String
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&name));
+    let augment = augmentation(&flags.augment, side).map_err(usage)?;
     let config = TrainConfig {
         seed: flags.seed,
+        augment,
         out_dir: Some(out.clone()),
         resume: flags.resume,
         ..TrainConfig::new(epochs, batch_size, lr)

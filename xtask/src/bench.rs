@@ -211,3 +211,92 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
     }
     results
 }
+
+/// Augmentation throughput (`bench augment`): the standard ImageNet training
+/// pipeline (RandomResizedCrop 224, horizontal flip, ColorJitter 0.4/0.4/0.4,
+/// Normalize) over a batch of 128 images of 3x256x256, each stage alone, the
+/// pipeline with a hue jitter too, and SMOTE on 10,000 x 784 rows (ten
+/// classes of 1,900 down to 100 rows, `auto`: 9,000 synthetic rows). The
+/// same work as `scripts/bench_augment.py` in torchvision v2 and imbalanced-learn.
+pub fn augment(device: &Device, runs: usize) -> Vec<(String, f64)> {
+    use zoo_augment::Rng;
+    use zoo_augment::smote::{SamplingStrategy, fit_resample};
+    use zoo_augment::transforms::{
+        ColorJitter, Compose, Normalize, RandomHorizontalFlip, RandomResizedCrop, Transform,
+    };
+
+    let mut results = Vec::new();
+    let mut report = |name: &str, t: Duration| {
+        let ms = t.as_secs_f64() * 1e3;
+        println!("{name}: {ms:.2} ms");
+        results.push((name.to_string(), ms));
+    };
+    let x = Tensor::<4>::random([128, 3, 256, 256], Distribution::Uniform(0.0, 1.0), device);
+    let small = Tensor::<4>::random([128, 3, 224, 224], Distribution::Uniform(0.0, 1.0), device);
+    let mut rng = Rng::new(0);
+    let mut run = |name: &str, t: &dyn Transform, input: &Tensor<4>, rng: &mut Rng| {
+        let d = time(device, 1, runs, || {
+            let _ = t.apply(input.clone(), rng).expect("valid pipeline");
+        });
+        report(name, d);
+    };
+    let jitter = ColorJitter {
+        brightness: 0.4,
+        contrast: 0.4,
+        saturation: 0.4,
+        hue: 0.0,
+    };
+    run(
+        "augment_pipeline_b128_256to224",
+        &Compose::imagenet_train(224),
+        &x,
+        &mut rng,
+    );
+    let mut with_hue = Compose::imagenet_train(224);
+    with_hue.transforms[2] = Box::new(ColorJitter {
+        hue: 0.1,
+        ..jitter.clone()
+    });
+    run(
+        "augment_pipeline_hue_b128_256to224",
+        &with_hue,
+        &x,
+        &mut rng,
+    );
+    run(
+        "random_resized_crop_b128_256to224",
+        &RandomResizedCrop::new([224, 224]),
+        &x,
+        &mut rng,
+    );
+    run(
+        "hflip_b128_224",
+        &RandomHorizontalFlip { p: 0.5 },
+        &small,
+        &mut rng,
+    );
+    run("color_jitter_b128_224", &jitter, &small, &mut rng);
+    run(
+        "normalize_b128_224",
+        &Normalize {
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+        },
+        &small,
+        &mut rng,
+    );
+    let counts: Vec<usize> = (0..10).map(|i| 1900 - 200 * i).collect();
+    let labels: Vec<usize> = counts
+        .iter()
+        .enumerate()
+        .flat_map(|(c, &n)| std::iter::repeat_n(c, n))
+        .collect();
+    let rows = Tensor::<2>::random([labels.len(), 784], Distribution::Uniform(0.0, 1.0), device);
+    let d = time(device, 1, runs.min(5), || {
+        let (out, _) = fit_resample(rows.clone(), &labels, 5, &SamplingStrategy::Auto, &mut rng)
+            .expect("valid SMOTE");
+        assert_eq!(out.dims()[0], 19_000);
+    });
+    report("smote_10000x784", d);
+    results
+}

@@ -2,7 +2,7 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|data|models|all> [--device D]`: kernel, model and data-path
+//! - `bench <matmul|conv|data|models|augment|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
@@ -256,6 +256,9 @@ fn main() -> ExitCode {
                 "models" => {
                     bench::models(&device, runs);
                 }
+                "augment" => {
+                    bench::augment(&device, runs);
+                }
                 "data" | "all" => {
                     if what == "all" {
                         bench::matmul(&device, size, runs);
@@ -275,7 +278,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, augment or all"
                     );
                     return ExitCode::from(2);
                 }

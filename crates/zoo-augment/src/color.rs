@@ -71,32 +71,19 @@ pub fn rgb_to_hsv(image: Tensor<4>) -> Result<Tensor<4>, AugmentError> {
 /// `F.hsv_to_rgb` (torchvision's `_hsv_to_rgb`): H, S, V to RGB.
 pub fn hsv_to_rgb(image: Tensor<4>) -> Result<Tensor<4>, AugmentError> {
     let [h, s, v] = channels("hsv_to_rgb", &image)?;
-    let h6 = h.mul_scalar(6.0);
-    let i = h6.clone().floor();
-    let f = h6 - i.clone();
-    let i = i.clone() - i.div_scalar(6.0).floor().mul_scalar(6.0);
-    let sf = s.clone() * f;
-    let one_minus_s = s.neg().add_scalar(1.0);
-    let q = (sf.clone().neg().add_scalar(1.0) * v.clone()).clamp(0.0, 1.0);
-    let t = ((sf + one_minus_s.clone()) * v.clone()).clamp(0.0, 1.0);
-    let p = (one_minus_s * v.clone()).clamp(0.0, 1.0);
-    // Sector k of the hue circle: (r, g, b) as colorsys and torchvision pick them.
-    let sectors = [
-        [&v, &t, &p],
-        [&q, &v, &p],
-        [&p, &v, &t],
-        [&p, &q, &v],
-        [&t, &p, &v],
-        [&v, &p, &q],
-    ];
-    let mut rgb = [v.zeros_like(), v.zeros_like(), v.zeros_like()];
-    for (k, sector) in sectors.iter().enumerate() {
-        let in_k = i.clone().equal_elem(k as f64);
-        for (out, value) in rgb.iter_mut().zip(sector) {
-            *out = out.clone().mask_where(in_k.clone(), (*value).clone());
-        }
-    }
-    Ok(Tensor::cat(rgb.to_vec(), 1))
+    // The closed form of torchvision's six sectors (same values, no
+    // per-sector masks): channel n of (R, G, B) = (5, 3, 1) is
+    // v - v s clamp(min(k, 4 - k), 0, 1) with k = (n + 6 h) mod 6.
+    let device = image.device();
+    let offsets = Tensor::<4>::from_data(
+        TensorData::new(vec![5.0f32, 3.0, 1.0], [1, 3, 1, 1]),
+        &device,
+    );
+    let k = h.mul_scalar(6.0) + offsets;
+    let k = k.clone() - k.div_scalar(6.0).floor().mul_scalar(6.0);
+    let ramp = k.clone().min_pair(k.neg().add_scalar(4.0)).clamp(0.0, 1.0);
+    let vs = v.clone() * s;
+    Ok(v - vs * ramp)
 }
 
 /// RGB to H, S, L as Python's `colorsys.rgb_to_hls` computes H, L, S.
@@ -199,6 +186,16 @@ pub fn gaussian_blur(
     kernel_size: [usize; 2],
     sigma: [f64; 2],
 ) -> Result<Tensor<4>, AugmentError> {
+    gaussian_blur_each(image, kernel_size, &[sigma])
+}
+
+/// [`gaussian_blur`] with one `sigma [sx, sy]` per sample (or one for the
+/// batch): every sample's kernel in one grouped convolution.
+pub fn gaussian_blur_each(
+    image: Tensor<4>,
+    kernel_size: [usize; 2],
+    sigmas: &[[f64; 2]],
+) -> Result<Tensor<4>, AugmentError> {
     let [kx, ky] = kernel_size;
     if kx % 2 == 0 || ky % 2 == 0 || kx == 0 || ky == 0 {
         return Err(AugmentError::new(
@@ -206,13 +203,25 @@ pub fn gaussian_blur(
             format!("kernel size {kernel_size:?}, expected odd positive sizes"),
         ));
     }
-    if sigma.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+    if let Some(sigma) = sigmas
+        .iter()
+        .find(|s| s.iter().any(|s| !(s.is_finite() && *s > 0.0)))
+    {
         return Err(AugmentError::new(
             "gaussian_blur",
             format!("sigma {sigma:?}, expected positive values"),
         ));
     }
-    let [_, c, h, w] = image.dims();
+    let [n, c, h, w] = image.dims();
+    if n == 0 || !(sigmas.len() == 1 || sigmas.len() == n) {
+        return Err(AugmentError::new(
+            "gaussian_blur",
+            format!(
+                "{} sigmas for a batch of {n}, expected a non-empty batch and one sigma or one per sample",
+                sigmas.len()
+            ),
+        ));
+    }
     if kx / 2 >= w || ky / 2 >= h {
         return Err(AugmentError::new(
             "gaussian_blur",
@@ -221,23 +230,30 @@ pub fn gaussian_blur(
             ),
         ));
     }
-    let gx = gaussian_kernel1d(kx, sigma[0]);
-    let gy = gaussian_kernel1d(ky, sigma[1]);
-    let mut k2 = Vec::with_capacity(c * kx * ky);
-    for _ in 0..c {
-        for y in &gy {
-            for x in &gx {
-                k2.push(y * x);
+    let groups = c * sigmas.len();
+    let mut k2 = Vec::with_capacity(groups * kx * ky);
+    for sigma in sigmas {
+        let gx = gaussian_kernel1d(kx, sigma[0]);
+        let gy = gaussian_kernel1d(ky, sigma[1]);
+        for _ in 0..c {
+            for y in &gy {
+                for x in &gx {
+                    k2.push(y * x);
+                }
             }
         }
     }
     let device = image.device();
-    let weight = Tensor::<4>::from_data(TensorData::new(k2, [c, 1, ky, kx]), &device);
+    let weight = Tensor::<4>::from_data(TensorData::new(k2, [groups, 1, ky, kx]), &device);
     let padded = pad(image, [kx / 2, ky / 2, kx / 2, ky / 2], PadMode::Reflect)?;
-    Ok(conv2d(
-        padded,
+    // One kernel per sample: the batch folded into the channels.
+    let [_, _, ph, pw] = padded.dims();
+    let batch = n * c / groups;
+    let out = conv2d(
+        padded.reshape([batch, groups, ph, pw]),
         weight,
         None,
-        ConvOptions::new([1, 1], [0, 0], [1, 1], c),
-    ))
+        ConvOptions::new([1, 1], [0, 0], [1, 1], groups),
+    );
+    Ok(out.reshape([n, c, h, w]))
 }

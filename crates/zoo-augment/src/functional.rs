@@ -1,9 +1,9 @@
 //! The deterministic image ops of `torchvision.transforms.v2.functional`,
 //! on `[N, C, H, W]` float images.
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::AugmentError;
+use crate::{AugmentError, Rng};
 
 /// `F.horizontal_flip`: the image mirrored left to right.
 pub fn hflip(image: Tensor<4>) -> Tensor<4> {
@@ -171,9 +171,8 @@ pub fn pad(
 /// `_blend`); `ratio` broadcasts (`[N, 1, 1, 1]`: one per sample), as does
 /// `other` (a grey `[N, 1, H, W]` or a mean `[N, 1, 1, 1]`).
 pub(crate) fn blend(image: Tensor<4>, other: Tensor<4>, ratio: Tensor<4>) -> Tensor<4> {
-    let dims = image.dims();
-    let ratio = ratio.expand(dims);
-    (image * ratio.clone() + other.expand(dims) * ratio.neg().add_scalar(1.0)).clamp(0.0, 1.0)
+    // Broadcast, not expanded: `other` and `ratio` stay their own size.
+    (image * ratio.clone() + other * ratio.neg().add_scalar(1.0)).clamp(0.0, 1.0)
 }
 
 /// A scalar blend ratio as a broadcastable tensor.
@@ -227,8 +226,15 @@ pub fn rgb_to_grayscale(image: Tensor<4>) -> Result<Tensor<4>, AugmentError> {
             format!("an image with {c} channels, expected 3 (RGB)"),
         ));
     }
-    let ch = |i: usize| image.clone().slice([0..n, i..i + 1, 0..h, 0..w]);
-    Ok(ch(0).mul_scalar(0.2989) + ch(1).mul_scalar(0.587) + ch(2).mul_scalar(0.114))
+    // One batched [1, 3] x [3, H W] product per image: a single pass over the pixels.
+    let weights = Tensor::<3>::from_data(
+        TensorData::new(vec![0.2989f32, 0.587, 0.114], [1, 1, 3]),
+        &image.device(),
+    );
+    Ok(weights
+        .expand([n, 1, 3])
+        .matmul(image.reshape([n, 3, h * w]))
+        .reshape([n, 1, h, w]))
 }
 
 /// The grey version of a 1- or 3-channel image, `[N, 1, H, W]`.
@@ -321,6 +327,52 @@ pub fn erase(
         }
     };
     Ok(image.slice_assign([0..n, 0..c, i..i + h, j..j + w], patch))
+}
+
+/// `F.gaussian_noise` with the standard-normal draws given: `image + mean +
+/// sigma * noise`, clamped to `[0, 1]` when `clip`. `noise` has the image's
+/// shape (see [`standard_normal`]).
+pub fn gaussian_noise(
+    image: Tensor<4>,
+    noise: Tensor<4>,
+    mean: f64,
+    sigma: f64,
+    clip: bool,
+) -> Result<Tensor<4>, AugmentError> {
+    if !(sigma.is_finite() && sigma >= 0.0 && mean.is_finite()) {
+        return Err(AugmentError::new(
+            "gaussian_noise",
+            format!("mean {mean}, sigma {sigma}: expected a finite mean and sigma >= 0"),
+        ));
+    }
+    if noise.dims() != image.dims() {
+        return Err(AugmentError::new(
+            "gaussian_noise",
+            format!(
+                "noise {:?} for an image {:?}, expected the same shape",
+                noise.dims(),
+                image.dims()
+            ),
+        ));
+    }
+    let out = image + noise.mul_scalar(sigma).add_scalar(mean);
+    Ok(if clip { out.clamp(0.0, 1.0) } else { out })
+}
+
+/// Standard-normal draws of `shape` from `rng`, on `device`: drawn on the
+/// host so that a seed gives the same noise on every device.
+pub fn standard_normal(shape: [usize; 4], rng: &mut Rng, device: &Device) -> Tensor<4> {
+    let count = shape.iter().product::<usize>();
+    // Box-Muller, both values of each pair.
+    let mut v = Vec::with_capacity(count + 1);
+    while v.len() < count {
+        let r = (-2.0 * (1.0 - rng.unit_f64()).ln()).sqrt();
+        let t = std::f64::consts::TAU * rng.unit_f64();
+        v.push((r * t.cos()) as f32);
+        v.push((r * t.sin()) as f32);
+    }
+    v.truncate(count);
+    Tensor::from_data(TensorData::new(v, shape), device)
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 //! `BoundingBoxes` in `XYXY` format.
 //!
 //! - [`functional`]: the deterministic ops — flips (with boxes), crop, pad,
-//!   brightness, contrast, saturation, grayscale, normalize, erase.
+//!   brightness, contrast, saturation, grayscale, normalize, erase, Gaussian noise.
 //! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
 //! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
 //! - [`smote`]: SMOTE with imbalanced-learn's neighbours, samples and sampling strategies.
-//! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomResizedCrop (and the course's preset), ColorJitter, Normalize, Compose.
+//! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomCrop, RandomResizedCrop (and the course's preset), ColorJitter, RandomErasing, RandomRotation, GaussianBlur, GaussianNoise, Normalize, Compose and the presets.
+//! - [`geometry`]: rotation of images and boxes (`F.rotate`'s interpolation and fill semantics).
+//! - [`stage`]: a transform as a stage after any burn `Batcher`.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
 //!
@@ -28,9 +30,11 @@
 
 pub mod color;
 pub mod functional;
+pub mod geometry;
 pub mod mix;
 pub mod resize;
 pub mod smote;
+pub mod stage;
 pub mod transforms;
 
 /// Why an augmentation could not be applied.
@@ -80,5 +84,46 @@ impl Rng {
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Uniform in `[0, 1)` with 53 bits.
+    pub fn unit_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal draw (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit_f64();
+        let v = self.unit_f64();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// A Gamma(shape, 1) draw (Marsaglia and Tsang; shape below one boosted
+    /// by `U^(1/shape)`).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let u = 1.0 - self.unit_f64();
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.unit_f64();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// A Beta(a, b) draw, as `X / (X + Y)` of two Gamma draws.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        if x + y == 0.0 { 0.5 } else { x / (x + y) }
     }
 }

@@ -27,6 +27,8 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use zoo_augment::stage::Augmented;
+use zoo_augment::transforms::Transform;
 use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::schedule::LrSchedule;
@@ -100,6 +102,9 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Stop after this many epochs without a better validation accuracy.
     pub patience: Option<usize>,
+    /// Augmentation of the training batches (on the device, after batching),
+    /// its draws seeded by `seed` and the epoch; `None` trains on the images as they are.
+    pub augment: Option<Arc<dyn Transform + Send + Sync>>,
 }
 
 impl TrainConfig {
@@ -120,6 +125,7 @@ impl TrainConfig {
             progress: true,
             keep_checkpoints: 2,
             patience: None,
+            augment: None,
         }
     }
 
@@ -373,7 +379,15 @@ pub fn fit<M: Module + Clone + 'static>(
     for epoch in start_epoch..=config.epochs {
         let seed = config.seed.wrapping_add(epoch as u64);
         train_device.seed(seed);
-        let loader = DataLoaderBuilder::<_, ImageBatch>::new(batcher.clone())
+        let builder = match &config.augment {
+            Some(t) => DataLoaderBuilder::<_, ImageBatch>::new(Augmented::new(
+                batcher.clone(),
+                t.clone(),
+                seed,
+            )),
+            None => DataLoaderBuilder::<_, ImageBatch>::new(batcher.clone()),
+        };
+        let loader = builder
             .batch_size(config.batch_size)
             .shuffle(seed)
             .set_device(train_device.clone())

@@ -59,6 +59,9 @@ struct Args {
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     resume: bool,
+    /// Augment the training batches: none, flip, crop or course (see `examples::augmentation`).
+    #[arg(long, default_value = "none")]
+    augment: String,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,13 @@ fn main() -> ExitCode {
         }
     };
     let device = backend.device().expect("compiled in");
+    let augment = match examples::augmentation(&args.augment, 28) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
     let (train, test) = match (load(Split::Train), load(Split::Test)) {
         (Ok(a), Ok(b)) => (a, b),
@@ -101,6 +111,7 @@ fn main() -> ExitCode {
         seed: args.seed,
         out_dir: Some(args.out.clone()),
         resume: args.resume,
+        augment,
         ..TrainConfig::new(args.epochs, args.batch_size, args.lr)
     };
     let forward = |m: &LeNet, x: Tensor<4>| m.forward(x);

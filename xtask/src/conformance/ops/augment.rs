@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 use zoo_augment::functional::{self as f, PadMode};
 use zoo_augment::resize::{self as rs, Interpolation};
 use zoo_augment::smote as sm;
-use zoo_augment::{color, mix};
+use zoo_augment::{color, geometry, mix};
 
 use super::{Ctx, Outputs};
 use crate::conformance::case::HostTensor;
@@ -200,6 +200,33 @@ pub fn gaussian_blur(ctx: &Ctx) -> Result<Outputs, String> {
         .try_into()
         .map_err(|_| format!("params.sigma {s:?}, expected [sigma_x, sigma_y]"))?;
     image_op(ctx, |x| color::gaussian_blur(x, k, sigma))
+}
+
+pub fn rotate(ctx: &Ctx) -> Result<Outputs, String> {
+    let angle = ctx.f64("angle")?;
+    let mode = Interpolation::from_name(ctx.str_or("interpolation", "nearest")?)
+        .map_err(|e| e.to_string())?;
+    let fill = match ctx.param("fill") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) if v.is_array() => Some(ctx.f64_list_or("fill", &[])?),
+        Some(_) => Some(vec![ctx.f64("fill")?]),
+    };
+    let (x, single) = batch(ctx, "image")?;
+    let [_, _, h, w] = x.dims();
+    let image = geometry::rotate(x, &[angle], mode, fill.as_deref()).map_err(|e| e.to_string())?;
+    let mut out = Outputs::default().float("image", unbatch(image, single));
+    if let Some(boxes) = ctx.opt_input_n::<2>("boxes")? {
+        let boxes = geometry::rotate_boxes(boxes, angle, h, w).map_err(|e| e.to_string())?;
+        out = out.float("boxes", DynTensor::new(boxes));
+    }
+    Ok(out)
+}
+
+pub fn gaussian_noise(ctx: &Ctx) -> Result<Outputs, String> {
+    let (mean, sigma) = (ctx.f64_or("mean", 0.0)?, ctx.f64_or("sigma", 0.1)?);
+    let clip = ctx.bool_or("clip", true)?;
+    let (noise, _) = batch(ctx, "noise")?;
+    image_op(ctx, |x| f::gaussian_noise(x, noise, mean, sigma, clip))
 }
 
 fn interpolation(ctx: &Ctx) -> Result<(Interpolation, bool), String> {

@@ -45,6 +45,8 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "hsl_to_rgb" => augment::hsl_to_rgb,
         "adjust_hue" => augment::adjust_hue,
         "gaussian_blur" => augment::gaussian_blur,
+        "gaussian_noise" => augment::gaussian_noise,
+        "rotate" => augment::rotate,
         "resize" => augment::resize,
         "resized_crop" => augment::resized_crop,
         "smote" => augment::smote,

@@ -1,0 +1,360 @@
+//! Every augmentation of `zoo-augment` applied to one image, as a labelled
+//! PNG grid (d2l 14.1's `apply` figures, all at once):
+//!
+//!     cargo run -p examples --bin augment -- photo.jpg --out grid.png
+//!
+//! The image is read with the `image` crate (grey and RGBA are converted to
+//! RGB, with a note) and resized to `--cell` pixels on its longer side. The
+//! deterministic ops come first, then the seeded random transforms
+//! (`--seed`: the same seed draws the same grid on every device), then the
+//! multi-sample ops with the image's mirror and rotation as partners. The grid
+//! is written to a temporary file and renamed when complete.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use clap::Parser;
+use image::{Rgb, RgbImage};
+use zoo_augment::functional::{self as f, PadMode};
+use zoo_augment::resize::{Interpolation, resize, resized_crop};
+use zoo_augment::transforms::{
+    ColorJitter, GaussianBlur, GaussianNoise, RandomCrop, RandomErasing, RandomResizedCrop,
+    RandomRotation, Transform,
+};
+use zoo_augment::{AugmentError, Rng, color, geometry, mix};
+
+#[derive(Parser)]
+#[command(about = "Write a labelled PNG grid of every augmentation applied to one image")]
+struct Args {
+    /// The image (PNG or JPEG).
+    image: PathBuf,
+    /// Where the grid goes.
+    #[arg(long, default_value = "augment_grid.png")]
+    out: PathBuf,
+    /// Longer side of each cell, in pixels.
+    #[arg(long, default_value_t = 160)]
+    cell: usize,
+    /// Images per row.
+    #[arg(long, default_value_t = 6)]
+    columns: usize,
+    /// Seed of the random transforms.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The image as `[1, 3, H, W]` in `[0, 1]`, its longer side `cell`.
+fn load(path: &Path, cell: usize, device: &Device) -> Result<Tensor<4>, String> {
+    let img = image::open(path).map_err(|e| {
+        format!(
+            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
+            path.display()
+        )
+    })?;
+    if !matches!(img.color(), image::ColorType::Rgb8) {
+        eprintln!(
+            "note: {} is {:?}; converted to 8-bit RGB",
+            path.display(),
+            img.color()
+        );
+    }
+    let rgb = img.to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let mut v = vec![0f32; 3 * h * w];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            v[c * h * w + i] = p[c] as f32 / 255.0;
+        }
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(v, [1, 3, h, w]), device);
+    let scale = cell as f64 / h.max(w) as f64;
+    let size = [
+        ((h as f64 * scale).round() as usize).max(8),
+        ((w as f64 * scale).round() as usize).max(8),
+    ];
+    resize(x, size, Interpolation::Bilinear, true).map_err(|e| e.to_string())
+}
+
+/// Every augmentation of `x [1, 3, H, W]`, labelled.
+fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentError> {
+    let [_, _, h, w] = x.dims();
+    let mut rng = Rng::new(seed);
+    let grey3 = |t: Tensor<4>| -> Result<Tensor<4>, AugmentError> {
+        Ok(f::rgb_to_grayscale(t)?.repeat_dim(1, 3))
+    };
+    let mut out: Vec<(String, Tensor<4>)> = vec![("original".into(), x.clone())];
+    let mut push = |label: &str, t: Tensor<4>| out.push((label.to_string(), t));
+    push("hflip", f::hflip(x.clone()));
+    push("vflip", f::vflip(x.clone()));
+    push(
+        "crop centre 60%",
+        f::crop(
+            x.clone(),
+            (h / 5) as isize,
+            (w / 5) as isize,
+            h * 3 / 5,
+            w * 3 / 5,
+        )?,
+    );
+    push(
+        "crop past edge",
+        f::crop(x.clone(), -((h / 4) as isize), (w / 4) as isize, h, w)?,
+    );
+    push(
+        "resize 1/6 nearest",
+        resize(
+            resize(x.clone(), [h / 6, w / 6], Interpolation::Bilinear, true)?,
+            [h, w],
+            Interpolation::Nearest,
+            false,
+        )?,
+    );
+    push(
+        "resized_crop",
+        resized_crop(
+            x.clone(),
+            [(h / 4) as isize, (w / 4) as isize],
+            [h / 2, w / 3],
+            [h, w],
+            Interpolation::Bilinear,
+            true,
+        )?,
+    );
+    let p = [w / 5, h / 5, w / 5, h / 5];
+    for (label, mode) in [
+        ("pad constant", PadMode::Constant(0.5)),
+        ("pad edge", PadMode::Edge),
+        ("pad reflect", PadMode::Reflect),
+        ("pad symmetric", PadMode::Symmetric),
+    ] {
+        push(
+            label,
+            resize(
+                f::pad(x.clone(), p, mode)?,
+                [h, w],
+                Interpolation::Bilinear,
+                true,
+            )?,
+        );
+    }
+    push("brightness 1.6", f::adjust_brightness(x.clone(), 1.6)?);
+    push("brightness 0.5", f::adjust_brightness(x.clone(), 0.5)?);
+    push("contrast 0.4", f::adjust_contrast(x.clone(), 0.4)?);
+    push("contrast 2", f::adjust_contrast(x.clone(), 2.0)?);
+    push("saturation 0", f::adjust_saturation(x.clone(), 0.0)?);
+    push("saturation 2.5", f::adjust_saturation(x.clone(), 2.5)?);
+    push("hue +0.25", color::adjust_hue(x.clone(), 0.25)?);
+    push("hue -0.4", color::adjust_hue(x.clone(), -0.4)?);
+    push("grayscale", grey3(x.clone())?);
+    // HSL lightness halved: through the course's HSL and back.
+    let hsl = color::rgb_to_hsl(x.clone())?;
+    let [n, _, hh, ww] = hsl.dims();
+    let part = |i: usize| hsl.clone().slice([0..n, i..i + 1, 0..hh, 0..ww]);
+    push(
+        "HSL lightness x0.6",
+        color::hsl_to_rgb(Tensor::cat(
+            vec![part(0), part(1), part(2).mul_scalar(0.6)],
+            1,
+        ))?,
+    );
+    push(
+        "gaussian_blur 9 s3",
+        color::gaussian_blur(x.clone(), [9, 9], [3.0, 3.0])?,
+    );
+    let noise = f::standard_normal(x.dims(), &mut rng, &x.device());
+    push(
+        "gaussian_noise 0.1",
+        f::gaussian_noise(x.clone(), noise, 0.0, 0.1, true)?,
+    );
+    push(
+        "erase",
+        f::erase(x.clone(), h / 3, w / 3, h / 3, w / 3, &[0.0, 0.0, 0.0])?,
+    );
+    push(
+        "normalize (+-2 sd)",
+        f::normalize(x.clone(), &[0.485, 0.456, 0.406], &[0.229, 0.224, 0.225])?
+            .add_scalar(2.0)
+            .div_scalar(4.0),
+    );
+    push(
+        "rotate 30 bilinear",
+        geometry::rotate(x.clone(), &[30.0], Interpolation::Bilinear, Some(&[0.0]))?,
+    );
+    push(
+        "rotate -90 nearest",
+        geometry::rotate(x.clone(), &[-90.0], Interpolation::Nearest, None)?,
+    );
+    let random: Vec<(&str, Box<dyn Transform>)> = vec![
+        (
+            "RandomResizedCrop",
+            Box::new(RandomResizedCrop::new([h, w])),
+        ),
+        ("RRC course", Box::new(RandomResizedCrop::course([h, w]))),
+        (
+            "RandomCrop pad16",
+            Box::new(RandomCrop {
+                size: [h, w],
+                padding: [16; 4],
+                pad_if_needed: false,
+                padding_mode: PadMode::Reflect,
+            }),
+        ),
+        (
+            "ColorJitter",
+            Box::new(ColorJitter {
+                brightness: 0.5,
+                contrast: 0.5,
+                saturation: 0.5,
+                hue: 0.3,
+            }),
+        ),
+        (
+            "RandomErasing",
+            Box::new(RandomErasing {
+                p: 1.0,
+                ..RandomErasing::default()
+            }),
+        ),
+        ("RandomRotation45", Box::new(RandomRotation::new(45.0))),
+        (
+            "GaussianBlur 11",
+            Box::new(GaussianBlur {
+                kernel_size: [11, 11],
+                sigma: [0.1, 5.0],
+            }),
+        ),
+        (
+            "GaussianNoise.2",
+            Box::new(GaussianNoise {
+                sigma: 0.2,
+                ..GaussianNoise::default()
+            }),
+        ),
+    ];
+    for (label, t) in random {
+        for k in 1..=2 {
+            let y = t.apply(x.clone(), &mut rng)?;
+            push(&format!("{label}#{k}"), y);
+        }
+    }
+    // Multi-sample ops: the image with its mirror, or with a rotation of it.
+    let partner = geometry::rotate(f::vflip(x.clone()), &[20.0], Interpolation::Bilinear, None)?;
+    let pair = Tensor::cat(vec![partner.clone(), x.clone()], 0);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &x.device());
+    let second = |t: Tensor<4>| t.narrow(0, 1, 1);
+    let (m, _) = mix::mixup(pair.clone(), labels.clone(), 0.6, 2)?;
+    push("mixup 0.6", second(m));
+    let (c, _) = mix::cutmix(
+        pair.clone(),
+        labels.clone(),
+        [w / 4, h / 4, w * 3 / 4, h * 3 / 4],
+        2,
+    )?;
+    push("cutmix", second(c));
+    let (s, _) = mix::sample_pairing(x.clone(), partner, labels.narrow(0, 0, 1))?;
+    push("sample_pairing", s);
+    Ok(out)
+}
+
+/// 8x8 glyphs of `text` drawn into `img` at `(x, y)`.
+fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, colour: Rgb<u8>) {
+    for (k, ch) in text.chars().enumerate() {
+        let glyph = font8x8::legacy::BASIC_LEGACY
+            .get(ch as usize)
+            .copied()
+            .unwrap_or([0; 8]);
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..8 {
+                if bits >> col & 1 == 1 {
+                    let (px, py) = (x + 8 * k as u32 + col, y + row as u32);
+                    if px < img.width() && py < img.height() {
+                        img.put_pixel(px, py, colour);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), (u8, String)> {
+    let usage = |e: String| (2u8, e);
+    if args.cell < 16 || args.columns == 0 {
+        return Err(usage(format!(
+            "--cell {} --columns {}: expected a cell of at least 16 pixels and at least one column",
+            args.cell, args.columns
+        )));
+    }
+    let backend = zoo_device::resolve(args.device.as_deref(), zoo_device::DEFAULT_DEVICE)
+        .map_err(|e| usage(e.to_string()))?;
+    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let x = load(&args.image, args.cell, &device).map_err(usage)?;
+    let cells = gallery(x, args.seed).map_err(|e| (1, e.to_string()))?;
+    let [_, _, h, w] = cells[0].1.dims();
+    let label_h = 12;
+    let (cw, ch) = (w.max(8 * 20) + 4, h + label_h + 4);
+    let rows = cells.len().div_ceil(args.columns);
+    let mut grid = RgbImage::from_pixel(
+        (cw * args.columns) as u32,
+        (ch * rows) as u32,
+        Rgb([255, 255, 255]),
+    );
+    for (k, (label, t)) in cells.iter().enumerate() {
+        let [_, _, th, tw] = t.dims();
+        let v: Vec<f32> = t
+            .clone()
+            .clamp(0.0, 1.0)
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| (1, format!("{e:?}")))?;
+        let (ox, oy) = (
+            (k % args.columns * cw + 2) as u32,
+            (k / args.columns * ch + 2) as u32,
+        );
+        let fits: String = label.chars().take(cw / 8).collect();
+        draw_text(&mut grid, ox, oy + 1, &fits, Rgb([0, 0, 0]));
+        for y in 0..th.min(h) {
+            for x in 0..tw.min(w) {
+                let p = |c: usize| (v[c * th * tw + y * tw + x] * 255.0).round() as u8;
+                grid.put_pixel(
+                    ox + x as u32,
+                    oy + (label_h + y) as u32,
+                    Rgb([p(0), p(1), p(2)]),
+                );
+            }
+        }
+    }
+    let tmp = args.out.with_extension("png.partial");
+    grid.save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| (1, format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &args.out).map_err(|e| {
+        (
+            1,
+            format!(
+                "cannot rename {} to {}: {e}",
+                tmp.display(),
+                args.out.display()
+            ),
+        )
+    })?;
+    println!(
+        "{} augmentations of {} ({h}x{w}) on {backend} written to {}",
+        cells.len() - 1,
+        args.image.display(),
+        args.out.display()
+    );
+    Ok(())
+}
