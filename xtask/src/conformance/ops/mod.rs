@@ -6,6 +6,7 @@
 //! reported UNSUPPORTED, never PASS.
 
 mod augment;
+mod detect;
 mod layers;
 mod losses;
 mod models;
@@ -75,6 +76,16 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "cross_entropy" => losses::cross_entropy,
         "half_mse_loss" => losses::half_mse_loss,
         "multiclass_svm_loss" => losses::multiclass_svm_loss,
+        "box_iou" => detect::box_iou,
+        "generalized_box_iou" => detect::generalized_box_iou,
+        "distance_box_iou" => detect::distance_box_iou,
+        "complete_box_iou" => detect::complete_box_iou,
+        "giou_loss" => detect::giou_loss,
+        "diou_loss" => detect::diou_loss,
+        "ciou_loss" => detect::ciou_loss,
+        "box_convert" => detect::box_convert,
+        "nms" => detect::nms,
+        "batched_nms" => detect::batched_nms,
         "perplexity" => losses::perplexity,
         "l2_penalty" => losses::l2_penalty,
         "l1_penalty" => losses::l1_penalty,

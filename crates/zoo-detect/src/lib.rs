@@ -1,0 +1,33 @@
+//! Detection utilities with `torchvision.ops` semantics, on any burn device
+//! (in progress: issue 7).
+//!
+//! - [`boxes`]: format conversion (`xyxy`, `xywh`, `cxcywh`), area,
+//!   clipping, pairwise IoU / GIoU / DIoU / CIoU and the paired GIoU / DIoU /
+//!   CIoU losses, differentiable through burn's autodiff.
+//! - [`nms`]: non-maximum suppression and batched (per-class) NMS, on the
+//!   host from the boxes read back, so it runs the same on every device.
+//!
+//! Boxes are `[N, 4]` float tensors. Bad input is a [`DetectError`] naming
+//! the op and the values.
+
+pub mod boxes;
+pub mod nms;
+
+/// Why a detection op could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{op}: {reason}")]
+pub struct DetectError {
+    /// The op.
+    pub op: &'static str,
+    /// What is wrong, with the values.
+    pub reason: String,
+}
+
+impl DetectError {
+    pub(crate) fn new(op: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            op,
+            reason: reason.into(),
+        }
+    }
+}
