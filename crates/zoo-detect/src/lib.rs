@@ -10,8 +10,10 @@
 //! Boxes are `[N, 4]` float tensors. Bad input is a [`DetectError`] naming
 //! the op and the values.
 
+pub mod anchors;
 pub mod boxes;
 pub mod nms;
+pub mod roi;
 
 /// Why a detection op could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -51,7 +51,11 @@ fn order(scores: &[f32], among: impl Iterator<Item = usize>) -> Vec<usize> {
 }
 
 /// Greedy suppression over `candidates` (already by decreasing score).
-fn suppress(boxes: &[[f32; 4]], candidates: &[usize], iou_threshold: f32) -> Vec<usize> {
+pub(crate) fn suppress_sorted(
+    boxes: &[[f32; 4]],
+    candidates: &[usize],
+    iou_threshold: f32,
+) -> Vec<usize> {
     let mut keep: Vec<usize> = Vec::new();
     let mut removed = vec![false; candidates.len()];
     let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
@@ -87,7 +91,7 @@ pub fn nms_host(
 ) -> Result<Vec<usize>, DetectError> {
     check("nms", boxes, scores, iou_threshold)?;
     let candidates = order(scores, 0..scores.len());
-    Ok(suppress(boxes, &candidates, iou_threshold as f32))
+    Ok(suppress_sorted(boxes, &candidates, iou_threshold as f32))
 }
 
 /// `ops.batched_nms` on host data: NMS within each category of `idxs`, the
@@ -115,7 +119,7 @@ pub fn batched_nms_host(
     let mut keep = Vec::new();
     for c in categories {
         let candidates = order(scores, (0..idxs.len()).filter(|&i| idxs[i] == c));
-        keep.extend(suppress(boxes, &candidates, iou_threshold as f32));
+        keep.extend(suppress_sorted(boxes, &candidates, iou_threshold as f32));
     }
     Ok(order(scores, keep.into_iter()))
 }
