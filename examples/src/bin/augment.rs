@@ -270,26 +270,6 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
     Ok(out)
 }
 
-/// 8x8 glyphs of `text` drawn into `img` at `(x, y)`.
-fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, colour: Rgb<u8>) {
-    for (k, ch) in text.chars().enumerate() {
-        let glyph = font8x8::legacy::BASIC_LEGACY
-            .get(ch as usize)
-            .copied()
-            .unwrap_or([0; 8]);
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                if bits >> col & 1 == 1 {
-                    let (px, py) = (x + 8 * k as u32 + col, y + row as u32);
-                    if px < img.width() && py < img.height() {
-                        img.put_pixel(px, py, colour);
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn run(args: &Args) -> Result<(), (u8, String)> {
     let usage = |e: String| (2u8, e);
     if args.cell < 16 || args.columns == 0 {
@@ -325,7 +305,7 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
             (k / args.columns * ch + 2) as u32,
         );
         let fits: String = label.chars().take(cw / 8).collect();
-        draw_text(&mut grid, ox, oy + 1, &fits, Rgb([0, 0, 0]));
+        zoo_detect::draw::draw_text(&mut grid, ox as i64, oy as i64 + 1, &fits, Rgb([0, 0, 0]));
         for y in 0..th.min(h) {
             for x in 0..tw.min(w) {
                 let p = |c: usize| (v[c * th * tw + y * tw + x] * 255.0).round() as u8;
@@ -337,19 +317,7 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
             }
         }
     }
-    let tmp = args.out.with_extension("png.partial");
-    grid.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| (1, format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &args.out).map_err(|e| {
-        (
-            1,
-            format!(
-                "cannot rename {} to {}: {e}",
-                tmp.display(),
-                args.out.display()
-            ),
-        )
-    })?;
+    zoo_detect::draw::save_png(&grid, &args.out).map_err(|e| (1, e.to_string()))?;
     println!(
         "{} augmentations of {} ({h}x{w}) on {backend} written to {}",
         cells.len() - 1,
