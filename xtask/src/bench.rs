@@ -300,3 +300,46 @@ pub fn augment(device: &Device, runs: usize) -> Vec<(String, f64)> {
     report("smote_10000x784", d);
     results
 }
+
+/// Detection (`bench detect`): NMS of 10,000 random boxes (centres uniform
+/// in a 1000x1000 image, sides 10-110 pixels, scores uniform) at IoU 0.5,
+/// and batched NMS of the same boxes in 20 categories; the boxes start on
+/// the device, so the read-back is timed too. `scripts/bench_detect.py`
+/// times torchvision's CPU `nms` / `batched_nms` on the same boxes.
+pub fn detect(device: &Device, runs: usize) -> Vec<(String, f64)> {
+    use burn::tensor::{Int, TensorData};
+    use zoo_augment::Rng;
+
+    let n = 10_000;
+    let mut rng = Rng::new(0);
+    let mut boxes = Vec::with_capacity(n * 4);
+    for _ in 0..n {
+        let (cx, cy) = (rng.unit() * 1000.0, rng.unit() * 1000.0);
+        let (w, h) = (10.0 + rng.unit() * 100.0, 10.0 + rng.unit() * 100.0);
+        boxes.extend([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]);
+    }
+    let scores: Vec<f32> = (0..n).map(|_| rng.unit()).collect();
+    let idxs: Vec<i64> = (0..n).map(|_| rng.below(20) as i64).collect();
+    let b = Tensor::<2>::from_data(TensorData::new(boxes, [n, 4]), device);
+    let s = Tensor::<1>::from_data(TensorData::new(scores, [n]), device);
+    let c = Tensor::<1, Int>::from_data(TensorData::new(idxs, [n]), device);
+    let mut results = Vec::new();
+    let mut kept = 0;
+    let t = time(device, 1, runs, || {
+        kept = zoo_detect::nms::nms(b.clone(), s.clone(), 0.5)
+            .expect("valid boxes")
+            .dims()[0];
+    });
+    println!("nms_10000: {:.2} ms", t.as_secs_f64() * 1e3);
+    println!("  ({kept} kept)");
+    results.push(("nms_10000".to_string(), t.as_secs_f64() * 1e3));
+    let t = time(device, 1, runs, || {
+        kept = zoo_detect::nms::batched_nms(b.clone(), s.clone(), c.clone(), 0.5)
+            .expect("valid boxes")
+            .dims()[0];
+    });
+    println!("batched_nms_10000_20cls: {:.2} ms", t.as_secs_f64() * 1e3);
+    println!("  ({kept} kept)");
+    results.push(("batched_nms_10000_20cls".to_string(), t.as_secs_f64() * 1e3));
+    results
+}

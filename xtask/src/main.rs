@@ -2,7 +2,7 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|data|models|augment|all> [--device D]`: kernel, model and data-path
+//! - `bench <matmul|conv|data|models|augment|detect|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
@@ -259,6 +259,9 @@ fn main() -> ExitCode {
                 "augment" => {
                     bench::augment(&device, runs);
                 }
+                "detect" => {
+                    bench::detect(&device, runs);
+                }
                 "data" | "all" => {
                     if what == "all" {
                         bench::matmul(&device, size, runs);
@@ -278,7 +281,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, augment or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, augment, detect or all"
                     );
                     return ExitCode::from(2);
                 }
