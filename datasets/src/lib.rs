@@ -31,6 +31,7 @@ use std::path::PathBuf;
 pub mod batcher;
 pub mod catalog;
 pub mod cifar;
+pub mod detection;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;

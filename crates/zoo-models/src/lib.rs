@@ -8,6 +8,7 @@
 //! - [`googlenet`]: the course's and torchvision's GoogLeNet.
 //! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152.
 //! - [`densenet`]: the course's DenseNet and torchvision's densenet121/161/169/201.
+//! - [`ssd`]: the course's TinySSD.
 //!
 //! [`weights`] loads torchvision `state_dict`s (`.safetensors`) through
 //! each family's `torchvision_key`.
@@ -33,5 +34,6 @@ pub mod nin;
 mod parts;
 pub mod registry;
 pub mod resnet;
+pub mod ssd;
 pub mod vgg;
 pub mod weights;

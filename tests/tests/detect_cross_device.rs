@@ -1,0 +1,99 @@
+//! The course's TinySSD on a generated detection batch, two SGD steps with
+//! the same weights on every device: predictions, the multibox targets, the
+//! loss, the updated weights and the detections after NMS agree. (A batch
+//! of four: with two, the batch norm of the 2x2 maps averages 8 values and
+//! magnifies rounding past any fixed tolerance after one step.)
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use zoo_datasets::detection::fashion_on_photos;
+use zoo_detect::anchors::{multibox_detection, multibox_prior, multibox_target};
+use zoo_losses::{CeTarget, Reduction};
+use zoo_models::ssd::TinySsdConfig;
+use zoo_optim::SgdConfig;
+use zoo_tests::{Fill, Readings, assert_devices_agree, on_every_device, read};
+
+/// Positive batch-norm vectors (running variances above all), as PyTorch's
+/// fresh statistics would be after the Fill.
+struct PositiveVectors;
+
+impl ModuleMapper for PositiveVectors {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D != 1 {
+            return param;
+        }
+        Param::from_tensor(param.val().abs().add_scalar(0.5).detach())
+    }
+}
+
+fn two_steps(device: &Device) -> Readings {
+    let data = fashion_on_photos(4, 64, 2, 11).unwrap();
+    let device = device.clone().autodiff();
+    let mut model = TinySsdConfig::new(3)
+        .init(&device)
+        .map(&mut Fill(5))
+        .map(&mut PositiveVectors);
+    let batch = data.batch(&[0, 1, 2, 3], &device);
+    let mut optim = SgdConfig::new().with_weight_decay(5e-4).init();
+    let mut readings = Readings::new();
+    for step in 0..2 {
+        let out = model.forward(batch.images.clone());
+        let anchors: Vec<Tensor<3>> = out
+            .feature_sizes
+            .iter()
+            .zip(TinySsdConfig::sizes())
+            .map(|(&[h, w], s)| {
+                multibox_prior(h, w, &s, &TinySsdConfig::ratios(), &device).unwrap()
+            })
+            .collect();
+        let anchors = Tensor::cat(anchors, 1);
+        let t = multibox_target(anchors.clone(), batch.labels.clone()).unwrap();
+        let [b, a, c] = out.cls_preds.dims();
+        let cls = zoo_losses::cross_entropy(
+            out.cls_preds.clone().reshape([b * a, c]),
+            CeTarget::Classes(t.class_labels.clone().reshape([b * a])),
+            0.0,
+            Reduction::Mean,
+        );
+        let bbox = ((out.bbox_preds.clone() - t.bbox_offset.clone()) * t.bbox_mask.clone())
+            .abs()
+            .mean();
+        let loss = cls + bbox;
+        readings.push((
+            format!("cls_preds{step}"),
+            read(out.cls_preds.clone().detach()),
+        ));
+        readings.push((
+            format!("bbox_preds{step}"),
+            read(out.bbox_preds.clone().detach()),
+        ));
+        readings.push((format!("targets{step}"), read(t.bbox_offset.clone())));
+        readings.push((
+            format!("labels{step}"),
+            read(t.class_labels.clone().float()),
+        ));
+        readings.push((format!("loss{step}"), read(loss.clone().detach())));
+        if step == 1 {
+            let probs = softmax(out.cls_preds.detach(), 2).permute([0, 2, 1]);
+            let det =
+                multibox_detection(probs, out.bbox_preds.detach(), anchors, 0.5, 0.01).unwrap();
+            readings.push(("detections".into(), read(det)));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(0.2, model, grads);
+    }
+    readings.push((
+        "base.0.conv1.weight".into(),
+        read(model.base[0].conv1.weight.val()),
+    ));
+    readings.push(("cls.4.weight".into(), read(model.cls[4].weight.val())));
+    readings
+}
+
+#[test]
+fn tiny_ssd_trains_alike_on_every_device() {
+    let results = on_every_device(two_steps);
+    assert_devices_agree(&results, 2e-3);
+}
