@@ -34,6 +34,14 @@ pub enum Unpack {
         /// The folder inside the archive (and on disk, beside the archive).
         folder: &'static str,
     },
+    /// Extract the tree under this folder of a plain `.tar` archive,
+    /// merged with what is there (several archives fill one tree).
+    TarTree {
+        /// The folder inside the archive (and on disk, beside the archive).
+        folder: &'static str,
+        /// A file every archive of the set extracts, to tell whether it is done.
+        marker: &'static str,
+    },
 }
 
 /// A data set that can be downloaded.
@@ -153,8 +161,40 @@ pub const CIFAR_10: Catalog = Catalog {
     local_hint: "a directory holding cifar-10-binary.tar.gz",
 };
 
+/// Pascal VOC 2007 (detection; train/val and test archives), from the
+/// mirror torchvision uses and the original site; MD5s as torchvision's
+/// `VOCDetection` checks them. Extracted to `voc-2007/VOCdevkit/VOC2007`,
+/// which `zoo_datasets::detection::voc::load` and `ssd --voc` read.
+pub const VOC_2007: Catalog = Catalog {
+    name: "voc-2007",
+    dir: "voc-2007",
+    urls: &[
+        "https://thor.robots.ox.ac.uk/pascal/VOC/voc2007/",
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/",
+    ],
+    files: &[
+        RemoteFile {
+            name: "VOCtrainval_06-Nov-2007.tar",
+            md5: "c52e279531787c972589f7e41ab4ae64",
+            payload_sha256: None,
+            sha256_prefix: None,
+        },
+        RemoteFile {
+            name: "VOCtest_06-Nov-2007.tar",
+            md5: "b6e924de25625d8de591ea690078ad9f",
+            payload_sha256: None,
+            sha256_prefix: None,
+        },
+    ],
+    unpack: Unpack::TarTree {
+        folder: "VOCdevkit/VOC2007",
+        marker: "ImageSets/Main",
+    },
+    local_hint: "a directory holding VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar",
+};
+
 /// Every data set that can be downloaded.
-pub const CATALOGS: [Catalog; 3] = [FASHION_MNIST, MNIST, CIFAR_10];
+pub const CATALOGS: [Catalog; 4] = [FASHION_MNIST, MNIST, CIFAR_10, VOC_2007];
 
 /// The catalog named `name`.
 pub fn find(name: &str) -> Result<&'static Catalog, DataError> {

@@ -122,8 +122,10 @@ pub fn install(
         }
     };
     fs::rename(part, &final_path).map_err(DataError::io(&final_path))?;
-    if let Unpack::TarGz { folder } = catalog.unpack {
-        unpack_tar_gz(&bytes, &final_path, folder, dest)?;
+    match catalog.unpack {
+        Unpack::Keep => {}
+        Unpack::TarGz { folder } => unpack_tar_gz(&bytes, &final_path, folder, dest)?,
+        Unpack::TarTree { folder, .. } => unpack_tar_tree(&bytes, &final_path, folder, dest)?,
     }
     Ok(how)
 }
@@ -139,11 +141,58 @@ pub fn is_installed(
     let unpacked = match catalog.unpack {
         Unpack::Keep => true,
         Unpack::TarGz { folder } => dest.join(folder).is_dir(),
+        Unpack::TarTree { folder, marker } => dest.join(folder).join(marker).exists(),
     };
     unpacked
         && fs::read(&path)
             .ok()
             .is_some_and(|b| verify(file, &b, extra_md5, &path).is_ok())
+}
+
+/// Extracts the regular files under `folder/` of a plain tar archive into
+/// `dest/folder`, keeping their sub-folders and merging with what is there:
+/// each file is written under a temporary name and renamed when complete.
+/// Entries with `..`, absolute paths or outside `folder` are skipped, so
+/// nothing outside `dest/folder` is written.
+fn unpack_tar_tree(bytes: &[u8], path: &Path, folder: &str, dest: &Path) -> Result<(), DataError> {
+    use std::path::Component;
+    let bad = |e: std::io::Error| DataError::Format {
+        path: path.to_path_buf(),
+        offset: 0,
+        what: format!("cannot read the tar archive: {e}"),
+    };
+    let prefix = Path::new(folder);
+    let mut archive = tar::Archive::new(bytes);
+    let mut count = 0;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let entry_path = entry.path().map_err(bad)?.into_owned();
+        let Ok(rest) = entry_path.strip_prefix(prefix) else {
+            continue;
+        };
+        let safe = rest.components().all(|c| matches!(c, Component::Normal(_)));
+        if !safe || rest.as_os_str().is_empty() || !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let out = dest.join(folder).join(rest);
+        if let Some(parent) = out.parent() {
+            fs::create_dir_all(parent).map_err(DataError::io(parent))?;
+        }
+        let tmp = out.with_extension("part");
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).map_err(bad)?;
+        fs::write(&tmp, content).map_err(DataError::io(&tmp))?;
+        fs::rename(&tmp, &out).map_err(DataError::io(&out))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            offset: 0,
+            what: format!("the archive holds no files under {folder}/"),
+        });
+    }
+    Ok(())
 }
 
 /// Extracts the regular files of `folder/` in the archive into `dest/folder`,
@@ -272,6 +321,43 @@ mod tests {
         );
         assert!(!part.exists() && !dest.join(file.name).exists());
         fs::remove_dir_all(&dest).unwrap();
+    }
+
+    #[test]
+    fn unpacks_a_tar_tree_merging_archives_and_skipping_what_is_outside() {
+        let dest = std::env::temp_dir().join(format!("zoo-untar-tree-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dest);
+        fs::create_dir_all(&dest).unwrap();
+        let tar = |files: &[(&str, &[u8])]| -> Vec<u8> {
+            let mut builder = tar::Builder::new(Vec::new());
+            for (name, data) in files {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder.append_data(&mut header, name, *data).unwrap();
+            }
+            builder.into_inner().unwrap()
+        };
+        let a = tar(&[
+            ("VOCdevkit/VOC2007/Annotations/000001.xml", b"<a/>"),
+            ("VOCdevkit/VOC2007/ImageSets/Main/trainval.txt", b"000001\n"),
+            ("VOCdevkit/other.txt", b"no"),
+        ]);
+        let b = tar(&[("VOCdevkit/VOC2007/ImageSets/Main/test.txt", b"000002\n")]);
+        unpack_tar_tree(&a, Path::new("a.tar"), "VOCdevkit/VOC2007", &dest).unwrap();
+        unpack_tar_tree(&b, Path::new("b.tar"), "VOCdevkit/VOC2007", &dest).unwrap();
+        let root = dest.join("VOCdevkit/VOC2007");
+        assert_eq!(
+            fs::read(root.join("Annotations/000001.xml")).unwrap(),
+            b"<a/>"
+        );
+        assert!(root.join("ImageSets/Main/trainval.txt").exists());
+        assert!(root.join("ImageSets/Main/test.txt").exists());
+        assert!(!dest.join("VOCdevkit/other.txt").exists());
+        let e = unpack_tar_tree(&b, Path::new("b.tar"), "elsewhere", &dest).unwrap_err();
+        assert!(e.to_string().contains("no files under elsewhere/"), "{e}");
+        let _ = fs::remove_dir_all(&dest);
     }
 
     #[test]

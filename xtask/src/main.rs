@@ -4,7 +4,7 @@
 //!   runner of `shared/conformance/SPEC.md`.
 //! - `bench <matmul|conv|data|models|augment|detect|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
-//! - `download <fashion-mnist|mnist|cifar-10|MODEL> [--dir D] [--mirror URL]
+//! - `download <fashion-mnist|mnist|cifar-10|voc-2007|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
 //!   torchvision weights (`resnet18`, `vgg19`, ...), verified.
 
@@ -71,7 +71,7 @@ enum Task {
     /// Download a data set (or import it from disk) into the data directory,
     /// verified against the checksums the project records.
     Download {
-        /// fashion-mnist, mnist or cifar-10; or a registered model's name
+        /// fashion-mnist, mnist, cifar-10 or voc-2007; or a registered model's name
         /// (resnet18, vgg19, ...) for its torchvision weights, saved in
         /// `<dir>/weights/`.
         name: String,

@@ -349,6 +349,19 @@ mod tests {
             let g: Vec<f32> = a.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
             assert!(g.iter().all(|x| x.is_finite()), "{name} grad: {g:?}");
         }
+        // No boxes: empty results, not errors.
+        let none = Tensor::<2>::zeros([0, 4], &device);
+        assert_eq!(box_iou(none.clone(), b.clone()).unwrap().dims(), [0, 3]);
+        assert_eq!(
+            complete_box_iou(b.clone(), none.clone(), 1e-7)
+                .unwrap()
+                .dims(),
+            [3, 0]
+        );
+        assert_eq!(
+            giou_loss(none.clone(), none.clone(), 1e-7).unwrap().dims(),
+            [0]
+        );
         let e = giou_loss(a.clone(), b.slice([0..2, 0..4]), 1e-7).unwrap_err();
         assert!(e.to_string().contains("3 boxes and 2 targets"), "{e}");
         let e = box_convert(
