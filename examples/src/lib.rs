@@ -9,6 +9,8 @@
 //! `init_cnn` draw them (PyTorch's default initialisation leaves the deep
 //! sigmoid/ReLU networks without batch norm at chance for hundreds of steps).
 
+pub mod images;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -59,28 +59,8 @@ fn main() -> ExitCode {
 
 /// The image as `[1, 3, H, W]` in `[0, 1]`, its longer side `cell`.
 fn load(path: &Path, cell: usize, device: &Device) -> Result<Tensor<4>, String> {
-    let img = image::open(path).map_err(|e| {
-        format!(
-            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
-            path.display()
-        )
-    })?;
-    if !matches!(img.color(), image::ColorType::Rgb8) {
-        eprintln!(
-            "note: {} is {:?}; converted to 8-bit RGB",
-            path.display(),
-            img.color()
-        );
-    }
-    let rgb = img.to_rgb8();
-    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    let mut v = vec![0f32; 3 * h * w];
-    for (i, p) in rgb.pixels().enumerate() {
-        for c in 0..3 {
-            v[c * h * w + i] = p[c] as f32 / 255.0;
-        }
-    }
-    let x = Tensor::<4>::from_data(TensorData::new(v, [1, 3, h, w]), device);
+    let x = examples::images::load_rgb(path, None, device)?;
+    let [_, _, h, w] = x.dims();
     let scale = cell as f64 / h.max(w) as f64;
     let size = [
         ((h as f64 * scale).round() as usize).max(8),

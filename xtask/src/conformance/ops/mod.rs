@@ -11,6 +11,7 @@ mod layers;
 mod losses;
 mod models;
 mod optim;
+mod style;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -94,6 +95,10 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "multibox_detection" => detect::multibox_detection,
         "roi_pool" => detect::roi_pool,
         "roi_align" => detect::roi_align,
+        "gram_matrix" => style::gram_matrix,
+        "style_loss" => style::style_loss,
+        "content_loss" => style::content_loss,
+        "tv_loss" => style::tv_loss,
         "perplexity" => losses::perplexity,
         "l2_penalty" => losses::l2_penalty,
         "l1_penalty" => losses::l1_penalty,

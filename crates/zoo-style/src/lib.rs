@@ -1,0 +1,35 @@
+//! Neural style transfer (Gatys, Ecker & Bethge 2016; d2l 14.12 "Neural
+//! Style Transfer") on any burn device:
+//!
+//! - [`features`]: a VGG-19 trunk that loads torchvision's `vgg19` weights
+//!   (`features.*`) and returns the activations of named layers (`conv1_1`
+//!   .. `conv5_4`, before or after their ReLU), with ImageNet normalisation
+//!   in and out and optional average pooling (Gatys et al.);
+//! - [`losses`]: the Gram matrix, content, style and total-variation losses
+//!   as the course defines them;
+//! - [`transfer`]: the loop: the synthesised image as the only parameter,
+//!   Adam (the course's schedule) or L-BFGS (burn's), clamped to the valid
+//!   pixel range, each loss term reported as it goes.
+
+pub mod features;
+pub mod losses;
+pub mod transfer;
+
+/// Why style transfer could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum StyleError {
+    /// A layer name that VGG-19 does not have.
+    #[error(
+        "unknown layer `{name}`: expected conv1_1 .. conv5_4 (conv<block>_<index>: blocks 1-2 have 2 convolutions, 3-5 have 4)"
+    )]
+    UnknownLayer {
+        /// The name.
+        name: String,
+    },
+    /// The weights do not fit VGG-19.
+    #[error("{0}")]
+    Weights(String),
+    /// An image or setting that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
+}

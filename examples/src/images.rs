@@ -1,0 +1,71 @@
+//! Image files to and from `[1, 3, H, W]` tensors in `[0, 1]`, for the
+//! image examples (`augment`, `style-transfer`).
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+use zoo_augment::resize::{Interpolation, resize};
+
+/// Reads `path` (PNG or JPEG) as RGB; grey or RGBA images are converted
+/// (with a note on stderr); an unreadable file is an error naming the path
+/// and the reason. Resized (bilinear, antialiased) to `size` `[h, w]` when given.
+pub fn load_rgb(
+    path: &Path,
+    size: Option<[usize; 2]>,
+    device: &Device,
+) -> Result<Tensor<4>, String> {
+    let img = image::open(path).map_err(|e| {
+        format!(
+            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
+            path.display()
+        )
+    })?;
+    if !matches!(img.color(), image::ColorType::Rgb8) {
+        eprintln!(
+            "note: {} is {:?}; converted to 8-bit RGB",
+            path.display(),
+            img.color()
+        );
+    }
+    let rgb = img.to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let mut v = vec![0f32; 3 * h * w];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            v[c * h * w + i] = p[c] as f32 / 255.0;
+        }
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(v, [1, 3, h, w]), device);
+    match size {
+        Some(s) if s != [h, w] => {
+            resize(x, s, Interpolation::Bilinear, true).map_err(|e| e.to_string())
+        }
+        _ => Ok(x),
+    }
+}
+
+/// `image [1, 3, H, W]` (clamped to `[0, 1]`) as an RGB image.
+pub fn to_rgb_image(image: Tensor<4>) -> Result<RgbImage, String> {
+    let [_, c, h, w] = image.dims();
+    if c != 3 {
+        return Err(format!("an image with {c} channels, expected 3"));
+    }
+    let v: Vec<f32> = image
+        .clamp(0.0, 1.0)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let at = y as usize * w + x as usize;
+        image::Rgb(std::array::from_fn(|k| {
+            (v[k * h * w + at] * 255.0).round() as u8
+        }))
+    }))
+}
+
+/// Writes `image [1, 3, H, W]` as PNG to `path` (temporary file, renamed when complete).
+pub fn save_rgb(image: Tensor<4>, path: &Path) -> Result<(), String> {
+    let img = to_rgb_image(image)?;
+    zoo_detect::draw::save_png(&img, path).map_err(|e| e.to_string())
+}
