@@ -18,23 +18,15 @@ zoo does, one draw per sample) is timed too, as v2 is used in a DataLoader:
 called on each [3, 256, 256] image.
 """
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
 import torch
 from torchvision.transforms import v2
 
-
-def median_ms(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import median_ms, read_zoo  # noqa: E402
 
 
 def main():
@@ -80,12 +72,7 @@ def main():
         smote_version = f", imbalanced-learn {imblearn.__version__}"
     except ImportError:
         smote_version = ", imbalanced-learn not installed: SMOTE skipped"
-    zoo = {}
-    if args.zoo:
-        for line in open(args.zoo):
-            if line.strip().endswith(" ms") and ":" in line:
-                name, value = line.split(":", 1)
-                zoo[name.strip()] = float(value.strip().split()[0])
+    zoo = read_zoo(args.zoo)
     import torchvision
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}{smote_version}, "
           f"{torch.get_num_threads()} threads")

@@ -12,24 +12,16 @@ with numpy here, the zoo uses its own seeded generator: the same
 distribution, not the same boxes; the kept counts are printed to compare.)
 """
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
 import torch
 import torchvision
 from torchvision.ops import batched_nms, nms
 
-
-def median_ms(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import median_ms, read_zoo  # noqa: E402
 
 
 def main():
@@ -51,12 +43,7 @@ def main():
             len(batched_nms(boxes, scores, idxs, 0.5)),
         ),
     }
-    zoo = {}
-    if args.zoo:
-        for line in open(args.zoo):
-            if line.strip().endswith(" ms") and ":" in line:
-                name, value = line.split(":", 1)
-                zoo[name.strip()] = float(value.strip().split()[0])
+    zoo = read_zoo(args.zoo)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} threads")
     for name, (ms, kept) in results.items():
         ratio = f", zoo {zoo[name]:.2f} ms, zoo / torchvision = {zoo[name] / ms:.2f}" if name in zoo else ""

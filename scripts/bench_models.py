@@ -11,22 +11,14 @@ inference (eval, no_grad) at batch 8 on 3x224x224 and batch 128 on 3x32x32.
 Median of `--runs` after warm-up, like the Rust side.
 """
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import torch
 from torch import nn
 
-
-def median_ms(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import median_ms, read_zoo  # noqa: E402
 
 
 def lenet():
@@ -68,12 +60,7 @@ def main():
             results[f"resnet18_infer_b{b}_{side}"] = median_ms(infer, 2, args.runs)
     except ImportError:
         print("torchvision not installed: resnet18 skipped")
-    zoo = {}
-    if args.zoo:
-        for line in open(args.zoo):
-            if line.strip().endswith(" ms") and ":" in line:
-                name, value = line.split(":", 1)
-                zoo[name.strip()] = float(value.strip().split()[0])
+    zoo = read_zoo(args.zoo)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, ms in results.items():
         ratio = f", zoo / torch = {zoo[name] / ms:.2f}" if name in zoo else ""

@@ -168,10 +168,13 @@ fn with_weights(
     }
 }
 
-/// Parses the flags and trains; the process exit code.
-pub fn run(family: &str, course: Course) -> ExitCode {
-    let flags = Flags::parse();
-    match train(family, &course, &flags) {
+/// Why an example stopped: its exit code (2: bad flags or input files, 1:
+/// a failure while running) and the message.
+pub type Failure = (u8, String);
+
+/// The process exit code of an example's `result`, the error printed.
+pub fn exit(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, e)) => {
             eprintln!("error: {e}");
@@ -180,11 +183,24 @@ pub fn run(family: &str, course: Course) -> ExitCode {
     }
 }
 
-fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), (u8, String)> {
+/// The backend named by `--device` (else `$ZOO_DEVICE`, else flex) and its
+/// device; an unknown or missing one is a usage error.
+pub fn device(flag: Option<&str>) -> Result<(zoo_device::Backend, Device), Failure> {
+    let backend =
+        zoo_device::resolve(flag, zoo_device::DEFAULT_DEVICE).map_err(|e| (2, e.to_string()))?;
+    let device = backend.device().map_err(|e| (2, e.to_string()))?;
+    Ok((backend, device))
+}
+
+/// Parses the flags and trains; the process exit code.
+pub fn run(family: &str, course: Course) -> ExitCode {
+    let flags = Flags::parse();
+    exit(train(family, &course, &flags))
+}
+
+fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
     let usage = |e: String| (2u8, e);
-    let backend = zoo_device::resolve(flags.device.as_deref(), zoo_device::DEFAULT_DEVICE)
-        .map_err(|e| usage(e.to_string()))?;
-    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let (backend, device) = device(flags.device.as_deref())?;
     let name = flags.model.clone().unwrap_or(course.model.to_string());
     let info = registry::info(&name).ok_or_else(|| {
         usage(format!(

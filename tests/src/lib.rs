@@ -128,6 +128,23 @@ impl burn::module::ModuleMapper for Fill {
     }
 }
 
+/// Makes every 1-D tensor (biases, norm scales, running statistics)
+/// `0.5 + |v|`, so running variances are positive and evaluation is finite:
+/// `module.map(&mut Fill(seed)).map(&mut PositiveVectors)`.
+pub struct PositiveVectors;
+
+impl burn::module::ModuleMapper for PositiveVectors {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        if D != 1 {
+            return param;
+        }
+        burn::module::Param::from_tensor(param.val().abs().add_scalar(0.5).detach())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

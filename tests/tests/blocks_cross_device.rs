@@ -3,7 +3,7 @@
 //! norm, trained two SGD steps with the same weights: outputs, gradients,
 //! parameters and running statistics agree across devices.
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use zoo_layers::blocks::dense::{DenseBlock, DenseBlockConfig, Transition, TransitionConfig};
@@ -11,7 +11,7 @@ use zoo_layers::blocks::inception::{Inception, InceptionConfig};
 use zoo_layers::blocks::nin::{NinBlock, NinBlockConfig};
 use zoo_layers::blocks::residual::{BasicBlock, BasicBlockConfig};
 use zoo_optim::SgdConfig;
-use zoo_tests::{Fill, Readings, assert_devices_agree, on_every_device, read};
+use zoo_tests::{Fill, PositiveVectors, Readings, assert_devices_agree, on_every_device, read};
 
 #[derive(Module, Debug)]
 struct Net {
@@ -34,19 +34,6 @@ fn net(device: &Device) -> Net {
     }
     .map(&mut Fill(7))
     .map(&mut PositiveVectors)
-}
-
-/// Makes every 1-D tensor (biases, norm scales, running statistics)
-/// `0.5 + |v|`, so running variances are positive and evaluation is finite.
-struct PositiveVectors;
-
-impl ModuleMapper for PositiveVectors {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if D != 1 {
-            return param;
-        }
-        Param::from_tensor(param.val().abs().add_scalar(0.5).detach())
-    }
 }
 
 impl Net {

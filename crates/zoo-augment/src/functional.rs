@@ -366,10 +366,8 @@ pub fn standard_normal(shape: [usize; 4], rng: &mut Rng, device: &Device) -> Ten
     // Box-Muller, both values of each pair.
     let mut v = Vec::with_capacity(count + 1);
     while v.len() < count {
-        let r = (-2.0 * (1.0 - rng.unit_f64()).ln()).sqrt();
-        let t = std::f64::consts::TAU * rng.unit_f64();
-        v.push((r * t.cos()) as f32);
-        v.push((r * t.sin()) as f32);
+        let (a, b) = rng.normal_pair();
+        v.extend([a as f32, b as f32]);
     }
     v.truncate(count);
     Tensor::from_data(TensorData::new(v, shape), device)

@@ -91,11 +91,16 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// A standard normal draw (Box-Muller).
+    /// Two independent standard normal draws (Box-Muller, both values).
+    pub fn normal_pair(&mut self) -> (f64, f64) {
+        let r = (-2.0 * (1.0 - self.unit_f64()).ln()).sqrt();
+        let t = std::f64::consts::TAU * self.unit_f64();
+        (r * t.cos(), r * t.sin())
+    }
+
+    /// A standard normal draw (the first of [`normal_pair`](Self::normal_pair)).
     pub fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.unit_f64();
-        let v = self.unit_f64();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        self.normal_pair().0
     }
 
     /// A Gamma(shape, 1) draw (Marsaglia and Tsang; shape below one boosted

@@ -9,7 +9,7 @@
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::DetectError;
-use crate::boxes::{BoxFormat, box_convert, box_iou};
+use crate::boxes::{BoxFormat, box_convert};
 
 /// d2l's `multibox_prior` for a `height x width` feature map: at every
 /// pixel centre, `n + m - 1` anchors — every size with the first ratio,
@@ -70,6 +70,33 @@ pub fn multibox_prior(
     ))
 }
 
+/// The anchors of several feature maps in order, `[1, sum(H W (n + m - 1)), 4]`:
+/// [`multibox_prior`] of map `i` (`[h, w]`) with `sizes[i]` and the shared
+/// `ratios` (TinySSD's five scales).
+pub fn multibox_priors(
+    maps: &[[usize; 2]],
+    sizes: &[&[f64]],
+    ratios: &[f64],
+    device: &burn::tensor::Device,
+) -> Result<Tensor<3>, DetectError> {
+    if maps.len() != sizes.len() || maps.is_empty() {
+        return Err(DetectError::new(
+            "multibox_priors",
+            format!(
+                "{} feature maps and {} size lists, expected as many (at least one)",
+                maps.len(),
+                sizes.len()
+            ),
+        ));
+    }
+    let parts = maps
+        .iter()
+        .zip(sizes)
+        .map(|(&[h, w], s)| multibox_prior(h, w, s, ratios, device))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tensor::cat(parts, 1))
+}
+
 /// d2l's `assign_anchor_to_bbox`: for each anchor the index of its ground
 /// truth box, or -1. Every anchor whose best IoU is at least
 /// `iou_threshold` takes that box; then, as many times as there are boxes,
@@ -80,43 +107,48 @@ pub fn assign_anchor_to_bbox(
     anchors: Tensor<2>,
     iou_threshold: f64,
 ) -> Result<Vec<i64>, DetectError> {
-    let num_anchors = anchors.dims()[0];
-    let num_gt = ground_truth.dims()[0];
-    if num_gt == 0 {
-        return Ok(vec![-1; num_anchors]);
-    }
-    let iou: Vec<f32> = box_iou(anchors, ground_truth)?
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| DetectError::new("assign_anchor_to_bbox", format!("{e:?}")))?;
-    Ok(assign_host(iou, num_anchors, num_gt, iou_threshold as f32))
+    let op = "assign_anchor_to_bbox";
+    let gt = crate::read_rows::<4>(op, "ground-truth boxes", ground_truth)?;
+    let anchors = crate::read_rows::<4>(op, "anchors", anchors)?;
+    Ok(assign_host(&anchors, &gt, iou_threshold as f32))
 }
 
-/// The assignment on the `[A, G]` IoU matrix, row-major.
-fn assign_host(mut iou: Vec<f32>, num_anchors: usize, num_gt: usize, threshold: f32) -> Vec<i64> {
+/// The index and value of the first maximum (`torch.max` / `argmax` on the CPU).
+fn first_max(values: impl Iterator<Item = f32>) -> (usize, f32) {
+    values.enumerate().fold(
+        (0, f32::NEG_INFINITY),
+        |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
+    )
+}
+
+/// The assignment on host rows, through the `[A, G]` IoU matrix (computed
+/// as [`box_iou`](crate::boxes::box_iou) does, in the same order).
+fn assign_host(anchors: &[[f32; 4]], gt: &[[f32; 4]], threshold: f32) -> Vec<i64> {
+    let (num_anchors, num_gt) = (anchors.len(), gt.len());
     let mut map = vec![-1i64; num_anchors];
+    if num_gt == 0 {
+        return map;
+    }
+    let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+    let mut iou: Vec<f32> = anchors
+        .iter()
+        .flat_map(|a| {
+            gt.iter().map(move |g| {
+                let w = (a[2].min(g[2]) - a[0].max(g[0])).max(0.0);
+                let h = (a[3].min(g[3]) - a[1].max(g[1])).max(0.0);
+                let inter = w * h;
+                inter / (area(a) + area(g) - inter)
+            })
+        })
+        .collect();
     for (a, row) in iou.chunks(num_gt).enumerate() {
-        // torch.max(dim=1): the first of equal maxima.
-        let (j, best) = row
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc },
-            );
+        let (j, best) = first_max(row.iter().copied());
         if best >= threshold {
             map[a] = j as i64;
         }
     }
     for _ in 0..num_gt {
-        // torch.argmax of the whole matrix: the first maximum.
-        let (idx, _) = iou
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
-            );
+        let (idx, _) = first_max(iou.iter().copied());
         let (anc, gt) = (idx / num_gt, idx % num_gt);
         map[anc] = gt as i64;
         for a in 0..num_anchors {
@@ -205,21 +237,21 @@ pub fn multibox_target(
     }
     let device = anchors.device();
     let anchors = anchors.reshape([num_anchors, 4]);
-    let rows: Vec<f32> = labels
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| DetectError::new("multibox_target", format!("{e:?}")))?;
-    let mut offsets = Vec::with_capacity(batch);
+    // One read-back of the anchors and labels; the assignment on the host;
+    // the offsets of the whole batch in one pass on the device.
+    let anchor_rows = crate::read_rows::<4>("multibox_target", "anchors", anchors.clone())?;
+    let rows = crate::read_rows::<5>(
+        "multibox_target",
+        "labels",
+        labels.reshape([batch * num_gt, 5]),
+    )?;
+    let mut assigned = Vec::with_capacity(batch * num_anchors * 4);
     let mut masks = Vec::with_capacity(batch * num_anchors * 4);
     let mut classes = Vec::with_capacity(batch * num_anchors);
-    for image in rows.chunks(num_gt * 5) {
-        let objects: Vec<&[f32]> = image.chunks(5).filter(|r| r[0] >= 0.0).collect();
-        let g = objects.len();
-        let gt: Vec<f32> = objects.iter().flat_map(|r| r[1..5].to_vec()).collect();
-        let gt = Tensor::<2>::from_data(TensorData::new(gt, [g, 4]), &device);
-        let map = assign_anchor_to_bbox(gt, anchors.clone(), 0.5)?;
-        let mut assigned = Vec::with_capacity(num_anchors * 4);
-        for &m in &map {
+    for image in rows.chunks(num_gt.max(1)).take(batch) {
+        let objects: Vec<&[f32; 5]> = image.iter().filter(|r| r[0] >= 0.0).collect();
+        let gt: Vec<[f32; 4]> = objects.iter().map(|r| [r[1], r[2], r[3], r[4]]).collect();
+        for m in assign_host(&anchor_rows, &gt, 0.5) {
             if m >= 0 {
                 let r = objects[m as usize];
                 classes.push(r[0] as i64 + 1);
@@ -231,13 +263,19 @@ pub fn multibox_target(
                 masks.extend([0.0f32; 4]);
             }
         }
-        let assigned = Tensor::<2>::from_data(TensorData::new(assigned, [num_anchors, 4]), &device);
-        offsets.push(offset_boxes(anchors.clone(), assigned)?.reshape([1, num_anchors * 4]));
     }
+    // Batches without objects (G = 0) still get their background rows.
+    classes.resize(batch * num_anchors, 0);
+    assigned.resize(batch * num_anchors * 4, 0.0);
+    masks.resize(batch * num_anchors * 4, 0.0);
+    let assigned =
+        Tensor::<2>::from_data(TensorData::new(assigned, [batch * num_anchors, 4]), &device);
+    let offsets =
+        offset_boxes(anchors.repeat_dim(0, batch), assigned)?.reshape([batch, num_anchors * 4]);
     let bbox_mask =
         Tensor::<2>::from_data(TensorData::new(masks, [batch, num_anchors * 4]), &device);
     Ok(MultiboxTargets {
-        bbox_offset: Tensor::cat(offsets, 0) * bbox_mask.clone(),
+        bbox_offset: offsets * bbox_mask.clone(),
         bbox_mask,
         class_labels: Tensor::from_data(TensorData::new(classes, [batch, num_anchors]), &device),
     })
@@ -287,31 +325,24 @@ pub fn multibox_detection(
     }
     let device = cls_probs.device();
     let anchors = anchors.reshape([num_anchors, 4]);
-    let read = |t: Tensor<2>| -> Result<Vec<f32>, DetectError> {
-        t.into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| DetectError::new("multibox_detection", format!("{e:?}")))
-    };
-    let probs = read(cls_probs.reshape([batch * classes, num_anchors]))?;
+    let probs = crate::read_floats("multibox_detection", cls_probs)?;
     let mut out = Vec::with_capacity(batch * num_anchors * 6);
     for b in 0..batch {
         let offsets = offset_preds
             .clone()
             .slice([b..b + 1, 0..num_anchors * 4])
             .reshape([num_anchors, 4]);
-        let decoded = read(offset_inverse(anchors.clone(), offsets)?)?;
-        let boxes: Vec<[f32; 4]> = decoded
-            .chunks_exact(4)
-            .map(|c| [c[0], c[1], c[2], c[3]])
-            .collect();
+        let boxes = crate::read_rows::<4>(
+            "multibox_detection",
+            "decoded boxes",
+            offset_inverse(anchors.clone(), offsets)?,
+        )?;
         let p = &probs[b * classes * num_anchors..(b + 1) * classes * num_anchors];
         // torch.max over the classes 1..: the first of equal maxima.
         let (mut class_id, conf): (Vec<i64>, Vec<f32>) = (0..num_anchors)
             .map(|a| {
-                (1..classes).fold((0i64, f32::NEG_INFINITY), |acc, c| {
-                    let v = p[c * num_anchors + a];
-                    if v > acc.1 { ((c - 1) as i64, v) } else { acc }
-                })
+                let (c, v) = first_max((1..classes).map(|c| p[c * num_anchors + a]));
+                (c as i64, v)
             })
             .unzip();
         let keep = d2l_nms(&boxes, &conf, nms_threshold as f32);

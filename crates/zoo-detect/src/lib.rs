@@ -39,3 +39,33 @@ impl DetectError {
         }
     }
 }
+
+/// A float tensor read back to the host, flat.
+pub(crate) fn read_floats<const D: usize>(
+    op: &'static str,
+    t: burn::tensor::Tensor<D>,
+) -> Result<Vec<f32>, DetectError> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| DetectError::new(op, format!("reading back: {e:?}")))
+}
+
+/// `[N, K]` rows (`what`, for the message) read back to the host; another
+/// width is an error naming the shape.
+pub(crate) fn read_rows<const K: usize>(
+    op: &'static str,
+    what: &str,
+    t: burn::tensor::Tensor<2>,
+) -> Result<Vec<[f32; K]>, DetectError> {
+    let dims = t.dims();
+    if dims[1] != K {
+        return Err(DetectError::new(
+            op,
+            format!("{what} of shape {dims:?}, expected [N, {K}]"),
+        ));
+    }
+    Ok(read_floats(op, t)?
+        .chunks_exact(K)
+        .map(|c| std::array::from_fn(|i| c[i]))
+        .collect())
+}

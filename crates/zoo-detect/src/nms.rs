@@ -124,30 +124,6 @@ pub fn batched_nms_host(
     Ok(order(scores, keep.into_iter()))
 }
 
-/// Boxes `[N, 4]` read back as rows.
-fn rows(op: &'static str, boxes: Tensor<2>) -> Result<Vec<[f32; 4]>, DetectError> {
-    let dims = boxes.dims();
-    if dims[1] != 4 {
-        return Err(DetectError::new(
-            op,
-            format!("boxes of shape {dims:?}, expected [N, 4]"),
-        ));
-    }
-    let v: Vec<f32> = boxes
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| DetectError::new(op, format!("reading the boxes: {e:?}")))?;
-    Ok(v.chunks_exact(4)
-        .map(|c| [c[0], c[1], c[2], c[3]])
-        .collect())
-}
-
-fn floats(op: &'static str, t: Tensor<1>) -> Result<Vec<f32>, DetectError> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| DetectError::new(op, format!("reading the scores: {e:?}")))
-}
-
 fn indices(keep: Vec<usize>, device: &burn::tensor::Device) -> Tensor<1, Int> {
     let n = keep.len();
     let v: Vec<i64> = keep.into_iter().map(|i| i as i64).collect();
@@ -162,8 +138,8 @@ pub fn nms(
     iou_threshold: f64,
 ) -> Result<Tensor<1, Int>, DetectError> {
     let device = boxes.device();
-    let b = rows("nms", boxes)?;
-    let s = floats("nms", scores)?;
+    let b = crate::read_rows::<4>("nms", "boxes", boxes)?;
+    let s = crate::read_floats("nms", scores)?;
     Ok(indices(nms_host(&b, &s, iou_threshold)?, &device))
 }
 
@@ -176,8 +152,8 @@ pub fn batched_nms(
     iou_threshold: f64,
 ) -> Result<Tensor<1, Int>, DetectError> {
     let device = boxes.device();
-    let b = rows("batched_nms", boxes)?;
-    let s = floats("batched_nms", scores)?;
+    let b = crate::read_rows::<4>("batched_nms", "boxes", boxes)?;
+    let s = crate::read_floats("batched_nms", scores)?;
     let c: Vec<i64> = idxs.into_data().iter::<i64>().collect();
     Ok(indices(
         batched_nms_host(&b, &s, &c, iou_threshold)?,

@@ -24,18 +24,8 @@ fn read_rois(
     rois: Tensor<2>,
     batch: usize,
 ) -> Result<Vec<(usize, [f32; 4])>, DetectError> {
-    let dims = rois.dims();
-    if dims[1] != 5 {
-        return Err(DetectError::new(
-            op,
-            format!("rois of shape {dims:?}, expected [K, 5] (batch index, x1, y1, x2, y2)"),
-        ));
-    }
-    let v: Vec<f32> = rois
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| DetectError::new(op, format!("reading the rois: {e:?}")))?;
-    v.chunks_exact(5)
+    crate::read_rows::<5>(op, "rois (batch index, x1, y1, x2, y2)", rois)?
+        .into_iter()
         .enumerate()
         .map(|(k, r)| {
             let b = r[0];

@@ -21,6 +21,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use zoo_detect::anchors::MultiboxTargets;
+/// The box-regression losses, with `torchvision.ops` semantics, from zoo-detect.
+pub use zoo_detect::boxes::{ciou_loss, diou_loss, giou_loss};
+
 use burn::nn::loss::HuberLossConfig;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::{Int, Tensor};
@@ -360,6 +364,28 @@ pub fn l2_penalty<const D: usize>(weight: Tensor<D>, lambda: f64) -> Tensor<1> {
 /// L1 weight penalty `lambda * sum(|w|)`. Shape `[1]`.
 pub fn l1_penalty<const D: usize>(weight: Tensor<D>, lambda: f64) -> Tensor<1> {
     weight.abs().sum().mul_scalar(lambda)
+}
+
+/// The course's SSD loss (d2l 14.7): the cross-entropy of the class scores
+/// `cls_preds [B, A, C + 1]` (logits, class 0 the background) over every
+/// anchor plus the L1 error of the masked box offsets `bbox_preds [B, A * 4]`,
+/// each averaged (the course's per-image means, then the batch mean).
+pub fn multibox_loss(
+    cls_preds: Tensor<3>,
+    bbox_preds: Tensor<2>,
+    targets: &MultiboxTargets,
+) -> Tensor<1> {
+    let [b, a, c] = cls_preds.dims();
+    let cls = cross_entropy(
+        cls_preds.reshape([b * a, c]),
+        CeTarget::Classes(targets.class_labels.clone().reshape([b * a])),
+        0.0,
+        Reduction::Mean,
+    );
+    let bbox = ((bbox_preds - targets.bbox_offset.clone()) * targets.bbox_mask.clone())
+        .abs()
+        .mean();
+    cls + bbox
 }
 
 #[cfg(test)]

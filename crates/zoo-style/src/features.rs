@@ -41,6 +41,12 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
 const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
 
+/// ImageNet's mean and std as `[1, 3, 1, 1]` tensors on `device`.
+fn imagenet_stats(device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let t = |v: [f32; 3]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 3, 1, 1]), device);
+    (t(IMAGENET_MEAN), t(IMAGENET_STD))
+}
+
 /// `(block, index)` (1-based) of each of the sixteen convolutions, in order.
 fn layout() -> Vec<(usize, usize)> {
     BLOCKS
@@ -193,29 +199,13 @@ impl Vgg19Features {
 
     /// `image [N, 3, H, W]` in `[0, 1]` normalised with ImageNet's statistics.
     pub fn preprocess(image: Tensor<4>) -> Tensor<4> {
-        let device = image.device();
-        let mean = Tensor::<4>::from_data(
-            TensorData::new(IMAGENET_MEAN.to_vec(), [1, 3, 1, 1]),
-            &device,
-        );
-        let std = Tensor::<4>::from_data(
-            TensorData::new(IMAGENET_STD.to_vec(), [1, 3, 1, 1]),
-            &device,
-        );
+        let (mean, std) = imagenet_stats(&image.device());
         (image - mean) / std
     }
 
     /// The inverse of [`preprocess`](Self::preprocess), clamped to `[0, 1]`.
     pub fn postprocess(x: Tensor<4>) -> Tensor<4> {
-        let device = x.device();
-        let mean = Tensor::<4>::from_data(
-            TensorData::new(IMAGENET_MEAN.to_vec(), [1, 3, 1, 1]),
-            &device,
-        );
-        let std = Tensor::<4>::from_data(
-            TensorData::new(IMAGENET_STD.to_vec(), [1, 3, 1, 1]),
-            &device,
-        );
+        let (mean, std) = imagenet_stats(&x.device());
         (x * std + mean).clamp(0.0, 1.0)
     }
 

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use zoo_optim::AdamConfig;
 
 use crate::StyleError;
-use crate::features::{IMAGENET_MEAN, IMAGENET_STD, Vgg19Features, layer_index};
+use crate::features::{Vgg19Features, layer_index};
 use crate::losses::{content_loss, gram_matrix, style_loss, tv_loss};
 
 /// The optimiser of the loop.
@@ -117,9 +117,18 @@ pub struct Synthesized {
     pub image: Param<Tensor<4>>,
 }
 
+/// The optimiser's state with its settings.
 enum Opt {
-    Adam(ModuleOptimizer),
-    Lbfgs(Box<LBFGS>),
+    Adam {
+        opt: ModuleOptimizer,
+        lr: f64,
+        gamma: f64,
+        every: usize,
+    },
+    Lbfgs {
+        opt: Box<LBFGS>,
+        lr: f64,
+    },
 }
 
 /// A style transfer in progress.
@@ -207,13 +216,9 @@ impl Transfer {
                 Vgg19Features::preprocess(Tensor::from_data(TensorData::new(v, [1, 3, h, w]), &ad))
             }
         };
-        let bound = |v: f32| -> Vec<f32> {
-            (0..3)
-                .map(|c| (v - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
-                .collect()
-        };
-        let lo = Tensor::<4>::from_data(TensorData::new(bound(0.0), [1, 3, 1, 1]), &ad);
-        let hi = Tensor::<4>::from_data(TensorData::new(bound(1.0), [1, 3, 1, 1]), &ad);
+        // The valid pixel range [0, 1], normalised.
+        let lo = Vgg19Features::preprocess(Tensor::zeros([1, 3, 1, 1], &ad));
+        let hi = Vgg19Features::preprocess(Tensor::ones([1, 3, 1, 1], &ad));
         let opt = match &config.optimizer {
             Optimizer::Adam { lr, gamma, every } => {
                 if !(*lr > 0.0 && *gamma > 0.0 && *every > 0) {
@@ -221,13 +226,21 @@ impl Transfer {
                         "Adam lr {lr}, gamma {gamma}, every {every}: expected positive values"
                     )));
                 }
-                Opt::Adam(AdamConfig::new().init())
+                Opt::Adam {
+                    opt: AdamConfig::new().init(),
+                    lr: *lr,
+                    gamma: *gamma,
+                    every: *every,
+                }
             }
             Optimizer::Lbfgs { lr } => {
                 if lr.is_nan() || *lr <= 0.0 {
                     return Err(StyleError::Invalid(format!("L-BFGS lr {lr}, expected > 0")));
                 }
-                Opt::Lbfgs(Box::new(LBFGSConfig::new().with_max_iter(1).init()))
+                Opt::Lbfgs {
+                    opt: Box::new(LBFGSConfig::new().with_max_iter(1).init()),
+                    lr: *lr,
+                }
             }
         };
         Ok(Self {
@@ -248,27 +261,34 @@ impl Transfer {
         })
     }
 
-    /// The weighted loss terms of `image` (content, style, tv) and their sum.
-    fn losses(&self, image: Tensor<4>) -> ([Tensor<1>; 3], Tensor<1>) {
-        let feats = self.extractor.extract(image.clone(), &self.layers);
+    /// The unweighted content and style losses of `image`, layer by layer.
+    fn layer_losses(&self, image: Tensor<4>) -> (Vec<Tensor<1>>, Vec<Tensor<1>>) {
+        let feats = self.extractor.extract(image, &self.layers);
         let (style, content) = feats.split_at(self.style_idx.len());
-        let device = image.device();
-        let sum = |v: Vec<Tensor<1>>| {
-            v.into_iter()
-                .fold(Tensor::<1>::zeros([1], &device), |a, b| a + b)
-        };
-        let c = sum(content
+        let content = content
             .iter()
             .zip(&self.content_targets)
             .map(|(f, t)| content_loss(f.clone(), t.clone()))
-            .collect())
-        .mul_scalar(self.config.content_weight);
-        let s = sum(style
+            .collect();
+        let style = style
             .iter()
             .zip(&self.style_targets)
             .map(|(f, t)| style_loss(f.clone(), t.clone()))
-            .collect())
-        .mul_scalar(self.config.style_weight);
+            .collect();
+        (content, style)
+    }
+
+    /// The weighted loss terms of `image` (content, style, tv) and their sum.
+    fn losses(&self, image: Tensor<4>) -> ([Tensor<1>; 3], Tensor<1>) {
+        let (content, style) = self.layer_losses(image.clone());
+        let device = image.device();
+        let sum = |v: Vec<Tensor<1>>, weight: f64| {
+            v.into_iter()
+                .fold(Tensor::<1>::zeros([1], &device), |a, b| a + b)
+                .mul_scalar(weight)
+        };
+        let c = sum(content, self.config.content_weight);
+        let s = sum(style, self.config.style_weight);
         let tv = tv_loss(image).mul_scalar(self.config.tv_weight);
         let total = c.clone() + s.clone() + tv.clone();
         ([c, s, tv], total)
@@ -280,20 +300,20 @@ impl Transfer {
         let synth = self.synthesized.take().expect("a synthesised image");
         let mut opt = self.opt.take().expect("an optimiser");
         let (lr, report, synth) = match &mut opt {
-            Opt::Adam(opt) => {
-                let Optimizer::Adam { lr, gamma, every } = self.config.optimizer else {
-                    unreachable!("the optimiser matches its config")
-                };
-                let lr = lr * gamma.powi((self.steps / every) as i32);
+            Opt::Adam {
+                opt,
+                lr,
+                gamma,
+                every,
+            } => {
+                let lr = *lr * gamma.powi((self.steps / *every) as i32);
                 let ([c, s, tv], total) = self.losses(synth.image.val());
                 let grads = GradientsParams::from_grads(total.backward(), &synth);
                 let values = [c, s, tv].map(|t| t.into_scalar::<f32>() as f64);
                 (lr, values, opt.step(lr, synth, grads))
             }
-            Opt::Lbfgs(opt) => {
-                let Optimizer::Lbfgs { lr } = self.config.optimizer else {
-                    unreachable!("the optimiser matches its config")
-                };
+            Opt::Lbfgs { opt, lr } => {
+                let lr = *lr;
                 let mut first: Option<[f64; 3]> = None;
                 let this = &*self;
                 let closure = |m: Synthesized| {
@@ -343,21 +363,13 @@ impl Transfer {
     /// checking how far the result has moved).
     pub fn distances(&self) -> (Vec<f64>, Vec<f64>) {
         let synth = self.synthesized.as_ref().expect("a synthesised image");
-        let feats = self
-            .extractor
-            .extract(synth.image.val().detach(), &self.layers);
-        let (style, content) = feats.split_at(self.style_idx.len());
-        let style_d = style
-            .iter()
-            .zip(&self.style_targets)
-            .map(|(f, t)| style_loss(f.clone(), t.clone()).into_scalar::<f32>() as f64)
-            .collect();
-        let content_d = content
-            .iter()
-            .zip(&self.content_targets)
-            .map(|(f, t)| content_loss(f.clone(), t.clone()).into_scalar::<f32>() as f64)
-            .collect();
-        (style_d, content_d)
+        let (content, style) = self.layer_losses(synth.image.val().detach());
+        let read = |v: Vec<Tensor<1>>| -> Vec<f64> {
+            v.into_iter()
+                .map(|t| t.into_scalar::<f32>() as f64)
+                .collect()
+        };
+        (read(style), read(content))
     }
 
     /// Steps done.

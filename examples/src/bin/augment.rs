@@ -47,14 +47,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(code)
-        }
-    }
+    examples::exit(run(&Args::parse()))
 }
 
 /// The image as `[1, 3, H, W]` in `[0, 1]`, its longer side `cell`.
@@ -250,7 +243,7 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
     Ok(out)
 }
 
-fn run(args: &Args) -> Result<(), (u8, String)> {
+fn run(args: &Args) -> Result<(), examples::Failure> {
     let usage = |e: String| (2u8, e);
     if args.cell < 16 || args.columns == 0 {
         return Err(usage(format!(
@@ -258,9 +251,7 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
             args.cell, args.columns
         )));
     }
-    let backend = zoo_device::resolve(args.device.as_deref(), zoo_device::DEFAULT_DEVICE)
-        .map_err(|e| usage(e.to_string()))?;
-    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let (backend, device) = examples::device(args.device.as_deref())?;
     let x = load(&args.image, args.cell, &device).map_err(usage)?;
     let cells = gallery(x, args.seed).map_err(|e| (1, e.to_string()))?;
     let [_, _, h, w] = cells[0].1.dims();
@@ -273,29 +264,16 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
         Rgb([255, 255, 255]),
     );
     for (k, (label, t)) in cells.iter().enumerate() {
-        let [_, _, th, tw] = t.dims();
-        let v: Vec<f32> = t
-            .clone()
-            .clamp(0.0, 1.0)
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| (1, format!("{e:?}")))?;
+        let img = examples::images::to_rgb_image(t.clone()).map_err(|e| (1, e))?;
         let (ox, oy) = (
             (k % args.columns * cw + 2) as u32,
             (k / args.columns * ch + 2) as u32,
         );
         let fits: String = label.chars().take(cw / 8).collect();
         zoo_detect::draw::draw_text(&mut grid, ox as i64, oy as i64 + 1, &fits, Rgb([0, 0, 0]));
-        for y in 0..th.min(h) {
-            for x in 0..tw.min(w) {
-                let p = |c: usize| (v[c * th * tw + y * tw + x] * 255.0).round() as u8;
-                grid.put_pixel(
-                    ox + x as u32,
-                    oy + (label_h + y) as u32,
-                    Rgb([p(0), p(1), p(2)]),
-                );
-            }
-        }
+        // At most the original's size, so no cell spills into the next.
+        let img = image::imageops::crop_imm(&img, 0, 0, w as u32, h as u32).to_image();
+        image::imageops::replace(&mut grid, &img, ox as i64, (oy as usize + label_h) as i64);
     }
     zoo_detect::draw::save_png(&grid, &args.out).map_err(|e| (1, e.to_string()))?;
     println!(

@@ -26,10 +26,10 @@ use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
 use image::{Rgb, RgbImage};
 use zoo_datasets::detection::{DetectionDataset, fashion_on_photos, voc};
-use zoo_detect::anchors::{multibox_detection, multibox_prior, multibox_target};
+use zoo_detect::anchors::{multibox_detection, multibox_priors, multibox_target};
 use zoo_detect::draw::{COLOURS, DrawBox, draw_boxes, save_png};
 use zoo_detect::eval::{Detection, GroundTruth, coco_map, mean_average_precision};
-use zoo_losses::{CeTarget, Reduction};
+use zoo_losses::multibox_loss;
 use zoo_models::ssd::{TinySsd, TinySsdConfig};
 use zoo_optim::SgdConfig;
 
@@ -72,25 +72,16 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(code)
-        }
-    }
+    examples::exit(run(&Args::parse()))
 }
 
-/// The anchors of the model's five maps, `[1, A, 4]`.
+/// The anchors of the model's five maps, `[1, A, 4]` (the same for every
+/// batch of one image size: computed once).
 fn anchors(feature_sizes: &[[usize; 2]], device: &Device) -> Result<Tensor<3>, String> {
-    let parts = feature_sizes
-        .iter()
-        .zip(TinySsdConfig::sizes())
-        .map(|(&[h, w], sizes)| multibox_prior(h, w, &sizes, &TinySsdConfig::ratios(), device))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok(Tensor::cat(parts, 1))
+    let sizes = TinySsdConfig::sizes();
+    let sizes: Vec<&[f64]> = sizes.iter().map(|s| s.as_slice()).collect();
+    multibox_priors(feature_sizes, &sizes, &TinySsdConfig::ratios(), device)
+        .map_err(|e| e.to_string())
 }
 
 /// Detections of `model` on items `indices` of `data`, with their true boxes
@@ -105,10 +96,14 @@ fn detect(
     let mut gts = Vec::new();
     let scale = size as f32;
     let all: Vec<usize> = (0..data.items.len()).collect();
+    let mut priors: Option<Tensor<3>> = None;
     for chunk in all.chunks(32) {
         let batch = data.batch(chunk, device);
         let out = model.forward(batch.images);
-        let anchors = anchors(&out.feature_sizes, device)?;
+        if priors.is_none() {
+            priors = Some(anchors(&out.feature_sizes, device)?);
+        }
+        let anchors = priors.clone().expect("computed above");
         let probs = softmax(out.cls_preds, 2).permute([0, 2, 1]);
         let rows = multibox_detection(probs, out.bbox_preds, anchors, 0.5, 0.009999999)
             .map_err(|e| e.to_string())?;
@@ -142,7 +137,7 @@ fn detect(
     Ok((dets, gts))
 }
 
-fn run(args: &Args) -> Result<(), (u8, String)> {
+fn run(args: &Args) -> Result<(), examples::Failure> {
     let usage = |e: String| (2u8, e);
     if args.size < 64 || args.batch_size == 0 || args.epochs == 0 {
         return Err(usage(format!(
@@ -150,9 +145,7 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
             args.size, args.batch_size, args.epochs
         )));
     }
-    let backend = zoo_device::resolve(args.device.as_deref(), zoo_device::DEFAULT_DEVICE)
-        .map_err(|e| usage(e.to_string()))?;
-    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let (backend, device) = examples::device(args.device.as_deref())?;
     let start = Instant::now();
     let (train, val) = match &args.voc {
         Some(root) => (
@@ -189,38 +182,35 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
     let mut optim = SgdConfig::torch_default().with_weight_decay(5e-4).init();
     let mut rng = zoo_augment::Rng::new(args.seed);
     let mut order: Vec<usize> = (0..train.items.len()).collect();
+    let mut priors: Option<Tensor<3>> = None;
     for epoch in 1..=args.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
         let t0 = Instant::now();
-        let (mut wrong, mut labelled, mut abs_err, mut offsets) = (0.0, 0.0, 0.0, 0.0);
-        let mut loss_sum = 0.0;
+        // Sums kept on the device, read once per epoch.
+        let plain = train_device.clone().inner();
+        let mut loss_sum = Tensor::<1>::zeros([1], &plain);
+        let mut wrong = Tensor::<1, Int>::zeros([1], &plain);
+        let mut abs_err = Tensor::<1>::zeros([1], &plain);
+        let (mut labelled, mut offsets) = (0.0, 0.0);
         for chunk in order.chunks(args.batch_size) {
             let batch = train.batch(chunk, &train_device);
             let out = model.forward(batch.images);
-            let anchors = anchors(&out.feature_sizes, &train_device).map_err(|e| (1, e))?;
+            if priors.is_none() {
+                priors = Some(anchors(&out.feature_sizes, &train_device).map_err(|e| (1, e))?);
+            }
+            let anchors = priors.clone().expect("computed above");
             let t = multibox_target(anchors, batch.labels).map_err(|e| (1, e.to_string()))?;
-            let [b, a, c] = out.cls_preds.dims();
-            let cls = zoo_losses::cross_entropy(
-                out.cls_preds.clone().reshape([b * a, c]),
-                CeTarget::Classes(t.class_labels.clone().reshape([b * a])),
-                0.0,
-                Reduction::Mean,
-            );
-            let masked = (out.bbox_preds.clone() - t.bbox_offset.clone()) * t.bbox_mask.clone();
-            let bbox = masked.clone().abs().mean();
-            let loss = cls + bbox;
-            loss_sum += loss.clone().into_scalar::<f32>() as f64 * chunk.len() as f64;
+            let [b, a, _] = out.cls_preds.dims();
+            let loss = multibox_loss(out.cls_preds.clone(), out.bbox_preds.clone(), &t);
+            loss_sum = loss_sum + loss.clone().detach().inner().mul_scalar(chunk.len() as f64);
             // The course's cls_eval / bbox_eval.
             let predicted: Tensor<2, Int> = out.cls_preds.detach().argmax(2).squeeze_dim(2);
-            wrong += predicted
-                .not_equal(t.class_labels)
-                .int()
-                .sum()
-                .into_scalar::<i64>() as f64;
+            wrong = wrong + predicted.not_equal(t.class_labels).int().sum().inner();
             labelled += (b * a) as f64;
-            abs_err += masked.detach().abs().sum().into_scalar::<f32>() as f64;
+            let masked = (out.bbox_preds.detach() - t.bbox_offset) * t.bbox_mask;
+            abs_err = abs_err + masked.abs().sum().inner();
             offsets += (b * a * 4) as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(args.lr, model, grads);
@@ -228,9 +218,9 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
         let n = train.items.len() as f64;
         println!(
             "epoch {epoch:>2}: loss {:.4}, class err {:.2e}, bbox mae {:.2e}, {:.1} images/s",
-            loss_sum / n,
-            wrong / labelled,
-            abs_err / offsets,
+            loss_sum.into_scalar::<f32>() as f64 / n,
+            wrong.into_scalar::<i64>() as f64 / labelled,
+            abs_err.into_scalar::<f32>() as f64 / offsets,
             n / t0.elapsed().as_secs_f64()
         );
     }

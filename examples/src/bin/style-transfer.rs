@@ -66,14 +66,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(code)
-        }
-    }
+    examples::exit(run(&Args::parse()))
 }
 
 /// `HxW` (or one number for a square).
@@ -104,7 +97,7 @@ fn intermediate(out: &Path, step: usize) -> PathBuf {
     out.with_file_name(format!("{stem}-{step:04}.png"))
 }
 
-fn run(args: &Args) -> Result<(), (u8, String)> {
+fn run(args: &Args) -> Result<(), examples::Failure> {
     let usage = |e: String| (2u8, e);
     let size = parse_size(&args.size).map_err(usage)?;
     let optimizer = match args.optimizer.as_str() {
@@ -116,9 +109,7 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
             )));
         }
     };
-    let backend = zoo_device::resolve(args.device.as_deref(), zoo_device::DEFAULT_DEVICE)
-        .map_err(|e| usage(e.to_string()))?;
-    let device = backend.device().map_err(|e| usage(e.to_string()))?;
+    let (backend, device) = examples::device(args.device.as_deref())?;
     let content = examples::images::load_rgb(&args.content, Some(size), &device).map_err(usage)?;
     let style = examples::images::load_rgb(&args.style, Some(size), &device).map_err(usage)?;
     let config = Vgg19Config::new()
