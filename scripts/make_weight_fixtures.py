@@ -8,6 +8,12 @@ torch module whose attribute names are the zoo's (`conv1`, `conv2`, `fc1`,
 format (torch >= 1.6) and in the legacy pickle stream
 (`_use_new_zipfile_serialization=False`), plus a fixed input and torch's
 logits for it in `lenet_expected.json`.
+
+Also the bad and nested files the loader must handle: the same `state_dict`
+nested as `torch.save({'state_dict': sd, 'epoch': 3})` and
+`torch.save({'model': sd})`, and `expanded.pth`, a 40-byte storage viewed as
+a 30000 x 30000 tensor with strides (0, 0) (`expand`), which a loader must
+not materialise (3.6 GB from a 1.5 KB file, under burn-store's own 10 GiB cap).
 """
 
 import json
@@ -45,6 +51,13 @@ def main(out):
         y = model(x)
     with open(f"{out}/lenet_expected.json", "w") as f:
         json.dump({"torch": torch.__version__, "x": x.flatten().tolist(), "logits": y.flatten().tolist()}, f)
+    nested_and_expanded(out, model)
+
+
+def nested_and_expanded(out, model):
+    torch.save({"state_dict": model.state_dict(), "epoch": 3}, f"{out}/lenet_nested_state_dict.pth")
+    torch.save({"model": model.state_dict()}, f"{out}/lenet_nested_model.pth")
+    torch.save({"weight": torch.ones(10)[:1].expand(30000, 30000)}, f"{out}/expanded.pth")
 
 
 if __name__ == "__main__":

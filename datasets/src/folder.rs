@@ -66,6 +66,21 @@ pub fn scan(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
     Ok(classes)
 }
 
+/// Whether `bytes` are a JPEG stream cut short: it starts with the SOI
+/// marker but its last marker is not EOI (`FF D9`; trailing padding
+/// ignored). The decoder fills the missing part grey without a word; PIL
+/// reports such a file as truncated, and so do the loaders here (a warning).
+pub fn truncated_jpeg(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0x00 && b != b'\n' && b != b'\r' && b != b' ')
+        .map_or(0, |i| i + 1);
+    !bytes[..end].ends_with(&[0xFF, 0xD9])
+}
+
 /// Decodes one image to `[C, H, W]` bytes under `options`.
 pub fn decode(
     bytes: &[u8],
@@ -76,6 +91,12 @@ pub fn decode(
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    if truncated_jpeg(bytes) {
+        eprintln!(
+            "warning: {} is a truncated JPEG (no end marker); the missing part decodes as grey",
+            path.display()
+        );
+    }
     let img = match options.size {
         Some([h, w]) if (img.height() as usize, img.width() as usize) != (h, w) => {
             img.resize_exact(w as u32, h as u32, FilterType::Triangle)
@@ -145,6 +166,19 @@ impl ImageFolder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jpeg_cut_short_is_told_from_a_whole_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/images/chelsea.jpg");
+        let whole = std::fs::read(path).unwrap();
+        assert!(!truncated_jpeg(&whole));
+        assert!(truncated_jpeg(&whole[..whole.len() / 2]));
+        // Padding after the end marker is not truncation; a PNG is not a JPEG.
+        let mut padded = whole.clone();
+        padded.extend([0, 0, b'\n']);
+        assert!(!truncated_jpeg(&padded));
+        assert!(!truncated_jpeg(b"\x89PNG\r\n\x1a\n"));
+    }
 
     fn write_png(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
         image::RgbImage::from_pixel(w, h, image::Rgb(rgb))

@@ -15,12 +15,19 @@ pub fn load_rgb(
     size: Option<[usize; 2]>,
     device: &Device,
 ) -> Result<Tensor<4>, String> {
-    let img = image::open(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let img = image::load_from_memory(&bytes).map_err(|e| {
         format!(
             "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
             path.display()
         )
     })?;
+    if zoo_datasets::folder::truncated_jpeg(&bytes) {
+        eprintln!(
+            "warning: {} is a truncated JPEG (no end marker); the missing part decodes as grey",
+            path.display()
+        );
+    }
     if !matches!(img.color(), image::ColorType::Rgb8) {
         eprintln!(
             "note: {} is {:?}; converted to 8-bit RGB",

@@ -145,7 +145,16 @@ fn with_weights(
     let head = format!("{}.weight", model.head_prefixes()[0]);
     let key = model.torchvision_key(&head);
     let classes = args.num_classes.unwrap_or(10);
-    let file_classes = sd.get(&key).map(|t| t.shape()[0]);
+    let file_classes = match sd.get(&key).map(|t| t.shape().to_vec()) {
+        None => None,
+        Some(shape) if shape.len() == 2 && shape[0] > 0 => Some(shape[0]),
+        Some(shape) => {
+            return Err(format!(
+                "{}: `{key}` has shape {shape:?}, expected a classifier weight [classes, features]",
+                path.display()
+            ));
+        }
+    };
     match file_classes {
         Some(n) if n != classes => {
             let file_args = ModelArgs {
@@ -192,6 +201,63 @@ pub fn device(flag: Option<&str>) -> Result<(zoo_device::Backend, Device), Failu
     Ok((backend, device))
 }
 
+/// Checks the flags every training example takes, each error naming its
+/// flag: epochs and batch size positive, the learning rate positive and
+/// finite in float32 (the precision the model trains in).
+pub fn check_training_flags(epochs: usize, batch_size: usize, lr: f64) -> Result<(), Failure> {
+    if epochs == 0 {
+        return Err((2, "--epochs 0: expected at least 1".into()));
+    }
+    if batch_size == 0 {
+        return Err((2, "--batch-size 0: expected at least 1".into()));
+    }
+    zoo_optim::check_lr(lr).map_err(|e| (2, format!("--lr: {}", e.0)))
+}
+
+/// Checks that a batch of `batch` images of `channels x side x side` fits
+/// a tensor ([`zoo_device::budget`]); the error names `--input-size` and the size.
+pub fn check_batch_size(batch: usize, channels: usize, side: usize) -> Result<(), Failure> {
+    if side == 0 {
+        return Err((2, "--input-size 0: expected a positive side".into()));
+    }
+    zoo_device::budget::check("a batch of images", &[batch, channels, side, side])
+        .map(|_| ())
+        .map_err(|e| {
+            (
+                2,
+                format!("--input-size {side} with --batch-size {batch}: {e}"),
+            )
+        })
+}
+
+/// Checks an `--out` PNG path before any work: it must end in `.png` and
+/// must not be a directory (the same rules `zoo_detect::draw::save_png`
+/// applies when writing).
+pub fn check_png_out(path: &std::path::Path) -> Result<(), Failure> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err((
+            2,
+            format!(
+                "--out {}: the image is written as PNG, so the name must end in .png",
+                path.display()
+            ),
+        ));
+    }
+    if path.is_dir() {
+        return Err((
+            2,
+            format!(
+                "--out {} is a directory, expected a file name ending in .png",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses the flags and trains; the process exit code.
 pub fn run(family: &str, course: Course) -> ExitCode {
     let flags = Flags::parse();
@@ -214,6 +280,15 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         )));
     }
     let side = flags.input_size.unwrap_or(course.input_size);
+    let epochs = flags.epochs.unwrap_or(course.epochs);
+    let batch_size = flags.batch_size.unwrap_or(course.batch_size);
+    let lr = flags.lr.unwrap_or(course.lr);
+    check_training_flags(epochs, batch_size, lr)?;
+    if flags.limit == Some(0) {
+        return Err(usage(
+            "--limit 0: expected at least 1 training image".into(),
+        ));
+    }
     let rgb = info.input[0] == 3;
     let mut args = if name == course.model {
         (course.args)()
@@ -238,14 +313,12 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         train_set = sample(train_set, n, flags.seed);
         test_set = sample(test_set, n.div_ceil(4), flags.seed + 1);
     }
+    check_batch_size(batch_size.min(train_set.len()), info.input[0], side)?;
     let mut batcher = ImageBatcher::new();
     if side != 28 {
         batcher = batcher.resize(side, side);
     }
 
-    let epochs = flags.epochs.unwrap_or(course.epochs);
-    let batch_size = flags.batch_size.unwrap_or(course.batch_size);
-    let lr = flags.lr.unwrap_or(course.lr);
     println!(
         "{name} on Fashion-MNIST ({}: {} train, {} test) at {side}x{side} on {backend}; {epochs} epochs, batch {batch_size}, SGD lr {lr}",
         train_set.source(),
@@ -257,6 +330,10 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
     train_device.seed(flags.seed);
     let mut model =
         registry::create(&name, &args, &train_device).map_err(|e| usage(e.to_string()))?;
+    // One traced forward of a single image: an input too small for a layer
+    // is refused here, naming the layer, not by the backend mid-epoch.
+    registry::summary(&model, [1, info.input[0], side, side], false, &device)
+        .map_err(|e| usage(format!("--input-size {side}: {name}: {e}")))?;
     if let Some(path) = &flags.weights {
         model = with_weights(&name, &args, model, path, &train_device).map_err(usage)?;
     } else if name.starts_with("d2l_") {
@@ -277,11 +354,25 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&name));
     let augment = augmentation(&flags.augment, side).map_err(usage)?;
+    let show = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or("none".into(), |p| p.display().to_string())
+    };
     let config = TrainConfig {
         seed: flags.seed,
         augment,
         out_dir: Some(out.clone()),
         resume: flags.resume,
+        identity: vec![
+            ("model".into(), name.clone()),
+            ("input_size".into(), side.to_string()),
+            ("data".into(), train_set.source().to_string()),
+            ("data_dir".into(), show(&flags.data_dir)),
+            ("limit".into(), format!("{:?}", flags.limit)),
+            ("weights".into(), show(&flags.weights)),
+            ("freeze_features".into(), flags.freeze_features.to_string()),
+            ("augment_preset".into(), flags.augment.clone()),
+        ],
         ..TrainConfig::new(epochs, batch_size, lr)
     };
     // Grey images into an RGB model: the channel repeated, as torchvision's

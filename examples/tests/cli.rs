@@ -8,6 +8,10 @@ fn run(bin: &str, args: &[&str]) -> (i32, String) {
         "densenet" => env!("CARGO_BIN_EXE_densenet"),
         "style-transfer" => env!("CARGO_BIN_EXE_style-transfer"),
         "augment" => env!("CARGO_BIN_EXE_augment"),
+        "lenet" => env!("CARGO_BIN_EXE_lenet"),
+        "summary" => env!("CARGO_BIN_EXE_summary"),
+        "ssd" => env!("CARGO_BIN_EXE_ssd"),
+        "devices" => env!("CARGO_BIN_EXE_devices"),
         other => panic!("no binary {other}"),
     };
     let out = Command::new(exe).args(args).output().unwrap();
@@ -99,4 +103,123 @@ fn unreadable_images_and_non_vgg_weights_are_named() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zoo-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn bad_numbers_are_refused_naming_the_flag() {
+    for (bin, args, says) in [
+        ("lenet", &["--lr", "3.5e38"][..], "float32"),
+        ("lenet", &["--lr", "NaN"][..], "--lr"),
+        ("lenet", &["--batch-size", "0"][..], "--batch-size 0"),
+        ("resnet", &["--input-size", "0"][..], "--input-size 0"),
+        ("resnet", &["--limit", "0"][..], "--limit 0"),
+        (
+            "resnet",
+            &["--input-size", "200000", "--limit", "8"][..],
+            "would hold",
+        ),
+        ("ssd", &["--lr", "NaN"][..], "--lr"),
+        ("ssd", &["--lr=-5"][..], "--lr"),
+        ("ssd", &["--val", "0"][..], "--val 0"),
+        ("ssd", &["--train", "0"][..], "--train 0"),
+        ("summary", &["resnet18", "--input-size", "0"][..], "Conv2d"),
+        (
+            "summary",
+            &["inception_v3", "--input-size", "74"][..],
+            "too small for",
+        ),
+        (
+            "summary",
+            &["resnet18", "--input-size", "100000"][..],
+            "would hold",
+        ),
+        (
+            "augment",
+            &["/nonexistent.jpg", "--out", "grid.jpg"][..],
+            ".png",
+        ),
+        (
+            "augment",
+            &["/nonexistent.jpg", "--cell", "1000000"][..],
+            "would hold",
+        ),
+        ("devices", &["--bogus"][..], "--bogus"),
+    ] {
+        let (code, err) = run(bin, args);
+        assert_eq!(code, 2, "{bin} {args:?}: {err}");
+        assert!(err.contains(says), "{bin} {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{bin} {args:?}: {err}");
+    }
+}
+
+#[test]
+fn an_out_that_is_a_directory_is_refused_and_nothing_is_left() {
+    let dir = tmp("out-dir");
+    let target = dir.join("grid.png");
+    std::fs::create_dir_all(&target).unwrap();
+    let photo = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/images/chelsea.jpg");
+    let (code, err) = run("augment", &[photo, "--out", target.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a directory"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_last_batch_of_one_is_dropped_and_resume_checks_the_flags() {
+    let dir = tmp("drop-last");
+    let out = dir.to_str().unwrap();
+    let common = [
+        "--input-size",
+        "32",
+        "--limit",
+        "17",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    ];
+    let (code, err) = run("resnet", &common);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("last batch of one image") && err.contains("dropped"),
+        "{err}"
+    );
+    // --resume with another seed: refused, the field named.
+    let mut again: Vec<&str> = common
+        .iter()
+        .map(|a| if *a == "1" { "2" } else { a })
+        .collect();
+    again.extend(["--resume", "--seed", "5"]);
+    let (code, err) = run("resnet", &again);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("seed: checkpoint `0`, this run `5`"), "{err}");
+    // A batch size far beyond the set is the whole set, not an allocation.
+    let huge = [
+        "--input-size",
+        "32",
+        "--limit",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "18446744073709551615",
+        "--out",
+    ];
+    let mut args = huge.to_vec();
+    let other = dir.join("huge");
+    args.push(other.to_str().unwrap());
+    let (code, err) = run("resnet", &args);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

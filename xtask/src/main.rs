@@ -39,6 +39,17 @@ enum Task {
         /// For CI while parts of the project are still being built.
         #[arg(long)]
         allow_unsupported: bool,
+        /// Seconds a case may run before it is stopped and counted as FAIL.
+        #[arg(long, default_value_t = 300.0)]
+        timeout_s: f64,
+    },
+    /// The process `conformance` runs its cases in (reads case paths on
+    /// stdin); not for direct use.
+    #[command(hide = true)]
+    ConformanceWorker {
+        /// Device: flex, ndarray or wgpu.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// Measure kernel or data-path throughput on a device (median of repeated runs).
     Bench {
@@ -193,6 +204,34 @@ fn device_or_exit(
     Ok((backend, device))
 }
 
+/// The bench flags that size allocations: positive, and within what a
+/// tensor may hold (`zoo_device::budget`), each error naming its flag.
+fn check_bench_flags(
+    size: usize,
+    runs: usize,
+    batch_size: usize,
+    resize: Option<usize>,
+) -> Result<(), String> {
+    for (flag, v) in [
+        ("--size", size),
+        ("--runs", runs),
+        ("--batch-size", batch_size),
+    ] {
+        if v == 0 {
+            return Err(format!("{flag} 0: expected at least 1"));
+        }
+    }
+    if resize == Some(0) {
+        return Err("--resize 0: expected a positive side".into());
+    }
+    zoo_device::budget::check("a matrix", &[size, size])
+        .map_err(|e| format!("--size {size}: {e}"))?;
+    let side = resize.unwrap_or(28);
+    zoo_device::budget::check("a batch", &[batch_size, 1, side, side])
+        .map_err(|e| format!("--batch-size {batch_size} --resize {side}: {e}"))?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.task {
@@ -201,11 +240,16 @@ fn main() -> ExitCode {
             device,
             filter,
             allow_unsupported,
+            timeout_s,
         } => {
-            let (backend, device) = match device_or_exit(device.as_deref()) {
+            let (backend, _) = match device_or_exit(device.as_deref()) {
                 Ok(d) => d,
                 Err(code) => return code,
             };
+            if !(timeout_s.is_finite() && timeout_s > 0.0) {
+                eprintln!("error: --timeout-s {timeout_s}: expected a positive number of seconds");
+                return ExitCode::from(2);
+            }
             let files = match conformance::case_files(&dir, filter.as_deref()) {
                 Ok(f) => f,
                 Err(e) => {
@@ -214,21 +258,62 @@ fn main() -> ExitCode {
                 }
             };
             if files.is_empty() {
+                // A mistyped CI path or filter must not pass.
                 eprintln!(
-                    "warning: no case files (*.safetensors) in {}{}",
+                    "error: no case files (*.safetensors) in {}{}",
                     dir.display(),
                     filter
                         .map(|f| format!(" matching `{f}`"))
                         .unwrap_or_default()
                 );
+                return ExitCode::from(2);
             }
-            eprintln!("running {} case(s) on {backend}", files.len());
-            let summary = conformance::run(&files, &device, |line| println!("{line}"));
+            eprintln!(
+                "running {} case(s) on {backend} (at most {timeout_s} s each)",
+                files.len()
+            );
+            let worker = match std::env::current_exe() {
+                Ok(program) => conformance::supervise::Worker {
+                    program,
+                    args: vec![
+                        "conformance-worker".into(),
+                        "--device".into(),
+                        backend.name().into(),
+                    ],
+                },
+                Err(e) => {
+                    eprintln!("error: cannot find this program to start its worker: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let limit = std::time::Duration::from_secs_f64(timeout_s);
+            let summary = match conformance::supervise::run(&files, &worker, limit, |line| {
+                println!("{line}")
+            }) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             println!("{}", summary.line());
             if summary.failed > 0 || (summary.unsupported > 0 && !allow_unsupported) {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Task::ConformanceWorker { device } => {
+            let (_, device) = match device_or_exit(device.as_deref()) {
+                Ok(d) => d,
+                Err(code) => return code,
+            };
+            match conformance::supervise::worker(&device) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Task::Bench {
@@ -241,6 +326,10 @@ fn main() -> ExitCode {
             workers,
             resize,
         } => {
+            if let Err(e) = check_bench_flags(size, runs, batch_size, resize) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             let (backend, device) = match device_or_exit(device.as_deref()) {
                 Ok(d) => d,
                 Err(code) => return code,

@@ -99,3 +99,22 @@ fn torchvision_weights_are_checked_by_the_hash_in_their_name() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_flags_that_size_work_are_checked() {
+    for (args, says) in [
+        (&["bench", "matmul", "--runs", "0"][..], "--runs 0"),
+        (
+            &["bench", "data", "--batch-size", "0"][..],
+            "--batch-size 0",
+        ),
+        (&["bench", "matmul", "--size", "10000000"][..], "would hold"),
+        (&["bench", "data", "--resize", "0"][..], "--resize 0"),
+    ] {
+        let out = xtask().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -51,8 +51,10 @@ pub fn vflip_boxes(boxes: Tensor<2>, height: usize) -> Tensor<2> {
 /// The overlap of `[start, start + len)` with `[0, size)`: `(source range,
 /// destination offset)`, or `None` when they do not meet.
 fn overlap(start: isize, len: usize, size: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    // In i128: `start + len` of a far window does not overflow.
+    let (start, len, size) = (start as i128, len as i128, size as i128);
     let lo = start.max(0);
-    let hi = (start + len as isize).min(size as isize);
+    let hi = (start + len).min(size);
     (lo < hi).then(|| ((lo as usize)..(hi as usize), (lo - start) as usize))
 }
 
@@ -72,6 +74,10 @@ pub fn crop(
         ));
     }
     let [n, c, h, w] = image.dims();
+    AugmentError::check_size(
+        "crop",
+        &[n as u128, c as u128, height as u128, width as u128],
+    )?;
     let out = Tensor::<4>::zeros([n, c, height, width], &image.device());
     match (overlap(top, height, h), overlap(left, width, w)) {
         (Some((rows, dy)), Some((cols, dx))) => {
@@ -145,6 +151,11 @@ pub fn pad(
 ) -> Result<Tensor<4>, AugmentError> {
     let [n, c, h, w] = image.dims();
     let [l, t, r, b] = padding;
+    let (hp, wp) = (
+        h as u128 + t as u128 + b as u128,
+        w as u128 + l as u128 + r as u128,
+    );
+    AugmentError::check_size("pad", &[n as u128, c as u128, hp, wp])?;
     if mode == PadMode::Reflect && (t >= h || b >= h || l >= w || r >= w) {
         return Err(AugmentError::new(
             "pad",

@@ -54,6 +54,14 @@ impl AugmentError {
             reason: reason.into(),
         }
     }
+
+    /// Refuses an output of shape `dims` larger than a tensor may be
+    /// ([`zoo_device::budget`]) before it is allocated.
+    pub(crate) fn check_size(op: &'static str, dims: &[u128]) -> Result<(), Self> {
+        zoo_device::budget::check("the output", dims)
+            .map(|_| ())
+            .map_err(|e| Self::new(op, e.to_string()))
+    }
 }
 
 /// A small seeded generator (SplitMix64) for the random draws, so the same

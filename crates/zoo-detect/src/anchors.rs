@@ -54,6 +54,11 @@ pub fn multibox_prior(
         (sizes[0] as f32 * r * aspect, sizes[0] as f32 / r)
     }));
     let k = half.len();
+    DetectError::check_size(
+        "multibox_prior",
+        "the anchors",
+        &[height as u128, width as u128, k as u128, 4],
+    )?;
     let mut v = Vec::with_capacity(height * width * k * 4);
     for i in 0..height {
         let cy = (i as f32 + 0.5) * (1.0 / height as f32);

@@ -113,6 +113,19 @@ pub fn clip_boxes_to_image(
     ))
 }
 
+/// `[N, M]` zeros for a pairwise function of `N` and `M` boxes when either
+/// set is empty, as torchvision returns (no tensor op runs on the empty sets).
+fn empty_pairs(
+    op: &'static str,
+    boxes1: &Tensor<2>,
+    boxes2: &Tensor<2>,
+) -> Result<Option<Tensor<2>>, DetectError> {
+    check(op, boxes1)?;
+    check(op, boxes2)?;
+    let (n, m) = (boxes1.dims()[0], boxes2.dims()[0]);
+    Ok((n == 0 || m == 0).then(|| Tensor::zeros([n, m], &boxes1.device())))
+}
+
 /// Pairwise geometry of `[N, 4]` and `[M, 4]` `xyxy` boxes, every term `[N, M]`.
 struct Pairs {
     inter: Tensor<2>,
@@ -122,7 +135,7 @@ struct Pairs {
     enclose_h: Tensor<2>,
     /// Squared distance of the centres.
     centres: Tensor<2>,
-    /// Width / height of each box of the first and second set, `[N, 1]` / `[1, M]`.
+    /// Width / height of the first and second box of each pair, `[N, M]`.
     size1: (Tensor<2>, Tensor<2>),
     size2: (Tensor<2>, Tensor<2>),
 }
@@ -130,8 +143,15 @@ struct Pairs {
 fn pairs(op: &'static str, boxes1: &Tensor<2>, boxes2: &Tensor<2>) -> Result<Pairs, DetectError> {
     check(op, boxes1)?;
     check(op, boxes2)?;
-    let [a1, b1, c1, d1] = columns(boxes1);
-    let t = |x: Tensor<2>| x.transpose();
+    // Every term is computed on full `[N, M]` copies, not by broadcasting
+    // `[N, 1]` against `[1, M]`: on wgpu, burn 0.22's fused element-wise
+    // kernels vectorise such a broadcast wrongly when N is 1 and M a
+    // multiple of 4 on an autodiff device (only the first M/4 outputs were
+    // written, with values of other pairs: DIoU -20 for -0.41); flex and
+    // ndarray were right. `tests/tests/boxes_cross_device.rs` keeps that case.
+    let (n, m) = (boxes1.dims()[0], boxes2.dims()[0]);
+    let [a1, b1, c1, d1] = columns(boxes1).map(|x| x.repeat_dim(1, m));
+    let t = |x: Tensor<2>| x.transpose().repeat_dim(0, n);
     let [a2, b2, c2, d2] = columns(boxes2).map(t);
     let (w1, h1) = (c1.clone() - a1.clone(), d1.clone() - b1.clone());
     let (w2, h2) = (c2.clone() - a2.clone(), d2.clone() - b2.clone());
@@ -160,6 +180,9 @@ fn pairs(op: &'static str, boxes1: &Tensor<2>, boxes2: &Tensor<2>) -> Result<Pai
 
 /// `ops.box_iou`: `[N, M]` intersection over union.
 pub fn box_iou(boxes1: Tensor<2>, boxes2: Tensor<2>) -> Result<Tensor<2>, DetectError> {
+    if let Some(empty) = empty_pairs("box_iou", &boxes1, &boxes2)? {
+        return Ok(empty);
+    }
     let p = pairs("box_iou", &boxes1, &boxes2)?;
     Ok(p.inter / p.union)
 }
@@ -167,6 +190,9 @@ pub fn box_iou(boxes1: Tensor<2>, boxes2: Tensor<2>) -> Result<Tensor<2>, Detect
 /// `ops.generalized_box_iou`: IoU minus the share of the enclosing box
 /// outside the union.
 pub fn generalized_box_iou(boxes1: Tensor<2>, boxes2: Tensor<2>) -> Result<Tensor<2>, DetectError> {
+    if let Some(empty) = empty_pairs("generalized_box_iou", &boxes1, &boxes2)? {
+        return Ok(empty);
+    }
     let p = pairs("generalized_box_iou", &boxes1, &boxes2)?;
     let iou = p.inter / p.union.clone();
     let area = p.enclose_w * p.enclose_h;
@@ -180,6 +206,9 @@ pub fn distance_box_iou(
     boxes2: Tensor<2>,
     eps: f64,
 ) -> Result<Tensor<2>, DetectError> {
+    if let Some(empty) = empty_pairs("distance_box_iou", &boxes1, &boxes2)? {
+        return Ok(empty);
+    }
     let p = pairs("distance_box_iou", &boxes1, &boxes2)?;
     Ok(diou(&p, eps).0)
 }
@@ -222,6 +251,9 @@ pub fn complete_box_iou(
     boxes2: Tensor<2>,
     eps: f64,
 ) -> Result<Tensor<2>, DetectError> {
+    if let Some(empty) = empty_pairs("complete_box_iou", &boxes1, &boxes2)? {
+        return Ok(empty);
+    }
     let p = pairs("complete_box_iou", &boxes1, &boxes2)?;
     let (d, iou) = diou(&p, eps);
     let (v, alpha) = ciou_terms(p.size1, p.size2, iou, eps);

@@ -82,23 +82,73 @@ pub fn draw_boxes(img: &mut RgbImage, boxes: &[DrawBox]) {
 }
 
 /// Writes `img` as PNG to `path` through a temporary file renamed when complete.
+///
+/// The path must end in `.png` (PNG bytes under another image extension
+/// would mislead every viewer) and must not be a directory; nothing is left
+/// behind when the write fails.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), DetectError> {
+    let bad = |reason: String| DetectError::new("save_png", reason);
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(bad(format!(
+            "{}: the image is written as PNG, so the file name must end in .png",
+            path.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(bad(format!(
+            "{} is a directory, expected a file name ending in .png",
+            path.display()
+        )));
+    }
     let tmp = path.with_extension("png.partial");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| {
-            DetectError::new("save_png", format!("cannot write {}: {e}", tmp.display()))
-        })?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        DetectError::new(
-            "save_png",
-            format!("cannot rename {} to {}: {e}", tmp.display(), path.display()),
-        )
-    })
+    let written = img
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| bad(format!("cannot write {}: {e}", tmp.display())))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| {
+                bad(format!(
+                    "cannot rename {} to {}: {e}",
+                    tmp.display(),
+                    path.display()
+                ))
+            })
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_png_goes_only_to_a_png_name_and_leaves_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("zoo-save-png-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("taken.png")).unwrap();
+        let img = RgbImage::from_pixel(4, 3, Rgb([10, 20, 30]));
+        let e = save_png(&img, &dir.join("x.jpg")).unwrap_err().to_string();
+        assert!(e.contains("x.jpg") && e.contains(".png"), "{e}");
+        let e = save_png(&img, &dir.join("taken.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        save_png(&img, &dir.join("ok.png")).unwrap();
+        let back = image::open(dir.join("ok.png")).unwrap().to_rgb8();
+        assert_eq!(back.get_pixel(3, 2), &Rgb([10, 20, 30]));
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["ok.png", "taken.png"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn outlines_land_on_the_box_edges_and_labels_above() {

@@ -38,6 +38,14 @@ impl DetectError {
             reason: reason.into(),
         }
     }
+
+    /// Refuses `what` of shape `dims` larger than a tensor may be
+    /// ([`zoo_device::budget`]) before it is allocated or looped over.
+    pub(crate) fn check_size(op: &'static str, what: &str, dims: &[u128]) -> Result<(), Self> {
+        zoo_device::budget::check(what, dims)
+            .map(|_| ())
+            .map_err(|e| Self::new(op, e.to_string()))
+    }
 }
 
 /// A float tensor read back to the host, flat.

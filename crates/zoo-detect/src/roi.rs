@@ -75,6 +75,13 @@ pub fn roi_pool(
     let rois = read_rois("roi_pool", rois, n)?;
     let k = rois.len();
     let [ph, pw] = output_size;
+    let u = |v: usize| v as u128;
+    DetectError::check_size("roi_pool", "the output", &[u(k), u(c), u(ph), u(pw)])?;
+    DetectError::check_size(
+        "roi_pool",
+        "the bin masks",
+        &[u(k), u(ph), u(pw), u(h), u(w)],
+    )?;
     let device = input.device();
     if k == 0 {
         return Ok(Tensor::zeros([0, c, ph, pw], &device));
@@ -193,6 +200,13 @@ pub fn roi_align(
     let rois = read_rois("roi_align", rois, n)?;
     let k = rois.len();
     let [ph, pw] = output_size;
+    let u = |v: usize| v as u128;
+    DetectError::check_size("roi_align", "the output", &[u(k), u(c), u(ph), u(pw)])?;
+    DetectError::check_size(
+        "roi_align",
+        "the sampling matrix",
+        &[u(k), u(ph), u(pw), u(h), u(w)],
+    )?;
     let device = input.device();
     if k == 0 {
         return Ok(Tensor::zeros([0, c, ph, pw], &device));
@@ -218,6 +232,13 @@ pub fn roi_align(
             }
         };
         let (gh, gw) = (grid(rh, ph), grid(rw, pw));
+        // Every bin of every RoI takes gh x gw bilinear samples: refuse a
+        // sampling ratio (or an adaptive grid of a huge RoI) that would not end.
+        DetectError::check_size(
+            "roi_align",
+            &format!("the sampling grid of RoI {r} (sampling_ratio {sampling_ratio})"),
+            &[u(k), u(ph), u(pw), u(gh), u(gw)],
+        )?;
         let count = (gh * gw).max(1) as f32;
         for p in 0..bins {
             let (i, j) = ((p / pw) as f32, (p % pw) as f32);

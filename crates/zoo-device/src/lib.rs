@@ -15,6 +15,8 @@
 //! assert!(zoo_device::from_name("tpu").is_err());
 //! ```
 
+pub mod budget;
+
 use std::fmt;
 
 pub use burn::tensor::Device;

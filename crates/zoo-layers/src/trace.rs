@@ -205,8 +205,119 @@ pub fn op<const D: usize, const E: usize>(
     layer(kind, || 0, |_| 0, x, f)
 }
 
+/// An input too small for a layer of a traced forward: which layer, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooSmall {
+    /// The layer: its scope path (`layer4.1`) and type (`Conv2d`).
+    pub layer: String,
+    /// The sizes that do not fit.
+    pub reason: String,
+}
+
+impl Display for TooSmall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the input is too small for {}: {}",
+            self.layer, self.reason
+        )
+    }
+}
+
+impl std::error::Error for TooSmall {}
+
+thread_local! {
+    /// Set while a [`TooSmall`] unwinds out of [`try_record`].
+    static TOO_SMALL: RefCell<Option<TooSmall>> = const { RefCell::new(None) };
+}
+
+/// As [`record`], but an input too small for one of the traced layers (a
+/// convolution or pooling window larger than its padded input) is an error
+/// naming the layer, instead of the backend's index panic.
+pub fn try_record<R>(timed: bool, f: impl FnOnce() -> R) -> Result<(R, Vec<Row>), TooSmall> {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    // The unwinding that reports a TooSmall is not a crash: keep it off stderr.
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if TOO_SMALL.with(|t| t.borrow().is_none()) {
+                previous(info);
+            }
+        }));
+    });
+    TOO_SMALL.with(|t| t.borrow_mut().take());
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(timed, f)));
+    // A panic left the recorder open: close it.
+    RECORDER.with(|r| r.borrow_mut().take());
+    match out {
+        Ok(v) => Ok(v),
+        Err(payload) => match TOO_SMALL.with(|t| t.borrow_mut().take()) {
+            Some(e) => Err(e),
+            None => std::panic::resume_unwind(payload),
+        },
+    }
+}
+
+/// While recording, stops the forward with a [`TooSmall`] when a window of
+/// `kernel` (dilated, strided) does not fit the padded `[H, W]` of `x`.
+fn check_window(
+    kind: &str,
+    x: &[usize],
+    kernel: [usize; 2],
+    dilation: [usize; 2],
+    padding: [(usize, usize); 2],
+) {
+    if with(|_| ()).is_none() {
+        return;
+    }
+    let [h, w] = [x[2], x[3]];
+    let fits = |i: usize, size: usize| {
+        let span = dilation[i] * kernel[i].saturating_sub(1) + 1;
+        size > 0 && size + padding[i].0 + padding[i].1 >= span
+    };
+    if fits(0, h) && fits(1, w) {
+        return;
+    }
+    let path = with(|r| {
+        r.open
+            .iter()
+            .map(|(i, _)| r.rows[*i].name.as_str())
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join(".")
+    })
+    .unwrap_or_default();
+    let layer = if path.is_empty() {
+        format!("a {kind} outside the model's named blocks")
+    } else {
+        format!("{kind} in `{path}`")
+    };
+    let e = TooSmall {
+        layer,
+        reason: format!(
+            "its {h}x{w} input padded by {padding:?} is smaller than the window {kernel:?} (dilation {dilation:?})"
+        ),
+    };
+    let msg = e.to_string();
+    TOO_SMALL.with(|t| *t.borrow_mut() = Some(e));
+    panic!("{msg}");
+}
+
 /// `conv.forward(x)`, traced: `weight.numel() * N * H_out * W_out` multiply-adds.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        burn::nn::PaddingConfig2d::Explicit(t, l, b, r) => [(t, b), (l, r)],
+        burn::nn::PaddingConfig2d::Valid => [(0, 0); 2],
+        // `Same` pads whatever the window needs.
+        burn::nn::PaddingConfig2d::Same => [(usize::MAX / 4, 0); 2],
+    };
+    check_window(
+        "Conv2d",
+        &x.dims(),
+        conv.kernel_size,
+        conv.dilation,
+        padding,
+    );
     let weight = || conv.weight.lazy_shape().num_elements();
     let params = || {
         weight()
@@ -240,11 +351,25 @@ pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Max pooling, traced.
 pub fn max_pool2d(x: Tensor<4>, options: MaxPoolOptions<2>) -> Tensor<4> {
+    check_window(
+        "MaxPool2d",
+        &x.dims(),
+        options.kernel_size,
+        options.dilation,
+        options.padding,
+    );
     op("MaxPool2d", x, |x| module::max_pool2d(x, options))
 }
 
 /// Average pooling, traced.
 pub fn avg_pool2d(x: Tensor<4>, options: AvgPoolOptions<2>) -> Tensor<4> {
+    check_window(
+        "AvgPool2d",
+        &x.dims(),
+        options.kernel_size,
+        [1, 1],
+        options.padding,
+    );
     op("AvgPool2d", x, |x| module::avg_pool2d(x, options))
 }
 

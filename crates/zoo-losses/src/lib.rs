@@ -49,6 +49,19 @@ impl Reduction {
             Reduction::Sum => loss.sum(),
         }
     }
+
+    /// As [`Reduction::apply`], but the mean of no elements is 0 instead of
+    /// NaN: torchvision's box losses (`generalized_box_iou_loss`,
+    /// `distance_box_iou_loss`, `complete_box_iou_loss`) reduce with
+    /// `loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()`.
+    pub fn apply_or_zero<const D: usize>(self, loss: Tensor<D>) -> Tensor<1> {
+        match self {
+            Reduction::Mean if loss.shape().num_elements() == 0 => {
+                Tensor::zeros([1], &loss.device())
+            }
+            _ => self.apply(loss),
+        }
+    }
 }
 
 impl FromStr for Reduction {

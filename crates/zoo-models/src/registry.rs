@@ -770,6 +770,33 @@ pub fn create(name: &str, args: &ModelArgs, device: &Device) -> Result<Model, Re
     let classes = args.num_classes.unwrap_or(meta.num_classes);
     let channels = args.in_channels.unwrap_or(meta.input[0]);
     let size = args.input_size.unwrap_or([meta.input[1], meta.input[2]]);
+    for (arg, v) in [("num_classes", classes), ("in_channels", channels)] {
+        if v == 0 {
+            return Err(RegistryError::Arg {
+                arg: arg.into(),
+                reason: "0, expected at least 1".into(),
+            });
+        }
+    }
+    // Sizes from outside are checked before any weight is allocated: the
+    // widest classifier input of the registry is 4096 features, and every
+    // model's first feature maps have at most 64 channels.
+    zoo_device::budget::check(
+        "a classifier of 4096 inputs and num_classes outputs",
+        &[4096, classes],
+    )
+    .map_err(|e| RegistryError::Arg {
+        arg: "num_classes".into(),
+        reason: e.to_string(),
+    })?;
+    zoo_device::budget::check(
+        "64 feature maps of input_size",
+        &[64, channels.max(1), size[0], size[1]],
+    )
+    .map_err(|e| RegistryError::Arg {
+        arg: "input_size".into(),
+        reason: e.to_string(),
+    })?;
     let pairs = |what: &str| -> Result<Option<Vec<[usize; 2]>>, RegistryError> {
         args.blocks
             .as_ref()
@@ -1060,10 +1087,28 @@ impl Model {
 /// A model's layer-by-layer trace on a zero input of `shape`
 /// (`[N, C, H, W]`), without gradients; with `timed`, each layer's forward
 /// time (the device synchronised around it).
-pub fn summary(model: &Model, shape: [usize; 4], timed: bool, device: &Device) -> Vec<Row> {
+///
+/// An error naming the layer when the input is too small for one of the
+/// model's convolutions or poolings, or when the input would be larger than
+/// a tensor may be.
+pub fn summary(
+    model: &Model,
+    shape: [usize; 4],
+    timed: bool,
+    device: &Device,
+) -> Result<Vec<Row>, RegistryError> {
+    zoo_device::budget::check("the traced input", &shape).map_err(|e| RegistryError::Arg {
+        arg: "input_size".into(),
+        reason: e.to_string(),
+    })?;
     let model = model.clone().valid();
     let x = Tensor::<4>::zeros(shape, &device.clone().inner());
-    trace::record(timed, || model.forward(x)).1
+    trace::try_record(timed, || model.forward(x))
+        .map(|(_, rows)| rows)
+        .map_err(|e| RegistryError::Arg {
+            arg: "input_size".into(),
+            reason: e.to_string(),
+        })
 }
 
 impl ModelInfo {
@@ -1099,7 +1144,7 @@ pub fn stats(name: &str, device: &Device) -> Result<(usize, u64), RegistryError>
     })?;
     let model = create(name, &info.weights_args(), device)?;
     let [c, h, w] = info.input;
-    let rows = summary(&model, [1, c, h, w], false, device);
+    let rows = summary(&model, [1, c, h, w], false, device)?;
     let macs = rows.iter().filter(|r| r.leaf).map(|r| r.macs).sum();
     Ok((zoo_layers::params::num_trainable_params(&model), macs))
 }

@@ -142,15 +142,40 @@ impl StateDict {
         }
         let mut reader =
             PytorchReader::new(path).map_err(|e| bad(format!("not a PyTorch checkpoint: {e}")))?;
+        // A training checkpoint (`{'state_dict': sd, 'epoch': 3}`, `{'model': sd}`)
+        // reads as keys under that prefix: read the nested dict itself.
         for key in ["state_dict", "model"] {
-            if reader.is_empty()
+            let prefix = format!("{key}.");
+            if (reader.is_empty() || reader.keys().iter().any(|k| k.starts_with(&prefix)))
                 && let Ok(r) = PytorchReader::with_top_level_key(path, key)
+                && !r.is_empty()
             {
                 reader = r;
+                break;
             }
         }
         if reader.is_empty() {
             return Err(bad("the checkpoint holds no tensors".into()));
+        }
+        // A view with zero strides (`expand`) reads as many bytes as its
+        // shape holds: refuse a file that would grow far beyond its size
+        // before anything is materialised.
+        let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as u128;
+        let limit = 8 * file_len + (64 << 20);
+        let mut total: u128 = 0;
+        for (name, t) in reader.tensors() {
+            let elements = t
+                .shape()
+                .iter()
+                .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                .unwrap_or(u128::MAX);
+            total = total.saturating_add(elements.saturating_mul(4));
+            if total > limit {
+                return Err(bad(format!(
+                    "tensor `{name}` of shape {:?} brings what the file expands to past {total} bytes, more than {limit} for a file of {file_len} bytes (a stride-0 or expanded view?); refused",
+                    t.shape()
+                )));
+            }
         }
         let mut sd = Self::new();
         for (name, t) in reader.into_tensors() {

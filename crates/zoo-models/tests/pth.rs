@@ -52,7 +52,14 @@ fn assert_close(got: &[f32], want: &[f32]) {
 #[test]
 fn torch_checkpoints_in_both_formats_give_torchs_logits() {
     let (_, want) = expected();
-    for file in ["lenet.pth", "lenet_legacy.pth"] {
+    // Saved on its own, in the legacy stream, and nested in a training
+    // checkpoint as `{'state_dict': sd, 'epoch': 3}` and `{'model': sd}`.
+    for file in [
+        "lenet.pth",
+        "lenet_legacy.pth",
+        "lenet_nested_state_dict.pth",
+        "lenet_nested_model.pth",
+    ] {
         let sd = StateDict::load(&data(file)).unwrap();
         let model = lenet().load_torchvision(&sd).unwrap();
         assert_close(&logits(&model), &want);
@@ -118,4 +125,17 @@ fn bad_weights_name_the_key_and_shapes() {
     let e = StateDict::load(&not_torch).unwrap_err();
     assert!(e.to_string().contains("not a PyTorch checkpoint"), "{e}");
     std::fs::remove_file(&not_torch).unwrap();
+}
+
+#[test]
+fn an_expanded_view_is_refused_not_materialised() {
+    // 1.5 KB on disk, a 30000 x 30000 view with zero strides: 3.6 GB if read
+    // (under burn-store's own 10 GiB cap per tensor).
+    let path = data("expanded.pth");
+    assert!(std::fs::metadata(&path).unwrap().len() < 4096);
+    let e = StateDict::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("expanded.pth") && e.contains("[30000, 30000]") && e.contains("refused"),
+        "{e}"
+    );
 }

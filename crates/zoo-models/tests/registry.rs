@@ -36,7 +36,7 @@ fn traced_multiply_adds_equal_torchvisions_gflops() {
         let w = info.weights.unwrap();
         let model = registry::create(name, &ModelArgs::default(), &device).unwrap();
         let [c, h, wd] = info.input;
-        let rows = registry::summary(&model, [1, c, h, wd], false, &device);
+        let rows = registry::summary(&model, [1, c, h, wd], false, &device).unwrap();
         let macs: u64 = rows.iter().filter(|r| r.leaf).map(|r| r.macs).sum();
         let gflops = macs as f64 / 1e9;
         // torchvision rounds to three decimals.

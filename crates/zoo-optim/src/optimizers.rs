@@ -750,12 +750,15 @@ fn non_negative(cfg: &str, field: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// `v > 0` and finite in float32, the precision the models and optimizer
+/// states run in (3.5e38 is finite in f64 and infinite in f32; 1e-50 is 0 there).
 fn positive(cfg: &str, field: &str, v: f64) -> Result<(), ConfigError> {
-    if v > 0.0 && v.is_finite() {
+    let f = v as f32;
+    if v > 0.0 && f.is_finite() && f > 0.0 {
         Ok(())
     } else {
         Err(ConfigError(format!(
-            "{cfg}: {field} {v}, expected a finite value > 0"
+            "{cfg}: {field} {v}, expected a value > 0 that is finite and non-zero in float32 (the precision the model runs in)"
         )))
     }
 }
@@ -794,10 +797,20 @@ mod config_tests {
         assert!(e.0.contains("AdaGradConfig: lr_decay -1"), "{e}");
         let e = AdaDeltaConfig::new().with_rho(2.0).validate().unwrap_err();
         assert!(e.0.contains("AdaDeltaConfig: rho 2"), "{e}");
-        assert_eq!(
-            check_lr(-0.1).unwrap_err().0,
-            "learning rate: lr -0.1, expected a finite value > 0"
+        assert!(
+            check_lr(-0.1)
+                .unwrap_err()
+                .0
+                .starts_with("learning rate: lr -0.1, expected a value > 0")
         );
+        // Finite in f64, infinite in f32 (the precision the model runs in).
+        let e = check_lr(3.5e38).unwrap_err();
+        assert!(
+            e.0.contains("lr 350000000000000000000000000000000000000") && e.0.contains("float32"),
+            "{e}"
+        );
+        assert!(check_lr(f64::NAN).is_err() && check_lr(1e-50).is_err());
+        assert!(check_lr(3.0e38).is_ok());
         assert!(
             SgdConfig::new()
                 .with_momentum(0.9)

@@ -170,9 +170,10 @@ impl Transfer {
         check_image("content", &content)?;
         check_image("style", &style)?;
         for w in [config.content_weight, config.style_weight, config.tv_weight] {
-            if !(w.is_finite() && w >= 0.0) {
+            // Finite in float32, the precision the losses are computed in.
+            if !((w as f32).is_finite() && w >= 0.0) {
                 return Err(StyleError::Invalid(format!(
-                    "loss weights {}, {}, {}: expected finite non-negative numbers",
+                    "loss weights {}, {}, {}: expected non-negative numbers finite in float32 (at most 3.4e38)",
                     config.content_weight, config.style_weight, config.tv_weight
                 )));
             }

@@ -11,22 +11,33 @@
 //! resumption contract — bit-for-bit the same trajectory — needs control of
 //! the per-epoch shuffling seed and the device RNG that the loop below keeps.
 //!
+//! Resumption checks what it finds: the checkpoint records the run's
+//! configuration (the loop's own settings and the caller's
+//! [`TrainConfig::identity`]) and the SHA-256 of its files; `resume` refuses
+//! a checkpoint of another configuration, naming the fields that differ,
+//! checks that `state.json` is consistent, and falls back to the previous
+//! kept checkpoint (saying so) when the newest is damaged. A non-finite
+//! training or validation loss, or non-finite weights, stop the run before
+//! anything is saved.
+//!
 //! Determinism: epoch `e` shuffles with seed `seed + e` and reseeds the
 //! device RNG (dropout) with it, and batches are made in order on the
 //! calling thread, so a run resumed from the checkpoint of epoch `e` repeats
 //! exactly what the uninterrupted run did after epoch `e`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use zoo_augment::stage::Augmented;
 use zoo_augment::transforms::Transform;
 use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
@@ -61,12 +72,16 @@ pub enum TrainError {
     /// The data loader failed.
     #[error("data: {0}")]
     Data(String),
-    /// The loss became NaN or infinite.
-    #[error("the training loss became {loss} in epoch {epoch}; lower the learning rate")]
+    /// A loss or the weights became NaN or infinite; nothing of that epoch was saved.
+    #[error(
+        "the {which} became {loss} in epoch {epoch}; lower the learning rate (nothing of this epoch was saved)"
+    )]
     Diverged {
         /// The epoch.
         epoch: usize,
-        /// The loss.
+        /// What became non-finite: `training loss`, `validation loss` or `weights`.
+        which: &'static str,
+        /// The loss (NaN for the weights).
         loss: f64,
     },
 }
@@ -105,6 +120,12 @@ pub struct TrainConfig {
     /// Augmentation of the training batches (on the device, after batching),
     /// its draws seeded by `seed` and the epoch; `None` trains on the images as they are.
     pub augment: Option<Arc<dyn Transform + Send + Sync>>,
+    /// What else identifies the run (the model, its options, the data
+    /// source, ...: `("relu", "true")`), recorded in each checkpoint beside
+    /// the loop's own settings; `resume` refuses a checkpoint whose
+    /// recorded values differ. The number of epochs is not part of it: a
+    /// run may be resumed to train longer.
+    pub identity: Vec<(String, String)>,
 }
 
 impl TrainConfig {
@@ -126,7 +147,26 @@ impl TrainConfig {
             keep_checkpoints: 2,
             patience: None,
             augment: None,
+            identity: Vec::new(),
         }
+    }
+
+    /// Everything a checkpoint records of this configuration: the loop's
+    /// settings that shape the trajectory and [`Self::identity`].
+    fn recorded(&self, train_images: usize) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = self.identity.iter().cloned().collect();
+        m.insert("batch_size".into(), self.batch_size.to_string());
+        m.insert("seed".into(), self.seed.to_string());
+        m.insert("label_smoothing".into(), self.label_smoothing.to_string());
+        m.insert("schedule".into(), format!("{:?}", self.schedule));
+        m.insert("train_images".into(), train_images.to_string());
+        m.insert(
+            "augment".into(),
+            self.augment
+                .as_ref()
+                .map_or("none".into(), |a| format!("{a:?}")),
+        );
+        m
     }
 
     fn check(&self) -> Result<(), TrainError> {
@@ -185,6 +225,89 @@ struct TrainerState {
     /// Steps of the schedule taken (= epochs done).
     schedule_steps: usize,
     history: Vec<EpochRecord>,
+    /// The run's configuration ([`TrainConfig::recorded`]).
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    /// SHA-256 (hex) of `model.bpk` and `optim.bpk`.
+    #[serde(default)]
+    sha256: BTreeMap<String, String>,
+}
+
+impl TrainerState {
+    /// Whether this state can be the checkpoint of epoch `dir_epoch`.
+    fn check(&self, dir_epoch: usize) -> Result<(), String> {
+        if self.epoch == 0 || self.epoch != dir_epoch {
+            return Err(format!(
+                "state.json says epoch {} in the folder of epoch {dir_epoch}",
+                self.epoch
+            ));
+        }
+        if self.schedule_steps != self.epoch {
+            return Err(format!(
+                "state.json: {} schedule steps after {} epochs, expected as many",
+                self.schedule_steps, self.epoch
+            ));
+        }
+        let epochs: Vec<usize> = self.history.iter().map(|r| r.epoch).collect();
+        if epochs.len() != self.epoch || epochs.iter().enumerate().any(|(i, &e)| e != i + 1) {
+            return Err(format!(
+                "state.json: the history has epochs {epochs:?}, expected 1 to {}",
+                self.epoch
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The entries of `want` (this run) that `got` (a checkpoint) records
+/// differently, as `field: checkpoint X, this run Y`.
+fn config_differences(
+    got: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = got.keys().chain(want.keys()).collect();
+    keys.into_iter()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .map(|k| {
+            let show = |v: Option<&String>| v.map_or("(not set)".to_string(), |v| format!("`{v}`"));
+            format!(
+                "{k}: checkpoint {}, this run {}",
+                show(got.get(k)),
+                show(want.get(k))
+            )
+        })
+        .collect()
+}
+
+/// Adds up `w - w` over every float parameter: NaN when any value is NaN or infinite.
+struct FiniteCheck(Option<Tensor<1>>);
+
+impl ModuleVisitor for FiniteCheck {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val().detach().inner();
+        if t.shape().num_elements() == 0 {
+            return;
+        }
+        let zero = (t.clone() - t).sum();
+        self.0 = Some(match self.0.take() {
+            Some(acc) => acc + zero,
+            None => zero,
+        });
+    }
+}
+
+/// Whether every float parameter of `model` is finite (one read-back).
+fn weights_finite<M: Module>(model: &M) -> bool {
+    let mut v = FiniteCheck(None);
+    model.visit(&mut v);
+    v.0.is_none_or(|t| t.into_scalar::<f32>().is_finite())
 }
 
 /// The result of [`fit`].
@@ -245,8 +368,13 @@ fn save_checkpoint<M: Module + Clone>(
         path: optim_path.clone(),
         reason: e.to_string(),
     })?;
+    let mut state = state.clone();
+    for (name, path) in [("model.bpk", &model_path), ("optim.bpk", &optim_path)] {
+        let bytes = fs::read(path).map_err(io(path))?;
+        state.sha256.insert(name.into(), sha256_hex(&bytes));
+    }
     let state_path = tmp.join("state.json");
-    let json = serde_json::to_string_pretty(state).expect("plain data serialises");
+    let json = serde_json::to_string_pretty(&state).expect("plain data serialises");
     fs::write(&state_path, json).map_err(io(&state_path))?;
     let _ = fs::remove_dir_all(&final_dir);
     fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
@@ -257,19 +385,66 @@ fn save_checkpoint<M: Module + Clone>(
     Ok(final_dir)
 }
 
+/// Why a checkpoint was not loaded.
+enum LoadError {
+    /// Sound, but made by a run with another configuration: no fallback.
+    OtherRun(TrainError),
+    /// Damaged or inconsistent: the previous checkpoint may be used.
+    Damaged(TrainError),
+}
+
+/// Loads the checkpoint of epoch `dir_epoch` in `dir`, checked against
+/// this run's configuration `config`.
 fn load_checkpoint<M: Module>(
     dir: &Path,
+    dir_epoch: usize,
+    config: &BTreeMap<String, String>,
     model: M,
     optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer, TrainerState), TrainError> {
-    let fail = |reason: String| TrainError::Checkpoint {
-        path: dir.to_path_buf(),
-        reason,
+) -> Result<(M, ModuleOptimizer, TrainerState), LoadError> {
+    let fail = |reason: String| {
+        LoadError::Damaged(TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            reason,
+        })
     };
     let state: TrainerState = serde_json::from_slice(
         &fs::read(dir.join("state.json")).map_err(|e| fail(format!("state.json: {e}")))?,
     )
     .map_err(|e| fail(format!("state.json: {e}")))?;
+    state.check(dir_epoch).map_err(fail)?;
+    if state.config.is_empty() {
+        eprintln!(
+            "warning: {} records no run configuration (made by an older version); it is not compared with this run's",
+            dir.display()
+        );
+    } else {
+        let diff = config_differences(&state.config, config);
+        if !diff.is_empty() {
+            return Err(LoadError::OtherRun(TrainError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "it was made by a run with another configuration ({}); resume with the same flags, or train into another --out",
+                    diff.join("; ")
+                ),
+            }));
+        }
+    }
+    for name in ["model.bpk", "optim.bpk"] {
+        let bytes = fs::read(dir.join(name)).map_err(|e| fail(format!("{name}: {e}")))?;
+        match state.sha256.get(name) {
+            Some(want) if *want != sha256_hex(&bytes) => {
+                return Err(fail(format!(
+                    "{name} does not match the SHA-256 recorded in state.json (the file is damaged)"
+                )));
+            }
+            Some(_) => {}
+            None => eprintln!(
+                "warning: {} records no checksum of {name}; it is not verified",
+                dir.display()
+            ),
+        }
+    }
     let model = model
         .try_load_file(dir.join("model.bpk"))
         .map_err(|e| fail(format!("model.bpk: {e}")))?;
@@ -349,6 +524,14 @@ pub fn fit<M: Module + Clone + 'static>(
     device: &Device,
 ) -> Result<Outcome<M>, TrainError> {
     config.check()?;
+    let n = train.len();
+    if n == 0 || valid.is_empty() {
+        return Err(TrainError::Config(format!(
+            "{n} training and {} validation images, expected at least one of each",
+            valid.len()
+        )));
+    }
+    let recorded = config.recorded(n);
     let train_device = device.clone().autodiff();
     let plain = train_device.clone().inner();
     let mut history = Vec::new();
@@ -356,14 +539,41 @@ pub fn fit<M: Module + Clone + 'static>(
     let mut resumed_from = None;
     if let Some(out) = &config.out_dir {
         fs::create_dir_all(out).map_err(io(out))?;
-        if config.resume
-            && let Some((_, dir)) = checkpoint_dirs(out).pop()
-        {
-            let (m, o, state) = load_checkpoint(&dir, model, optim)?;
-            (model, optim) = (m, o);
-            history = state.history;
-            start_epoch = state.epoch + 1;
-            resumed_from = Some(state.epoch);
+        if config.resume {
+            let found = checkpoint_dirs(out);
+            if found.is_empty() {
+                eprintln!(
+                    "resume: no checkpoint in {}; training from epoch 1",
+                    out.join("checkpoints").display()
+                );
+            }
+            let mut damaged = Vec::new();
+            for (epoch, dir) in found.iter().rev() {
+                match load_checkpoint(dir, *epoch, &recorded, model.clone(), optim.clone()) {
+                    Ok((m, o, state)) => {
+                        if !damaged.is_empty() {
+                            eprintln!(
+                                "resume: the newer checkpoint is damaged ({}); resuming from {} instead",
+                                damaged.join("; "),
+                                dir.display()
+                            );
+                        }
+                        (model, optim) = (m, o);
+                        history = state.history;
+                        start_epoch = state.epoch + 1;
+                        resumed_from = Some(state.epoch);
+                        break;
+                    }
+                    Err(LoadError::OtherRun(e)) => return Err(e),
+                    Err(LoadError::Damaged(e)) => damaged.push(e.to_string()),
+                }
+            }
+            if resumed_from.is_none() && !damaged.is_empty() {
+                return Err(TrainError::Checkpoint {
+                    path: out.join("checkpoints"),
+                    reason: format!("every kept checkpoint is damaged: {}", damaged.join("; ")),
+                });
+            }
         }
     }
     let mut stopper = config
@@ -374,8 +584,19 @@ pub fn fit<M: Module + Clone + 'static>(
             s.update(r.valid_acc);
         }
     }
-    let n = train.len();
-    let batches = n.div_ceil(config.batch_size);
+    // A last batch of one image cannot train batch norm (one value per
+    // channel has no variance): it is dropped, as `DataLoader(drop_last=True)`
+    // drops it, and the run says so.
+    // A batch larger than the set is the whole set (as torch's DataLoader
+    // makes it), never an allocation of the size asked for.
+    let batch_size = config.batch_size.min(n);
+    let drop_single = n > 1 && n % batch_size == 1;
+    let batches = n.div_ceil(batch_size) - usize::from(drop_single);
+    if drop_single && start_epoch <= config.epochs {
+        eprintln!(
+            "note: {n} training images in batches of {batch_size} leave a last batch of one image; it is dropped each epoch (batch norm cannot train on one value per channel)"
+        );
+    }
     for epoch in start_epoch..=config.epochs {
         let seed = config.seed.wrapping_add(epoch as u64);
         train_device.seed(seed);
@@ -388,7 +609,7 @@ pub fn fit<M: Module + Clone + 'static>(
             None => DataLoaderBuilder::<_, ImageBatch>::new(batcher.clone()),
         };
         let loader = builder
-            .batch_size(config.batch_size)
+            .batch_size(batch_size)
             .shuffle(seed)
             .set_device(train_device.clone())
             .build(train.clone());
@@ -412,6 +633,9 @@ pub fn fit<M: Module + Clone + 'static>(
         let mut right = Tensor::<1, Int>::zeros([1], &plain);
         let mut seen = 0usize;
         for (i, batch) in loader.iter().enumerate() {
+            if i == batches {
+                break;
+            }
             let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
             let count = batch.targets.dims()[0];
             let logits = forward(&model, batch.images);
@@ -442,11 +666,26 @@ pub fn fit<M: Module + Clone + 'static>(
         if !train_loss.is_finite() {
             return Err(TrainError::Diverged {
                 epoch,
+                which: "training loss",
                 loss: train_loss,
             });
         }
         let eval = model.valid();
         let (valid_loss, cm) = evaluate(&eval, forward, valid, batcher, 1000, &plain);
+        if !valid_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch,
+                which: "validation loss",
+                loss: valid_loss,
+            });
+        }
+        if !weights_finite(&model) {
+            return Err(TrainError::Diverged {
+                epoch,
+                which: "weights",
+                loss: f64::NAN,
+            });
+        }
         let record = EpochRecord {
             epoch,
             lr,
@@ -477,6 +716,8 @@ pub fn fit<M: Module + Clone + 'static>(
                 seed: config.seed,
                 schedule_steps: epoch,
                 history: history.clone(),
+                config: recorded.clone(),
+                sha256: BTreeMap::new(),
             };
             save_checkpoint(out, &model, &optim, &state, config.keep_checkpoints)?;
             write_logs(out, &history)?;

@@ -194,3 +194,93 @@ fn bad_configurations_name_the_value() {
         Err(TrainError::Config(m)) if m.contains("label_smoothing 1.5")
     ));
 }
+
+/// Rewrites `state.json` of checkpoint `dir` with `edit` applied.
+fn edit_state(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("state.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn resume_checks_what_it_finds() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data();
+    let batcher = ImageBatcher::new();
+    let root = std::env::temp_dir().join(format!("zoo-resume-checks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let run = |c: &TrainConfig| {
+        fit(
+            model(1),
+            SgdConfig::new().init(),
+            &forward,
+            train.clone(),
+            &valid,
+            &batcher,
+            c,
+            &device(),
+        )
+    };
+    let out = root.join("run");
+    let ckpt = |e: usize| out.join("checkpoints").join(format!("epoch-{e:04}"));
+    // No checkpoint yet: --resume trains from epoch 1 (and says so on stderr).
+    let first = run(&config(2, &out, true)).unwrap();
+    assert_eq!(first.resumed_from, None);
+    assert_eq!(first.history.len(), 2);
+
+    // Another configuration: refused, naming the field and both values.
+    let mut other = config(3, &out, true);
+    other.seed = 4;
+    other.identity = vec![("relu".into(), "true".into())];
+    let e = run(&other).err().unwrap().to_string();
+    assert!(e.contains("seed: checkpoint `3`, this run `4`"), "{e}");
+    assert!(
+        e.contains("relu: checkpoint (not set), this run `true`"),
+        "{e}"
+    );
+
+    // A damaged newest checkpoint (one byte of the model changed): the
+    // previous one is used.
+    let model_file = ckpt(2).join("model.bpk");
+    let mut bytes = std::fs::read(&model_file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&model_file, &bytes).unwrap();
+    let resumed = run(&config(3, &out, true)).unwrap();
+    assert_eq!(resumed.resumed_from, Some(1));
+    assert_eq!(
+        resumed.history.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+
+    // An inconsistent state.json (epoch 0; an epoch that would overflow) is
+    // damage too; when every kept checkpoint is damaged, the run stops.
+    edit_state(&ckpt(3), |v| v["epoch"] = 0.into());
+    edit_state(&ckpt(2), |v| v["epoch"] = u64::MAX.into());
+    let e = run(&config(4, &out, true)).err().unwrap().to_string();
+    assert!(e.contains("every kept checkpoint is damaged"), "{e}");
+    assert!(
+        e.contains("says epoch 0") && e.contains("says epoch 18446744073709551615"),
+        "{e}"
+    );
+
+    // Nothing to train on is an error, not a run at 0 images/s.
+    let e = fit(
+        model(1),
+        SgdConfig::new().init(),
+        &forward,
+        Arc::new(train.subset(&[])),
+        &valid,
+        &batcher,
+        &config(1, &root.join("empty"), false),
+        &device(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("0 training"), "{e}");
+    assert!(!root.join("empty").join("checkpoints").exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -251,6 +251,10 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
             args.cell, args.columns
         )));
     }
+    examples::check_png_out(&args.out)?;
+    // About 60 cells of cell x cell RGB pixels, each computed as f32.
+    zoo_device::budget::check("the grid of cells", &[64, 3, args.cell, args.cell])
+        .map_err(|e| usage(format!("--cell {}: {e}", args.cell)))?;
     let (backend, device) = examples::device(args.device.as_deref())?;
     let x = load(&args.image, args.cell, &device).map_err(usage)?;
     let cells = gallery(x, args.seed).map_err(|e| (1, e.to_string()))?;

@@ -7,9 +7,16 @@
 use std::process::ExitCode;
 
 use burn::tensor::Tensor;
+use clap::Parser;
 use zoo_device::Backend;
 
+#[derive(Parser)]
+#[command(about = "Check that each compiled-in device starts and computes")]
+struct Args {}
+
 fn main() -> ExitCode {
+    // No arguments: an unknown one is an error (exit 2), not ignored.
+    let Args {} = Args::parse();
     let mut ok = true;
     for backend in Backend::ALL {
         if !backend.is_available() {

@@ -74,6 +74,10 @@ fn main() -> ExitCode {
         }
     };
     let device = backend.device().expect("compiled in");
+    if let Err((code, e)) = examples::check_training_flags(args.epochs, args.batch_size, args.lr) {
+        eprintln!("error: {e}");
+        return ExitCode::from(code);
+    }
     let augment = match examples::augmentation(&args.augment, 28) {
         Ok(a) => a,
         Err(e) => {
@@ -111,6 +115,18 @@ fn main() -> ExitCode {
         seed: args.seed,
         out_dir: Some(args.out.clone()),
         resume: args.resume,
+        identity: vec![
+            ("model".into(), "lenet".into()),
+            ("relu".into(), args.relu.to_string()),
+            ("data".into(), train.source().to_string()),
+            (
+                "data_dir".into(),
+                args.data_dir
+                    .as_ref()
+                    .map_or("none".into(), |p| p.display().to_string()),
+            ),
+            ("augment_preset".into(), args.augment.clone()),
+        ],
         augment,
         ..TrainConfig::new(args.epochs, args.batch_size, args.lr)
     };

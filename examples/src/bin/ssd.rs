@@ -139,12 +139,32 @@ fn detect(
 
 fn run(args: &Args) -> Result<(), examples::Failure> {
     let usage = |e: String| (2u8, e);
-    if args.size < 64 || args.batch_size == 0 || args.epochs == 0 {
+    examples::check_training_flags(args.epochs, args.batch_size, args.lr)?;
+    if args.size < 64 {
         return Err(usage(format!(
-            "--size {} --batch-size {} --epochs {}: expected a size of at least 64 and positive batch size and epochs",
-            args.size, args.batch_size, args.epochs
+            "--size {}: expected at least 64 (TinySSD halves the image five times)",
+            args.size
         )));
     }
+    if args.train == 0 || args.val == 0 {
+        return Err(usage(format!(
+            "--train {} --val {}: expected at least one training and one held-out image",
+            args.train, args.val
+        )));
+    }
+    examples::check_batch_size(args.batch_size.min(args.train), 3, args.size)
+        .map_err(|(c, e)| (c, e.replace("--input-size", "--size")))?;
+    // The generated set keeps every image in memory (3 x size x size bytes each).
+    zoo_device::budget::check(
+        "the generated images",
+        &[args.train.saturating_add(args.val), 3, args.size, args.size],
+    )
+    .map_err(|e| {
+        usage(format!(
+            "--train {} --val {} --size {}: {e}",
+            args.train, args.val, args.size
+        ))
+    })?;
     let (backend, device) = examples::device(args.device.as_deref())?;
     let start = Instant::now();
     let (train, val) = match &args.voc {
@@ -216,9 +236,16 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
             model = optim.step(args.lr, model, grads);
         }
         let n = train.items.len() as f64;
+        let loss = loss_sum.into_scalar::<f32>() as f64 / n;
+        if !loss.is_finite() {
+            return Err((
+                1,
+                format!("the training loss became {loss} in epoch {epoch}; lower --lr"),
+            ));
+        }
         println!(
             "epoch {epoch:>2}: loss {:.4}, class err {:.2e}, bbox mae {:.2e}, {:.1} images/s",
-            loss_sum.into_scalar::<f32>() as f64 / n,
+            loss,
             wrong.into_scalar::<i64>() as f64 / labelled,
             abs_err.into_scalar::<f32>() as f64 / offsets,
             n / t0.elapsed().as_secs_f64()

@@ -100,6 +100,13 @@ fn intermediate(out: &Path, step: usize) -> PathBuf {
 fn run(args: &Args) -> Result<(), examples::Failure> {
     let usage = |e: String| (2u8, e);
     let size = parse_size(&args.size).map_err(usage)?;
+    examples::check_png_out(&args.out)?;
+    zoo_device::budget::check("the image", &[64, 3, size[0], size[1]]).map_err(|e| {
+        usage(format!(
+            "--size {}: VGG-19's first feature maps of {e}",
+            args.size
+        ))
+    })?;
     let optimizer = match args.optimizer.as_str() {
         "adam" => Optimizer::course_adam(),
         "lbfgs" => Optimizer::Lbfgs { lr: 1.0 },
@@ -174,6 +181,17 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
     let mut last = None;
     for _ in 0..args.steps {
         let r = transfer.step();
+        if !r.total.is_finite() {
+            bar.finish_and_clear();
+            return Err((
+                1,
+                format!(
+                    "the loss became {} at step {} (content {}, style {}, tv {}); nothing was written. \
+                     Lower --style-weight, or check that --weights holds finite values",
+                    r.total, r.step, r.content, r.style, r.tv
+                ),
+            ));
+        }
         bar.set_message(format!(
             "content {:.3e} style {:.3e} tv {:.3e} lr {:.3}",
             r.content, r.style, r.tv, r.lr

@@ -131,6 +131,9 @@ fn main() -> ExitCode {
             known.join(", ")
         ));
     };
+    if args.batch == 0 {
+        return fail("--batch 0: expected at least 1".into());
+    }
     let size = match args.input_size.as_deref().map(parse_size).transpose() {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -155,9 +158,14 @@ fn main() -> ExitCode {
     println!("input {shape:?} on {backend}");
     if args.timed {
         // One untimed pass first, so kernel compilation and allocation are not timed.
-        let _ = registry::summary(&model, shape, false, &device);
+        if let Err(e) = registry::summary(&model, shape, false, &device) {
+            return fail(format!("{name}: {e}"));
+        }
     }
-    let rows = registry::summary(&model, shape, args.timed, &device);
+    let rows = match registry::summary(&model, shape, args.timed, &device) {
+        Ok(rows) => rows,
+        Err(e) => return fail(format!("{name}: {e}")),
+    };
     println!("{}", trace::table(&rows, args.depth));
     let params = zoo_layers::params::num_trainable_params(&model);
     let traced: usize = rows.iter().filter(|r| r.leaf).map(|r| r.params).sum();

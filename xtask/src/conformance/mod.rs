@@ -10,6 +10,7 @@
 
 pub mod case;
 pub mod ops;
+pub mod supervise;
 pub mod value;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -127,8 +128,24 @@ pub fn run_case(case: &Case, device: &Device) -> Outcome {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Outcome::Fail(format!("panicked: {}", msg.lines().next().unwrap_or("")))
+            Outcome::Fail(format!("panicked: {}", panic_detail(&msg)))
         }
+    }
+}
+
+/// A panic message on one line: burn's tensor checks open with a banner
+/// (`=== Tensor Operation Error ===`) and put the operation and the reason
+/// on the following lines, which are what says what went wrong.
+fn panic_detail(msg: &str) -> String {
+    let parts: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !(l.is_empty() || (l.starts_with("===") && l.ends_with("==="))))
+        .collect();
+    if parts.is_empty() {
+        msg.trim().to_string()
+    } else {
+        parts.join(" ")
     }
 }
 
@@ -343,6 +360,13 @@ mod tests {
         assert!(lines[4].contains("expected a float"), "{}", lines[4]);
         assert!(
             lines[5].starts_with("FAIL f_panicking_op.safetensors: panicked"),
+            "{}",
+            lines[5]
+        );
+        // burn's banner alone says nothing: the operation and reason follow it.
+        assert!(!lines[5].ends_with("==="), "{}", lines[5]);
+        assert!(
+            lines[5].len() > "FAIL f_panicking_op.safetensors: panicked: ".len() + 20,
             "{}",
             lines[5]
         );

@@ -34,7 +34,7 @@ impl DynTensor {
         let shape = t.dims().to_vec();
         let n: usize = shape.iter().product();
         DynTensor {
-            flat: t.reshape([n]),
+            flat: reshape(t, [n]),
             shape,
         }
     }
@@ -75,7 +75,7 @@ impl DynTensor {
             ));
         }
         let dims: [usize; D] = self.shape.clone().try_into().unwrap();
-        Ok(self.flat.clone().reshape(dims))
+        Ok(reshape(self.flat.clone(), dims))
     }
 
     /// The tensor viewed as `[before, size(dim), after]`, so that a
@@ -83,7 +83,7 @@ impl DynTensor {
     pub fn around_dim(&self, dim: usize) -> Tensor<3> {
         let before: usize = self.shape[..dim].iter().product();
         let after: usize = self.shape[dim + 1..].iter().product();
-        self.flat.clone().reshape([before, self.shape[dim], after])
+        reshape(self.flat.clone(), [before, self.shape[dim], after])
     }
 
     /// Same data, another shape with the same number of elements.
@@ -102,6 +102,17 @@ impl DynTensor {
     pub fn to_host(&self) -> HostTensor {
         let data = self.flat.clone().into_data().try_into_vec_as::<f32>();
         HostTensor::from_floats(self.shape.clone(), data.expect("float tensor"))
+    }
+}
+
+/// `t` reshaped to `dims`, also when they hold no element: burn's reshape
+/// reads a 0 in the target as "keep this dimension" (`[2, 0]` to `[0]`
+/// asks for `[2]`), so an empty tensor is made anew instead.
+fn reshape<const D: usize, const E: usize>(t: Tensor<D>, dims: [usize; E]) -> Tensor<E> {
+    if dims.contains(&0) {
+        Tensor::zeros(dims, &t.device())
+    } else {
+        t.reshape(dims)
     }
 }
 

@@ -54,7 +54,7 @@ fn loss(
     let per_pair = f(a, b, eps).map_err(|e| e.to_string())?;
     let out = match ctx.str_or("reduction", "none")? {
         "none" => DynTensor::new(per_pair),
-        other => DynTensor::scalar(other.parse::<Reduction>()?.apply(per_pair)),
+        other => DynTensor::scalar(other.parse::<Reduction>()?.apply_or_zero(per_pair)),
     };
     Ok(Outputs::default().float("loss", out))
 }

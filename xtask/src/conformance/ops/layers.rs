@@ -71,8 +71,35 @@ pub fn conv2d(ctx: &Ctx) -> Result<Outputs, String> {
         ctx.pair_or("dilation", [1, 1])?,
         ctx.usize_or("groups", 1)?,
     );
+    check_conv_size(input.dims(), weight.dims(), options.padding, options.stride)?;
     let out = module::conv2d(input, weight, bias, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
+}
+
+/// Refuses a convolution whose padded input or im2col columns would be
+/// larger than a tensor may be (a padding of 10^9), before burn allocates them.
+fn check_conv_size(
+    input: [usize; 4],
+    weight: [usize; 4],
+    padding: [(usize, usize); 2],
+    stride: [usize; 2],
+) -> Result<(), String> {
+    let u = |v: usize| v as u128;
+    let [n, c, h, w] = input.map(u);
+    let (hp, wp) = (
+        h + u(padding[0].0) + u(padding[0].1),
+        w + u(padding[1].0) + u(padding[1].1),
+    );
+    let [_, _, kh, kw] = weight.map(u);
+    let (sh, sw) = (u(stride[0].max(1)), u(stride[1].max(1)));
+    let (oh, ow) = (
+        hp.saturating_sub(kh) / sh + 1,
+        wp.saturating_sub(kw) / sw + 1,
+    );
+    zoo_device::budget::check("the padded input", &[n, c, hp, wp]).map_err(|e| e.to_string())?;
+    zoo_device::budget::check("the im2col columns", &[n, c * kh * kw, oh, ow])
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 pub fn conv_transpose2d(ctx: &Ctx) -> Result<Outputs, String> {

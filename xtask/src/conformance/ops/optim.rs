@@ -134,6 +134,8 @@ pub fn lr_schedule(ctx: &Ctx) -> Result<Outputs, String> {
             ));
         }
     };
+    zoo_device::budget::check("the schedule's learning rates", &[steps])
+        .map_err(|e| format!("param `steps`: {e}"))?;
     let lrs: Vec<f32> = schedule.lrs(steps).into_iter().map(|v| v as f32).collect();
     Ok(Outputs::default().host("lrs", HostTensor::from_floats(vec![steps], lrs)))
 }
@@ -182,6 +184,11 @@ pub fn gradient_descent(ctx: &Ctx) -> Result<Outputs, String> {
     let lr = ctx.f64("lr")?;
     let steps = ctx.usize_or("steps", 0)?;
     let function = ctx.str_or("function", "")?;
+    zoo_device::budget::check(
+        "the descent's path",
+        &[steps as u128 + 1, start.len() as u128],
+    )
+    .map_err(|e| format!("param `steps`: {e}"))?;
     let path = match (function, start.len()) {
         ("x^2", 1) => zoo_optim::gd::descend(|x| x.square().sum(), &start, lr, steps, ctx.device()),
         ("x^2+2y^2", 2) => zoo_optim::gd::descend(
