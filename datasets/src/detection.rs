@@ -119,11 +119,15 @@ pub fn fashion_on_photos(
     max_objects: usize,
     seed: u64,
 ) -> Result<DetectionDataset, DataError> {
-    if size < 32 || max_objects == 0 {
+    // Each object takes a quarter to half of the side and may overlap the
+    // others only a little: more than 16 never fit, and each extra one costs
+    // up to ten placement tries.
+    if size < 32 || !(1..=16).contains(&max_objects) {
         return Err(DataError::Invalid(format!(
-            "synthetic detection set: size {size}, max_objects {max_objects}: expected size >= 32 and at least one object"
+            "synthetic detection set: size {size}, max_objects {max_objects}: expected size >= 32 and 1 to 16 objects"
         )));
     }
+
     let photos = photos()?;
     let items = FashionMnist::embedded(Split::Test)?;
     let pools: Vec<Vec<usize>> = PASTED_CLASSES

@@ -332,8 +332,14 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         registry::create(&name, &args, &train_device).map_err(|e| usage(e.to_string()))?;
     // One traced forward of a single image: an input too small for a layer
     // is refused here, naming the layer, not by the backend mid-epoch.
-    registry::summary(&model, [1, info.input[0], side, side], false, &device)
+    let rows = registry::summary(&model, [1, info.input[0], side, side], false, &device)
         .map_err(|e| usage(format!("--input-size {side}: {name}: {e}")))?;
+    if batch_size.min(train_set.len()) == 1 && rows.iter().any(|r| r.kind.starts_with("BatchNorm"))
+    {
+        return Err(usage(format!(
+            "--batch-size 1: {name} has batch norm, which cannot train on one value per channel; use at least 2"
+        )));
+    }
     if let Some(path) = &flags.weights {
         model = with_weights(&name, &args, model, path, &train_device).map_err(usage)?;
     } else if name.starts_with("d2l_") {

@@ -122,6 +122,12 @@ fn bad_numbers_are_refused_naming_the_flag() {
         ("resnet", &["--limit", "0"][..], "--limit 0"),
         (
             "resnet",
+            &["--batch-size", "1", "--limit", "8", "--input-size", "32"][..],
+            "batch norm",
+        ),
+        ("ssd", &["--objects", "1000000000"][..], "1 to 16 objects"),
+        (
+            "resnet",
             &["--input-size", "200000", "--limit", "8"][..],
             "would hold",
         ),
