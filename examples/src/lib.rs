@@ -334,10 +334,17 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
     // is refused here, naming the layer, not by the backend mid-epoch.
     let rows = registry::summary(&model, [1, info.input[0], side, side], false, &device)
         .map_err(|e| usage(format!("--input-size {side}: {name}: {e}")))?;
-    if batch_size.min(train_set.len()) == 1 && rows.iter().any(|r| r.kind.starts_with("BatchNorm"))
+    // Batch norm trains on the batch's statistics: a layer that sees a 1x1
+    // map of a single image has one value per channel (torch refuses it too).
+    let single = rows.iter().find(|r| {
+        r.kind.starts_with("BatchNorm") && r.output.iter().skip(2).product::<usize>() == 1
+    });
+    if let Some(bn) = single
+        && batch_size.min(train_set.len()) == 1
     {
         return Err(usage(format!(
-            "--batch-size 1: {name} has batch norm, which cannot train on one value per channel; use at least 2"
+            "--batch-size 1: a {} of {name} sees a 1x1 map at --input-size {side}, so one image gives it one value per channel, which batch norm cannot train on; use a batch of at least 2",
+            bn.kind
         )));
     }
     if let Some(path) = &flags.weights {
