@@ -284,3 +284,39 @@ fn resume_checks_what_it_finds() {
     assert!(!root.join("empty").join("checkpoints").exists());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_run_that_diverges_saves_nothing_of_that_epoch() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data();
+    let out = std::env::temp_dir().join(format!("zoo-diverge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    // 3e38 is finite in float32 (so the flags accept it), but one step
+    // takes the weights past float32's range.
+    let mut c = config(2, &out, false);
+    c.schedule = LrSchedule::Step {
+        base_lr: 3.0e38,
+        step_size: usize::MAX,
+        gamma: 1.0,
+    };
+    let e = fit(
+        model(1),
+        SgdConfig::new().init(),
+        &forward,
+        train,
+        &valid,
+        &ImageBatcher::new(),
+        &c,
+        &device(),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, TrainError::Diverged { epoch: 1, .. }), "{e}");
+    assert!(
+        e.to_string().contains("nothing of this epoch was saved"),
+        "{e}"
+    );
+    assert!(!out.join("checkpoints").join("epoch-0001").exists());
+    assert!(!out.join("metrics.jsonl").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
