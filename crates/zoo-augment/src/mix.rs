@@ -16,6 +16,15 @@ pub fn one_hot(labels: Tensor<1, Int>, num_classes: usize) -> Tensor<2> {
     labels.one_hot(num_classes).float()
 }
 
+/// Refuses soft labels `[N, num_classes]` with no class or larger than a
+/// tensor may be, before the one-hot rows are made.
+fn check_classes(op: &'static str, n: usize, num_classes: usize) -> Result<(), AugmentError> {
+    if num_classes == 0 {
+        return Err(AugmentError::new(op, "num_classes 0, expected at least 1"));
+    }
+    AugmentError::check_size(op, &[n as u128, num_classes as u128])
+}
+
 /// The batch rolled by one along dim 0: row `i` is row `i - 1`.
 fn roll<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     t.roll(&[1], &[0])
@@ -48,6 +57,7 @@ pub fn mixup(
     num_classes: usize,
 ) -> Result<(Tensor<4>, Tensor<2>), AugmentError> {
     check_batch("mixup", &images, &labels)?;
+    check_classes("mixup", images.dims()[0], num_classes)?;
     if !(0.0..=1.0).contains(&lam) {
         return Err(AugmentError::new(
             "mixup",
@@ -69,6 +79,7 @@ pub fn cutmix(
     num_classes: usize,
 ) -> Result<(Tensor<4>, Tensor<2>), AugmentError> {
     check_batch("cutmix", &images, &labels)?;
+    check_classes("cutmix", images.dims()[0], num_classes)?;
     let [n, c, h, w] = images.dims();
     let [x1, y1, x2, y2] = bbox;
     if x1 > x2 || y1 > y2 || x2 > w || y2 > h {

@@ -778,6 +778,58 @@ pub fn create(name: &str, args: &ModelArgs, device: &Device) -> Result<Model, Re
             });
         }
     }
+    // The architecture's own arguments, checked before any layer is built:
+    // at most 1,000 convolutions in the blocks (the deepest course model has
+    // about 120), and the widest layer a 3x3 convolution within the budget.
+    let convs: u128 = args
+        .blocks
+        .iter()
+        .flatten()
+        .map(|b| b.first().copied().unwrap_or(0) as u128)
+        .sum();
+    if convs > 1000 {
+        return Err(RegistryError::Arg {
+            arg: "blocks".into(),
+            reason: format!("{convs} convolutions in all, expected at most 1000"),
+        });
+    }
+    let widest = [
+        channels as u128,
+        args.blocks
+            .iter()
+            .flatten()
+            .filter_map(|b| b.get(1).map(|&c| c as u128))
+            .max()
+            .unwrap_or(0),
+        (args.num_channels.unwrap_or(0) as u128)
+            .saturating_add((args.growth_rate.unwrap_or(0) as u128).saturating_mul(convs.max(1))),
+        64,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(64);
+    zoo_device::budget::check(
+        "the widest 3x3 convolution's weight",
+        &[widest, widest, 3, 3],
+    )
+    .map_err(|e| RegistryError::Arg {
+        arg: "blocks / num_channels / growth_rate / in_channels".into(),
+        reason: e.to_string(),
+    })?;
+    let pad = 2 * args.conv1_padding.unwrap_or(0) as u128;
+    zoo_device::budget::check(
+        "the first convolution's padded input",
+        &[
+            64,
+            channels as u128,
+            size[0] as u128 + pad,
+            size[1] as u128 + pad,
+        ],
+    )
+    .map_err(|e| RegistryError::Arg {
+        arg: "conv1_padding".into(),
+        reason: e.to_string(),
+    })?;
     // Sizes from outside are checked before any weight is allocated: the
     // widest classifier input of the registry is 4096 features, and every
     // model's first feature maps have at most 64 channels.

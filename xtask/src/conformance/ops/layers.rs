@@ -76,6 +76,35 @@ pub fn conv2d(ctx: &Ctx) -> Result<Outputs, String> {
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
+/// Refuses a tensor of shape `dims` (sizes from a case's params) larger
+/// than a tensor may be, before burn allocates it.
+fn budget(what: &str, dims: &[u128]) -> Result<(), String> {
+    zoo_device::budget::check(what, dims)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Refuses a pooling whose padded input or output would be too large.
+fn check_pool_size(
+    input: [usize; 4],
+    padding: [usize; 2],
+    stride: [usize; 2],
+) -> Result<(), String> {
+    let u = |v: usize| v as u128;
+    let [n, c, h, w] = input.map(u);
+    let (hp, wp) = (h + 2 * u(padding[0]), w + 2 * u(padding[1]));
+    budget("the padded input", &[n, c, hp, wp])?;
+    budget(
+        "the output",
+        &[
+            n,
+            c,
+            hp / u(stride[0].max(1)) + 1,
+            wp / u(stride[1].max(1)) + 1,
+        ],
+    )
+}
+
 /// Refuses a convolution whose padded input or im2col columns would be
 /// larger than a tensor may be (a padding of 10^9), before burn allocates them.
 fn check_conv_size(
@@ -113,6 +142,25 @@ pub fn conv_transpose2d(ctx: &Ctx) -> Result<Outputs, String> {
         ctx.pair_or("dilation", [1, 1])?,
         ctx.usize_or("groups", 1)?,
     );
+    // (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1, in u128.
+    let u = |v: usize| v as u128;
+    let [n, _, h, w] = input.dims().map(u);
+    let [_, cout, kh, kw] = weight.dims().map(u);
+    let grown = |i: u128, k: u128, a: usize| {
+        i.saturating_sub(1) * u(options.stride[a])
+            + u(options.dilation[a]) * k.saturating_sub(1)
+            + u(options.padding_out[a])
+            + 1
+    };
+    budget(
+        "the output",
+        &[
+            n,
+            cout * u(options.groups),
+            grown(h, kh, 0),
+            grown(w, kw, 1),
+        ],
+    )?;
     let out = module::conv_transpose2d(input, weight, bias, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
@@ -125,6 +173,11 @@ pub fn max_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         .with_padding(ctx.pair_or("padding", [0, 0])?)
         .with_dilation(ctx.pair_or("dilation", [1, 1])?)
         .with_ceil_mode(ctx.bool_or("ceil_mode", false)?);
+    check_pool_size(
+        input.dims(),
+        ctx.pair_or("padding", [0, 0])?,
+        options.stride,
+    )?;
     let out = module::max_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
@@ -137,13 +190,24 @@ pub fn avg_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         .with_padding(ctx.pair_or("padding", [0, 0])?)
         .with_count_include_pad(ctx.bool_or("count_include_pad", true)?)
         .with_ceil_mode(ctx.bool_or("ceil_mode", false)?);
+    check_pool_size(
+        input.dims(),
+        ctx.pair_or("padding", [0, 0])?,
+        options.stride,
+    )?;
     let out = module::avg_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
 pub fn adaptive_avg_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
     let input = ctx.input_n::<4>("input")?;
-    let out = module::adaptive_avg_pool2d(input, ctx.pair("output_size")?);
+    let size = ctx.pair("output_size")?;
+    let [n, c, _, _] = input.dims();
+    budget(
+        "the output",
+        &[n as u128, c as u128, size[0] as u128, size[1] as u128],
+    )?;
+    let out = module::adaptive_avg_pool2d(input, size);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -209,7 +273,13 @@ pub fn maxout(ctx: &Ctx) -> Result<Outputs, String> {
 
 pub fn adaptive_max_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
     let input = ctx.input_n::<4>("input")?;
-    let out = zoo_layers::pool::adaptive_max_pool2d(input, ctx.pair("output_size")?);
+    let size = ctx.pair("output_size")?;
+    let [n, c, h, w] = input.dims();
+    let u = |v: usize| v as u128;
+    budget("the output", &[u(n), u(c), u(size[0]), u(size[1])])?;
+    // One window mask per output cell over the input.
+    budget("the window masks", &[u(size[0]), u(size[1]), u(h), u(w)])?;
+    let out = zoo_layers::pool::adaptive_max_pool2d(input, size);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -226,6 +296,12 @@ pub fn spatial_pyramid_pool(ctx: &Ctx) -> Result<Outputs, String> {
         "avg" => zoo_layers::pool::PoolMode::Avg,
         other => return Err(format!("mode must be max or avg, got {other}")),
     };
+    let [n, c, h, w] = input.dims();
+    let cells = levels.iter().fold(0u128, |a, &l| {
+        a.saturating_add((l as u128).saturating_mul(l as u128))
+    });
+    budget("the output", &[n as u128, c as u128, cells])?;
+    budget("the window masks", &[cells, h as u128, w as u128])?;
     let out = zoo_layers::pool::spatial_pyramid_pool(input, &levels, mode);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
@@ -243,6 +319,17 @@ pub fn local_response_norm(ctx: &Ctx) -> Result<Outputs, String> {
         return Err("size must be positive".into());
     }
     let rest: usize = shape[2..].iter().product();
+    // The squares padded by `size - 1` channels, and `size` shifted sums.
+    let u = |v: usize| v as u128;
+    budget(
+        "the padded squares",
+        &[u(shape[0]), u(shape[1]) + u(size), u(rest)],
+    )?;
+    if size > 4096 {
+        return Err(format!(
+            "size {size}: a window of more than 4096 channels (one sum per channel of the window)"
+        ));
+    }
     let y = zoo_layers::norm::local_response_norm(
         x.flat().reshape([shape[0], shape[1], rest]),
         size,
@@ -287,6 +374,7 @@ pub fn bilinear_kernel(ctx: &Ctx) -> Result<Outputs, String> {
             "bilinear_kernel needs in_channels == out_channels and kernel_size > 0, got {i}, {o}, {k}"
         ));
     }
+    budget("the kernel", &[i as u128, o as u128, k as u128, k as u128])?;
     let w = zoo_layers::init::bilinear_kernel(i, o, k, ctx.device());
     Ok(Outputs::default().float("weight", DynTensor::new(w)))
 }
