@@ -81,6 +81,16 @@ pub fn truncated_jpeg(bytes: &[u8]) -> bool {
     !bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
+/// Warns on stderr when `bytes`, read from `path`, are a [`truncated_jpeg`].
+pub fn warn_if_truncated_jpeg(bytes: &[u8], path: &Path) {
+    if truncated_jpeg(bytes) {
+        eprintln!(
+            "warning: {} is a truncated JPEG (no end marker); the missing part decodes as grey",
+            path.display()
+        );
+    }
+}
+
 /// Decodes one image to `[C, H, W]` bytes under `options`.
 pub fn decode(
     bytes: &[u8],
@@ -91,12 +101,7 @@ pub fn decode(
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    if truncated_jpeg(bytes) {
-        eprintln!(
-            "warning: {} is a truncated JPEG (no end marker); the missing part decodes as grey",
-            path.display()
-        );
-    }
+    warn_if_truncated_jpeg(bytes, path);
     let img = match options.size {
         Some([h, w]) if (img.height() as usize, img.width() as usize) != (h, w) => {
             img.resize_exact(w as u32, h as u32, FilterType::Triangle)

@@ -22,12 +22,7 @@ pub fn load_rgb(
             path.display()
         )
     })?;
-    if zoo_datasets::folder::truncated_jpeg(&bytes) {
-        eprintln!(
-            "warning: {} is a truncated JPEG (no end marker); the missing part decodes as grey",
-            path.display()
-        );
-    }
+    zoo_datasets::folder::warn_if_truncated_jpeg(&bytes, path);
     if !matches!(img.color(), image::ColorType::Rgb8) {
         eprintln!(
             "note: {} is {:?}; converted to 8-bit RGB",

@@ -215,47 +215,31 @@ pub fn check_training_flags(epochs: usize, batch_size: usize, lr: f64) -> Result
 }
 
 /// Checks that a batch of `batch` images of `channels x side x side` fits
-/// a tensor ([`zoo_device::budget`]); the error names `--input-size` and the size.
-pub fn check_batch_size(batch: usize, channels: usize, side: usize) -> Result<(), Failure> {
+/// a tensor ([`zoo_device::budget`]); the error names `side_flag` (the
+/// example's flag for the side) and the size.
+pub fn check_batch_size(
+    side_flag: &str,
+    batch: usize,
+    channels: usize,
+    side: usize,
+) -> Result<(), Failure> {
     if side == 0 {
-        return Err((2, "--input-size 0: expected a positive side".into()));
+        return Err((2, format!("{side_flag} 0: expected a positive side")));
     }
     zoo_device::budget::check("a batch of images", &[batch, channels, side, side])
         .map(|_| ())
         .map_err(|e| {
             (
                 2,
-                format!("--input-size {side} with --batch-size {batch}: {e}"),
+                format!("{side_flag} {side} with --batch-size {batch}: {e}"),
             )
         })
 }
 
-/// Checks an `--out` PNG path before any work: it must end in `.png` and
-/// must not be a directory (the same rules `zoo_detect::draw::save_png`
-/// applies when writing).
+/// Checks an `--out` PNG path before any work, by the rules
+/// `zoo_detect::draw::save_png` applies when writing.
 pub fn check_png_out(path: &std::path::Path) -> Result<(), Failure> {
-    if !path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-    {
-        return Err((
-            2,
-            format!(
-                "--out {}: the image is written as PNG, so the name must end in .png",
-                path.display()
-            ),
-        ));
-    }
-    if path.is_dir() {
-        return Err((
-            2,
-            format!(
-                "--out {} is a directory, expected a file name ending in .png",
-                path.display()
-            ),
-        ));
-    }
-    Ok(())
+    zoo_detect::draw::check_png_path(path).map_err(|e| (2, format!("--out {}", e.reason)))
 }
 
 /// Parses the flags and trains; the process exit code.
@@ -313,7 +297,12 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         train_set = sample(train_set, n, flags.seed);
         test_set = sample(test_set, n.div_ceil(4), flags.seed + 1);
     }
-    check_batch_size(batch_size.min(train_set.len()), info.input[0], side)?;
+    check_batch_size(
+        "--input-size",
+        batch_size.min(train_set.len()),
+        info.input[0],
+        side,
+    )?;
     let mut batcher = ImageBatcher::new();
     if side != 28 {
         batcher = batcher.resize(side, side);

@@ -94,14 +94,9 @@ pub fn resize(
         ));
     }
     // The output, the rows-resized intermediate and the two axis matrices.
-    let (n, c, h, w, oh, ow) = (
-        n as u128, c as u128, h as u128, w as u128, oh as u128, ow as u128,
-    );
     for dims in [[n, c, oh, ow], [n, c, oh, w], [1, 1, oh, h], [1, 1, ow, w]] {
-        AugmentError::check_size("resize", &dims)?;
+        AugmentError::check_size("resize", &dims.map(|d| d as u128))?;
     }
-    let [n, c, h, w] = image.dims();
-    let [oh, ow] = size;
     let device = image.device();
     let b = n * c;
     let rows = Tensor::<3>::from_data(

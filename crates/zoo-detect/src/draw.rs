@@ -81,12 +81,11 @@ pub fn draw_boxes(img: &mut RgbImage, boxes: &[DrawBox]) {
     }
 }
 
-/// Writes `img` as PNG to `path` through a temporary file renamed when complete.
-///
-/// The path must end in `.png` (PNG bytes under another image extension
-/// would mislead every viewer) and must not be a directory; nothing is left
-/// behind when the write fails.
-pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), DetectError> {
+/// Checks that [`save_png`] may write to `path`: it must end in `.png` (PNG
+/// bytes under another image extension would mislead every viewer) and
+/// must not be a directory. Programs call it before their work, so a bad
+/// path fails first.
+pub fn check_png_path(path: &Path) -> Result<(), DetectError> {
     let bad = |reason: String| DetectError::new("save_png", reason);
     if !path
         .extension()
@@ -103,6 +102,15 @@ pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), DetectError> {
             path.display()
         )));
     }
+    Ok(())
+}
+
+/// Writes `img` as PNG to `path` through a temporary file renamed when
+/// complete; the path as [`check_png_path`] wants it. Nothing is left behind
+/// when the write fails.
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), DetectError> {
+    check_png_path(path)?;
+    let bad = |reason: String| DetectError::new("save_png", reason);
     let tmp = path.with_extension("png.partial");
     let written = img
         .save_with_format(&tmp, image::ImageFormat::Png)

@@ -58,16 +58,14 @@ pub fn check<T: Copy + TryInto<u128>>(what: &str, dims: &[T]) -> Result<usize, T
         .iter()
         .map(|&d| d.try_into().unwrap_or(u128::MAX))
         .collect();
-    let too_large = || TooLarge {
+    let shape = TooLarge {
         what: what.to_string(),
-        dims: dims.clone(),
+        dims,
     };
-    let elements = dims
-        .iter()
-        .try_fold(1u128, |a, &d| a.checked_mul(d))
-        .ok_or_else(too_large)?;
+    // `elements` saturates at u128::MAX on overflow, past the budget too.
+    let elements = shape.elements();
     if elements > MAX_ELEMENTS {
-        return Err(too_large());
+        return Err(shape);
     }
     Ok(elements as usize)
 }

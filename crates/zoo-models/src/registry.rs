@@ -778,8 +778,16 @@ pub fn create(name: &str, args: &ModelArgs, device: &Device) -> Result<Model, Re
             });
         }
     }
-    // The architecture's own arguments, checked before any layer is built:
-    // at most 1,000 convolutions in the blocks (the deepest course model has
+    // Sizes from outside are checked before any layer is built.
+    let budget = |arg: &str, what: &str, dims: &[u128]| {
+        zoo_device::budget::check(what, dims)
+            .map(|_| ())
+            .map_err(|e| RegistryError::Arg {
+                arg: arg.into(),
+                reason: e.to_string(),
+            })
+    };
+    // At most 1,000 convolutions in the blocks (the deepest course model has
     // about 120), and the widest layer a 3x3 convolution within the budget.
     let convs: u128 = args
         .blocks
@@ -808,47 +816,33 @@ pub fn create(name: &str, args: &ModelArgs, device: &Device) -> Result<Model, Re
     .into_iter()
     .max()
     .unwrap_or(64);
-    zoo_device::budget::check(
+    budget(
+        "blocks / num_channels / growth_rate / in_channels",
         "the widest 3x3 convolution's weight",
         &[widest, widest, 3, 3],
-    )
-    .map_err(|e| RegistryError::Arg {
-        arg: "blocks / num_channels / growth_rate / in_channels".into(),
-        reason: e.to_string(),
-    })?;
+    )?;
+    // The widest classifier input of the registry is 4096 features, and
+    // every model's first feature maps have at most 64 channels.
+    budget(
+        "num_classes",
+        "a classifier of 4096 inputs and num_classes outputs",
+        &[4096, classes as u128],
+    )?;
     let pad = 2 * args.conv1_padding.unwrap_or(0) as u128;
-    zoo_device::budget::check(
-        "the first convolution's padded input",
+    budget(
+        if pad == 0 {
+            "input_size"
+        } else {
+            "input_size / conv1_padding"
+        },
+        "64 feature maps of the padded input",
         &[
             64,
             channels as u128,
             size[0] as u128 + pad,
             size[1] as u128 + pad,
         ],
-    )
-    .map_err(|e| RegistryError::Arg {
-        arg: "conv1_padding".into(),
-        reason: e.to_string(),
-    })?;
-    // Sizes from outside are checked before any weight is allocated: the
-    // widest classifier input of the registry is 4096 features, and every
-    // model's first feature maps have at most 64 channels.
-    zoo_device::budget::check(
-        "a classifier of 4096 inputs and num_classes outputs",
-        &[4096, classes],
-    )
-    .map_err(|e| RegistryError::Arg {
-        arg: "num_classes".into(),
-        reason: e.to_string(),
-    })?;
-    zoo_device::budget::check(
-        "64 feature maps of input_size",
-        &[64, channels.max(1), size[0], size[1]],
-    )
-    .map_err(|e| RegistryError::Arg {
-        arg: "input_size".into(),
-        reason: e.to_string(),
-    })?;
+    )?;
     let pairs = |what: &str| -> Result<Option<Vec<[usize; 2]>>, RegistryError> {
         args.blocks
             .as_ref()

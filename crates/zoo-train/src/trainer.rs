@@ -584,12 +584,12 @@ pub fn fit<M: Module + Clone + 'static>(
             s.update(r.valid_acc);
         }
     }
-    // A last batch of one image cannot train batch norm (one value per
-    // channel has no variance): it is dropped, as `DataLoader(drop_last=True)`
-    // drops it, and the run says so.
     // A batch larger than the set is the whole set (as torch's DataLoader
     // makes it), never an allocation of the size asked for.
     let batch_size = config.batch_size.min(n);
+    // A last batch of one image cannot train batch norm (one value per
+    // channel has no variance): it is dropped, as `DataLoader(drop_last=True)`
+    // drops it, and the run says so.
     let drop_single = n > 1 && n % batch_size == 1;
     let batches = n.div_ceil(batch_size) - usize::from(drop_single);
     if drop_single && start_epoch <= config.epochs {

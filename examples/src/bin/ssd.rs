@@ -152,8 +152,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
             args.train, args.val
         )));
     }
-    examples::check_batch_size(args.batch_size.min(args.train), 3, args.size)
-        .map_err(|(c, e)| (c, e.replace("--input-size", "--size")))?;
+    examples::check_batch_size("--size", args.batch_size.min(args.train), 3, args.size)?;
     // The generated set keeps every image in memory (3 x size x size bytes each).
     zoo_device::budget::check(
         "the generated images",

@@ -71,7 +71,15 @@ pub fn conv2d(ctx: &Ctx) -> Result<Outputs, String> {
         ctx.pair_or("dilation", [1, 1])?,
         ctx.usize_or("groups", 1)?,
     );
-    check_conv_size(input.dims(), weight.dims(), options.padding, options.stride)?;
+    let [_, c, _, _] = input.dims();
+    let [_, _, kh, kw] = weight.dims();
+    check_sliding(
+        input.dims(),
+        [kh, kw],
+        options.padding,
+        options.stride,
+        ("the im2col columns", (c * kh * kw) as u128),
+    )?;
     let out = module::conv2d(input, weight, bias, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
@@ -84,34 +92,16 @@ fn budget(what: &str, dims: &[u128]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Refuses a pooling whose padded input or output would be too large.
-fn check_pool_size(
+/// Refuses a sliding window (a convolution or pooling) whose padded input,
+/// or whose `[N, per_position, H_out, W_out]` result (im2col columns for a
+/// convolution, the output for a pooling), would be larger than a tensor may
+/// be (a padding of 10^9), before burn allocates them.
+fn check_sliding(
     input: [usize; 4],
-    padding: [usize; 2],
-    stride: [usize; 2],
-) -> Result<(), String> {
-    let u = |v: usize| v as u128;
-    let [n, c, h, w] = input.map(u);
-    let (hp, wp) = (h + 2 * u(padding[0]), w + 2 * u(padding[1]));
-    budget("the padded input", &[n, c, hp, wp])?;
-    budget(
-        "the output",
-        &[
-            n,
-            c,
-            hp / u(stride[0].max(1)) + 1,
-            wp / u(stride[1].max(1)) + 1,
-        ],
-    )
-}
-
-/// Refuses a convolution whose padded input or im2col columns would be
-/// larger than a tensor may be (a padding of 10^9), before burn allocates them.
-fn check_conv_size(
-    input: [usize; 4],
-    weight: [usize; 4],
+    kernel: [usize; 2],
     padding: [(usize, usize); 2],
     stride: [usize; 2],
+    per_position: (&str, u128),
 ) -> Result<(), String> {
     let u = |v: usize| v as u128;
     let [n, c, h, w] = input.map(u);
@@ -119,16 +109,10 @@ fn check_conv_size(
         h + u(padding[0].0) + u(padding[0].1),
         w + u(padding[1].0) + u(padding[1].1),
     );
-    let [_, _, kh, kw] = weight.map(u);
-    let (sh, sw) = (u(stride[0].max(1)), u(stride[1].max(1)));
-    let (oh, ow) = (
-        hp.saturating_sub(kh) / sh + 1,
-        wp.saturating_sub(kw) / sw + 1,
-    );
-    zoo_device::budget::check("the padded input", &[n, c, hp, wp]).map_err(|e| e.to_string())?;
-    zoo_device::budget::check("the im2col columns", &[n, c * kh * kw, oh, ow])
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    let out =
+        |padded: u128, a: usize| padded.saturating_sub(u(kernel[a])) / u(stride[a].max(1)) + 1;
+    budget("the padded input", &[n, c, hp, wp])?;
+    budget(per_position.0, &[n, per_position.1, out(hp, 0), out(wp, 1)])
 }
 
 pub fn conv_transpose2d(ctx: &Ctx) -> Result<Outputs, String> {
@@ -173,10 +157,12 @@ pub fn max_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         .with_padding(ctx.pair_or("padding", [0, 0])?)
         .with_dilation(ctx.pair_or("dilation", [1, 1])?)
         .with_ceil_mode(ctx.bool_or("ceil_mode", false)?);
-    check_pool_size(
+    check_sliding(
         input.dims(),
-        ctx.pair_or("padding", [0, 0])?,
+        options.kernel_size,
+        options.padding,
         options.stride,
+        ("the output", input.dims()[1] as u128),
     )?;
     let out = module::max_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
@@ -190,10 +176,12 @@ pub fn avg_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         .with_padding(ctx.pair_or("padding", [0, 0])?)
         .with_count_include_pad(ctx.bool_or("count_include_pad", true)?)
         .with_ceil_mode(ctx.bool_or("ceil_mode", false)?);
-    check_pool_size(
+    check_sliding(
         input.dims(),
-        ctx.pair_or("padding", [0, 0])?,
+        options.kernel_size,
+        options.padding,
         options.stride,
+        ("the output", input.dims()[1] as u128),
     )?;
     let out = module::avg_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
