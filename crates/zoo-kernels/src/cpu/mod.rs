@@ -1,0 +1,110 @@
+//! The kernels on plain `f32` slices in NCHW order: no burn types here, so
+//! each one can be read (and tested) against its formula alone.
+
+pub mod conv;
+pub mod norm;
+pub mod pool;
+
+use std::cell::RefCell;
+
+/// A raw pointer that may cross rayon's threads: every task writes a region
+/// of the output no other task touches (each use says which).
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub *mut f32);
+// SAFETY: the pointee outlives the parallel region and tasks write disjoint regions.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// Threads of rayon's pool (what one level of parallelism can use).
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+thread_local! {
+    /// Each thread's scratch buffer (im2col columns), grown once and reused.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer of at least `len` values
+/// (contents unspecified: callers write before they read).
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        // A re-entrant call (a kernel inside a kernel) gets its own buffer.
+        match s.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.len() < len {
+                    buf.resize(len, 0.0);
+                }
+                f(&mut buf[..len])
+            }
+            Err(_) => f(&mut vec![0.0; len]),
+        }
+    })
+}
+
+/// `dst = (accumulate ? dst : 0) + a @ b` with `a` m x k and `b` k x n, each
+/// given by its row and column strides (in elements).
+///
+/// # Safety
+/// The pointers must cover the strided extents, `dst` not aliasing `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    dst_cs: usize,
+    accumulate: bool,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_rs: usize,
+    b_cs: usize,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    // SAFETY: inside dst's extent by the caller's contract.
+                    unsafe { *dst.add(i * dst_rs + j * dst_cs) = 0.0 };
+                }
+            }
+        }
+        return;
+    }
+    let par = if parallel && threads() > 1 {
+        gemm::Parallelism::Rayon(threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            a,
+            a_cs as isize,
+            a_rs as isize,
+            b,
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}

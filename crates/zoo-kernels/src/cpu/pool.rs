@@ -1,0 +1,357 @@
+//! Max and average pooling over NCHW planes, and adaptive average pooling,
+//! with PyTorch's windows: padding before the first row/column, `ceil_mode`
+//! windows that start inside the input (or its leading padding), max over
+//! the window in row-major order keeping the first maximum (NaN wins), and
+//! average divisors with or without the padding.
+
+use rayon::prelude::*;
+
+/// One pooling window geometry over planes of `h x w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool {
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Window height.
+    pub kh: usize,
+    /// Window width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Padding before the first row.
+    pub ph: usize,
+    /// Padding before the first column.
+    pub pw: usize,
+    /// Padding after the last row (an average's divisor with padding counts it).
+    pub ph_end: usize,
+    /// Padding after the last column.
+    pub pw_end: usize,
+    /// Vertical dilation (max pooling only).
+    pub dh: usize,
+    /// Horizontal dilation (max pooling only).
+    pub dw: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+/// PyTorch's pooling output length along one axis.
+pub fn pool_out(
+    len: usize,
+    k: usize,
+    s: usize,
+    pad_begin: usize,
+    pad_end: usize,
+    d: usize,
+    ceil: bool,
+) -> usize {
+    let span = len + pad_begin + pad_end;
+    let need = d * (k - 1) + 1;
+    if span < need {
+        return 0;
+    }
+    let num = span - need;
+    let mut out = if ceil { num.div_ceil(s) } else { num / s } + 1;
+    // The last window must start inside the input or its leading padding.
+    if ceil && (out - 1) * s >= len + pad_begin {
+        out -= 1;
+    }
+    out
+}
+
+impl Pool {
+    fn in_plane(&self) -> usize {
+        self.h * self.w
+    }
+
+    fn out_plane(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Input rows `iy` of output row `oy` (taps inside the input).
+    #[inline]
+    fn taps(&self, o: usize, s: usize, p: usize, d: usize, k: usize, len: usize) -> (usize, usize) {
+        // First tap j with o*s - p + j*d >= 0, last with < len.
+        let base = (o * s) as isize - p as isize;
+        let j0 = if base >= 0 {
+            0
+        } else {
+            ((-base) as usize).div_ceil(d)
+        };
+        let j1 = if base >= len as isize {
+            0
+        } else {
+            (((len as isize - 1 - base) as usize) / d + 1).min(k)
+        };
+        (j0.min(k), j1.max(j0.min(k)))
+    }
+}
+
+/// The index of a max-pool window that lies wholly in the padding.
+pub const NO_TAP: u32 = u32::MAX;
+
+/// Max pooling of `x` (`planes x h x w`) into `out` (`planes x oh x ow`);
+/// with `indices`, also each maximum's flat position in its plane
+/// (`iy * w + ix`, as PyTorch returns). An all-padding window gives -inf
+/// and [`NO_TAP`].
+pub fn max_pool(g: &Pool, x: &[f32], out: &mut [f32], indices: Option<&mut [u32]>) {
+    let (ip, op) = (g.in_plane(), g.out_plane());
+    if op == 0 {
+        return;
+    }
+    match indices {
+        None => out
+            .par_chunks_mut(op)
+            .zip(x.par_chunks(ip.max(1)))
+            .for_each(|(o, xp)| max_plane(g, xp, o)),
+        Some(idx) => out
+            .par_chunks_mut(op)
+            .zip(idx.par_chunks_mut(op))
+            .zip(x.par_chunks(ip.max(1)))
+            .for_each(|((o, i), xp)| max_plane_indices(g, xp, o, i)),
+    }
+}
+
+fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
+    for oy in 0..g.oh {
+        let row = &mut out[oy * g.ow..(oy + 1) * g.ow];
+        row.fill(f32::NEG_INFINITY);
+        let (ky0, ky1) = g.taps(oy, g.sh, g.ph, g.dh, g.kh, g.h);
+        for ky in ky0..ky1 {
+            let iy = oy * g.sh + ky * g.dh - g.ph;
+            let src = &x[iy * g.w..(iy + 1) * g.w];
+            for kx in 0..g.kw {
+                let off = (kx * g.dw) as isize - g.pw as isize;
+                // Columns ox with 0 <= ox*sw + off < w.
+                let lo = if off >= 0 {
+                    0
+                } else {
+                    ((-off) as usize).div_ceil(g.sw)
+                };
+                let hi = if (g.w as isize - 1 - off) < 0 {
+                    0
+                } else {
+                    ((g.w as isize - 1 - off) as usize / g.sw + 1).min(g.ow)
+                };
+                for ox in lo.min(hi)..hi {
+                    let v = src[(ox as isize * g.sw as isize + off) as usize];
+                    let m = &mut row[ox];
+                    if v > *m || v.is_nan() {
+                        *m = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn max_plane_indices(g: &Pool, x: &[f32], out: &mut [f32], idx: &mut [u32]) {
+    for oy in 0..g.oh {
+        let (ky0, ky1) = g.taps(oy, g.sh, g.ph, g.dh, g.kh, g.h);
+        for ox in 0..g.ow {
+            let (kx0, kx1) = g.taps(ox, g.sw, g.pw, g.dw, g.kw, g.w);
+            let mut best = f32::NEG_INFINITY;
+            // A window with no tap inside (all padding) gives -inf and
+            // passes no gradient back.
+            let mut at = NO_TAP;
+            for ky in ky0..ky1 {
+                let iy = oy * g.sh + ky * g.dh - g.ph;
+                for kx in kx0..kx1 {
+                    let ix = ox * g.sw + kx * g.dw - g.pw;
+                    let v = x[iy * g.w + ix];
+                    if v > best || v.is_nan() {
+                        best = v;
+                        at = (iy * g.w + ix) as u32;
+                    }
+                }
+            }
+            out[oy * g.ow + ox] = best;
+            idx[oy * g.ow + ox] = at;
+        }
+    }
+}
+
+/// The input gradient of max pooling: each output gradient added at its
+/// maximum's position. `dx` is `planes x h x w`, written whole.
+pub fn max_pool_backward(g: &Pool, dy: &[f32], indices: &[u32], dx: &mut [f32]) {
+    let (ip, op) = (g.in_plane(), g.out_plane());
+    if ip == 0 {
+        return;
+    }
+    dx.par_chunks_mut(ip)
+        .zip(dy.par_chunks(op.max(1)))
+        .zip(indices.par_chunks(op.max(1)))
+        .for_each(|((d, gy), ix)| {
+            d.fill(0.0);
+            if op == 0 {
+                return;
+            }
+            for (v, &i) in gy.iter().zip(ix) {
+                if i != NO_TAP {
+                    d[i as usize] += v;
+                }
+            }
+        });
+}
+
+/// The window of output `o` along one axis: `[start, end)` clipped to the
+/// input, and the divisor's extent (clipped to the padded input) when the
+/// padding counts.
+#[inline]
+fn avg_window(o: usize, s: usize, k: usize, p: usize, p_end: usize, len: usize) -> (usize, usize, usize) {
+    let start = (o * s) as isize - p as isize;
+    let end = (start + k as isize).min((len + p_end) as isize);
+    let padded = (end - start) as usize;
+    let a = start.max(0) as usize;
+    let b = (end.min(len as isize)).max(a as isize) as usize;
+    (a, b, padded)
+}
+
+/// Average pooling of `x` into `out` (planes of `h x w` into `oh x ow`).
+pub fn avg_pool(g: &Pool, count_include_pad: bool, x: &[f32], out: &mut [f32]) {
+    let (ip, op) = (g.in_plane(), g.out_plane());
+    if op == 0 {
+        return;
+    }
+    out.par_chunks_mut(op)
+        .zip(x.par_chunks(ip.max(1)))
+        .for_each(|(o, xp)| {
+            for oy in 0..g.oh {
+                let (y0, y1, py) = avg_window(oy, g.sh, g.kh, g.ph, g.ph_end, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1, px) = avg_window(ox, g.sw, g.kw, g.pw, g.pw_end, g.w);
+                    let div = if count_include_pad {
+                        py * px
+                    } else {
+                        (y1 - y0) * (x1 - x0)
+                    };
+                    let mut acc = 0.0f32;
+                    for iy in y0..y1 {
+                        acc += xp[iy * g.w + x0..iy * g.w + x1].iter().sum::<f32>();
+                    }
+                    o[oy * g.ow + ox] = if div == 0 { 0.0 } else { acc / div as f32 };
+                }
+            }
+        });
+}
+
+/// The input gradient of [`avg_pool`]; `dx` is written whole.
+pub fn avg_pool_backward(g: &Pool, count_include_pad: bool, dy: &[f32], dx: &mut [f32]) {
+    let (ip, op) = (g.in_plane(), g.out_plane());
+    if ip == 0 {
+        return;
+    }
+    dx.par_chunks_mut(ip)
+        .zip(dy.par_chunks(op.max(1)))
+        .for_each(|(d, gy)| {
+            d.fill(0.0);
+            if op == 0 {
+                return;
+            }
+            for oy in 0..g.oh {
+                let (y0, y1, py) = avg_window(oy, g.sh, g.kh, g.ph, g.ph_end, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1, px) = avg_window(ox, g.sw, g.kw, g.pw, g.pw_end, g.w);
+                    let div = if count_include_pad {
+                        py * px
+                    } else {
+                        (y1 - y0) * (x1 - x0)
+                    };
+                    if div == 0 {
+                        continue;
+                    }
+                    let v = gy[oy * g.ow + ox] / div as f32;
+                    for iy in y0..y1 {
+                        for e in &mut d[iy * g.w + x0..iy * g.w + x1] {
+                            *e += v;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// PyTorch's adaptive window `[floor(i * len / out), ceil((i + 1) * len / out))`.
+#[inline]
+pub fn adaptive_window(i: usize, len: usize, out: usize) -> (usize, usize) {
+    (i * len / out, ((i + 1) * len).div_ceil(out))
+}
+
+/// Adaptive average pooling of planes `h x w` to `oh x ow`.
+#[allow(clippy::too_many_arguments)]
+pub fn adaptive_avg_pool(
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    x: &[f32],
+    out: &mut [f32],
+) {
+    let (ip, op) = (h * w, oh * ow);
+    if op == 0 {
+        return;
+    }
+    out.par_chunks_mut(op)
+        .zip(x.par_chunks(ip.max(1)))
+        .for_each(|(o, xp)| {
+            if oh == 1 && ow == 1 {
+                o[0] = xp.iter().sum::<f32>() / ip as f32;
+                return;
+            }
+            for oy in 0..oh {
+                let (y0, y1) = adaptive_window(oy, h, oh);
+                for ox in 0..ow {
+                    let (x0, x1) = adaptive_window(ox, w, ow);
+                    let mut acc = 0.0f32;
+                    for iy in y0..y1 {
+                        acc += xp[iy * w + x0..iy * w + x1].iter().sum::<f32>();
+                    }
+                    o[oy * ow + ox] = acc / ((y1 - y0) * (x1 - x0)) as f32;
+                }
+            }
+        });
+}
+
+/// The input gradient of [`adaptive_avg_pool`]; `dx` is written whole.
+pub fn adaptive_avg_pool_backward(
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    dy: &[f32],
+    dx: &mut [f32],
+) {
+    let (ip, op) = (h * w, oh * ow);
+    if ip == 0 {
+        return;
+    }
+    dx.par_chunks_mut(ip)
+        .zip(dy.par_chunks(op.max(1)))
+        .for_each(|(d, gy)| {
+            if op == 0 {
+                d.fill(0.0);
+                return;
+            }
+            if oh == 1 && ow == 1 {
+                d.fill(gy[0] / ip as f32);
+                return;
+            }
+            d.fill(0.0);
+            for oy in 0..oh {
+                let (y0, y1) = adaptive_window(oy, h, oh);
+                for ox in 0..ow {
+                    let (x0, x1) = adaptive_window(ox, w, ow);
+                    let v = gy[oy * ow + ox] / ((y1 - y0) * (x1 - x0)) as f32;
+                    for iy in y0..y1 {
+                        for e in &mut d[iy * w + x0..iy * w + x1] {
+                            *e += v;
+                        }
+                    }
+                }
+            }
+        });
+}

@@ -1,0 +1,367 @@
+//! `ZooKernels` for `Flex`: the forward kernels on `FlexTensor`s, and the
+//! tensor-level backward steps the autodiff implementation calls.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
+use burn::tensor::{Shape, TensorData};
+
+use crate::{Bias, ZooKernels};
+use crate::cpu::conv::{self, Batch, Window};
+use crate::cpu::{norm, pool};
+
+/// `t` with contiguous `f32` storage (a copy only when it is a strided view).
+pub(crate) fn dense(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+pub(crate) fn data(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("zoo-kernels: a dense f32 tensor (dense() first)")
+}
+
+pub(crate) fn tensor(values: Vec<f32>, shape: &[usize]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, Shape::from(shape.to_vec())))
+}
+
+pub(crate) fn dims<const D: usize>(t: &FlexTensor) -> [usize; D] {
+    let s = t.layout().shape();
+    assert_eq!(s.num_dims(), D, "zoo-kernels: expected rank {D}, got {s:?}");
+    std::array::from_fn(|i| s[i])
+}
+
+/// Output length of a convolution along one axis.
+fn conv_out(len: usize, k: usize, s: usize, pad: (usize, usize), d: usize) -> usize {
+    let span = len + pad.0 + pad.1;
+    let need = d * (k - 1) + 1;
+    assert!(
+        span >= need,
+        "conv2d: the input ({len} + padding {pad:?}) is smaller than the dilated kernel ({need})"
+    );
+    (span - need) / s + 1
+}
+
+/// The window and batch of a convolution of `x` by `weight`.
+pub(crate) fn conv_geometry(x: [usize; 4], w: [usize; 4], o: &ConvOptions<2>) -> (Window, Batch) {
+    let [n, cin, h, wd] = x;
+    let [cout, cg, kh, kw] = w;
+    let groups = o.groups;
+    assert!(
+        groups > 0 && cin == cg * groups && cout % groups == 0,
+        "conv2d: input channels {cin}, weight {w:?} and groups {groups} disagree"
+    );
+    let win = Window {
+        c: cg,
+        h,
+        w: wd,
+        kh,
+        kw,
+        sh: o.stride[0],
+        sw: o.stride[1],
+        ph: o.padding[0].0,
+        pw: o.padding[1].0,
+        dh: o.dilation[0],
+        dw: o.dilation[1],
+        oh: conv_out(h, kh, o.stride[0], o.padding[0], o.dilation[0]),
+        ow: conv_out(wd, kw, o.stride[1], o.padding[1], o.dilation[1]),
+    };
+    (win, Batch { n, groups, m: cout / groups })
+}
+
+/// The window (on the output side) and batch of a transposed convolution.
+pub(crate) fn conv_t_geometry(
+    x: [usize; 4],
+    w: [usize; 4],
+    o: &ConvTransposeOptions<2>,
+) -> (Window, Batch, usize) {
+    let [n, cin, h, wd] = x;
+    let [wcin, cout_g, kh, kw] = w;
+    let groups = o.groups;
+    assert!(
+        groups > 0 && cin == wcin && cin % groups == 0,
+        "conv_transpose2d: input channels {cin}, weight {w:?} and groups {groups} disagree"
+    );
+    let out = |len: usize, k: usize, i: usize| -> usize {
+        let full = (len - 1) * o.stride[i] + o.dilation[i] * (k - 1) + o.padding_out[i] + 1;
+        assert!(
+            full > 2 * o.padding[i],
+            "conv_transpose2d: padding {:?} leaves no output",
+            o.padding
+        );
+        full - 2 * o.padding[i]
+    };
+    let win = Window {
+        c: cout_g,
+        h: out(h, kh, 0),
+        w: out(wd, kw, 1),
+        kh,
+        kw,
+        sh: o.stride[0],
+        sw: o.stride[1],
+        ph: o.padding[0],
+        pw: o.padding[1],
+        dh: o.dilation[0],
+        dw: o.dilation[1],
+        oh: h,
+        ow: wd,
+    };
+    (win, Batch { n, groups, m: cin / groups }, cout_g * groups)
+}
+
+pub(crate) fn conv2d_forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    b: Option<&FlexTensor>,
+    o: &ConvOptions<2>,
+) -> FlexTensor {
+    let (win, bt) = conv_geometry(dims(x), dims(w), o);
+    let cout = bt.groups * bt.m;
+    let mut out = vec![0.0f32; bt.n * cout * win.p()];
+    conv::gather_gemm(&win, bt, data(x), data(w), b.map(data), &mut out);
+    tensor(out, &[bt.n, cout, win.oh, win.ow])
+}
+
+/// `(dx, dw, db)` of a convolution (each only when `want` asks).
+pub(crate) fn conv2d_backward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    dy: &FlexTensor,
+    o: &ConvOptions<2>,
+    want: [bool; 3],
+) -> [Option<FlexTensor>; 3] {
+    let xd: [usize; 4] = dims(x);
+    let wd: [usize; 4] = dims(w);
+    let (win, bt) = conv_geometry(xd, wd, o);
+    let cout = bt.groups * bt.m;
+    let dx = want[0].then(|| {
+        let mut dx = vec![0.0f32; xd.iter().product()];
+        conv::gemm_scatter(&win, bt, data(dy), data(w), &mut dx);
+        tensor(dx, &xd)
+    });
+    let dw = want[1].then(|| tensor(conv::weight_grad(&win, bt, data(dy), data(x)), &wd));
+    let db = want[2].then(|| tensor(conv::channel_sums(data(dy), bt.n, cout, win.p()), &[cout]));
+    [dx, dw, db]
+}
+
+pub(crate) fn conv_t_forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    b: Option<&FlexTensor>,
+    o: &ConvTransposeOptions<2>,
+) -> FlexTensor {
+    let (win, bt, cout) = conv_t_geometry(dims(x), dims(w), o);
+    let plane = win.h * win.w;
+    let mut out = vec![0.0f32; bt.n * cout * plane];
+    if let Some(b) = b {
+        let b = data(b);
+        for (i, chunk) in out.chunks_mut(plane.max(1)).enumerate() {
+            chunk.fill(b[i % cout]);
+        }
+    }
+    conv::gemm_scatter(&win, bt, data(x), data(w), &mut out);
+    tensor(out, &[bt.n, cout, win.h, win.w])
+}
+
+pub(crate) fn conv_t_backward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    dy: &FlexTensor,
+    o: &ConvTransposeOptions<2>,
+    want: [bool; 3],
+) -> [Option<FlexTensor>; 3] {
+    let xd: [usize; 4] = dims(x);
+    let wd: [usize; 4] = dims(w);
+    let (win, bt, cout) = conv_t_geometry(xd, wd, o);
+    let dx = want[0].then(|| {
+        let mut dx = vec![0.0f32; xd.iter().product()];
+        conv::gather_gemm(&win, bt, data(dy), data(w), None, &mut dx);
+        tensor(dx, &xd)
+    });
+    let dw = want[1].then(|| tensor(conv::weight_grad(&win, bt, data(x), data(dy)), &wd));
+    let db = want[2]
+        .then(|| tensor(conv::channel_sums(data(dy), bt.n, cout, win.h * win.w), &[cout]));
+    [dx, dw, db]
+}
+
+/// The pooling geometry of `x` (`[n, c, h, w]`) for symmetric padding.
+pub(crate) fn pool_geometry(
+    x: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil: bool,
+) -> pool::Pool {
+    let [_, _, h, w] = x;
+    pool::Pool {
+        h,
+        w,
+        kh: kernel[0],
+        kw: kernel[1],
+        sh: stride[0],
+        sw: stride[1],
+        ph: padding[0],
+        pw: padding[1],
+        ph_end: padding[0],
+        pw_end: padding[1],
+        dh: dilation[0],
+        dw: dilation[1],
+        oh: pool::pool_out(h, kernel[0], stride[0], padding[0], padding[0], dilation[0], ceil),
+        ow: pool::pool_out(w, kernel[1], stride[1], padding[1], padding[1], dilation[1], ceil),
+    }
+}
+
+pub(crate) fn max_geometry(x: [usize; 4], o: &MaxPoolOptions<2>) -> pool::Pool {
+    pool_geometry(
+        x,
+        o.kernel_size,
+        o.stride,
+        [o.padding[0].0, o.padding[1].0],
+        o.dilation,
+        o.ceil_mode,
+    )
+}
+
+pub(crate) fn avg_geometry(x: [usize; 4], o: &AvgPoolOptions<2>) -> pool::Pool {
+    pool_geometry(
+        x,
+        o.kernel_size,
+        o.stride,
+        [o.padding[0].0, o.padding[1].0],
+        [1, 1],
+        o.ceil_mode,
+    )
+}
+
+/// Max pooling; with `indices`, also each maximum's position in its plane.
+pub(crate) fn max_pool_forward(
+    x: &FlexTensor,
+    o: &MaxPoolOptions<2>,
+    indices: bool,
+) -> (FlexTensor, Option<Vec<u32>>) {
+    let xd: [usize; 4] = dims(x);
+    let g = max_geometry(xd, o);
+    let len = xd[0] * xd[1] * g.oh * g.ow;
+    let mut out = vec![0.0f32; len];
+    let mut idx = indices.then(|| vec![0u32; len]);
+    pool::max_pool(&g, data(x), &mut out, idx.as_deref_mut());
+    (tensor(out, &[xd[0], xd[1], g.oh, g.ow]), idx)
+}
+
+pub(crate) fn avg_pool_forward(x: &FlexTensor, o: &AvgPoolOptions<2>) -> FlexTensor {
+    let xd: [usize; 4] = dims(x);
+    let g = avg_geometry(xd, o);
+    let mut out = vec![0.0f32; xd[0] * xd[1] * g.oh * g.ow];
+    pool::avg_pool(&g, o.count_include_pad, data(x), &mut out);
+    tensor(out, &[xd[0], xd[1], g.oh, g.ow])
+}
+
+pub(crate) fn adaptive_forward(x: &FlexTensor, size: [usize; 2]) -> FlexTensor {
+    let [n, c, h, w]: [usize; 4] = dims(x);
+    let mut out = vec![0.0f32; n * c * size[0] * size[1]];
+    pool::adaptive_avg_pool(h, w, size[0], size[1], data(x), &mut out);
+    tensor(out, &[n, c, size[0], size[1]])
+}
+
+/// Training batch norm on `[n, c, s]`: `(y, mean, var)`.
+pub(crate) fn bn_train_forward(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    eps: f64,
+    relu: bool,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let [n, c, s]: [usize; 3] = dims(x);
+    let (mean, var) = norm::moments(data(x), n, c, s);
+    let mut y = vec![0.0f32; n * c * s];
+    norm::normalize(
+        data(x),
+        n,
+        c,
+        s,
+        &mean,
+        &var,
+        data(gamma),
+        data(beta),
+        eps,
+        relu,
+        &mut y,
+    );
+    (tensor(y, &[n, c, s]), tensor(mean, &[c]), tensor(var, &[c]))
+}
+
+impl ZooKernels for Flex {
+    fn zoo_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: Bias<Self>,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let bias = bias.into_option().map(dense);
+        conv2d_forward(&dense(x), &dense(weight), bias.as_ref(), &options)
+    }
+
+    fn zoo_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: Bias<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        let bias = bias.into_option().map(dense);
+        conv_t_forward(&dense(x), &dense(weight), bias.as_ref(), &options)
+    }
+
+    fn zoo_max_pool2d(x: FlexTensor, options: MaxPoolOptions<2>) -> FlexTensor {
+        max_pool_forward(&dense(x), &options, false).0
+    }
+
+    fn zoo_avg_pool2d(x: FlexTensor, options: AvgPoolOptions<2>) -> FlexTensor {
+        avg_pool_forward(&dense(x), &options)
+    }
+
+    fn zoo_adaptive_avg_pool2d(x: FlexTensor, output_size: [usize; 2]) -> FlexTensor {
+        adaptive_forward(&dense(x), output_size)
+    }
+
+    fn zoo_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        bn_train_forward(&dense(x), &dense(gamma), &dense(beta), epsilon, relu)
+    }
+
+    fn zoo_batch_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> FlexTensor {
+        let x = dense(x);
+        let [n, c, s]: [usize; 3] = dims(&x);
+        let mut y = vec![0.0f32; n * c * s];
+        norm::normalize(
+            data(&x),
+            n,
+            c,
+            s,
+            data(&dense(mean)),
+            data(&dense(variance)),
+            data(&dense(gamma)),
+            data(&dense(beta)),
+            epsilon,
+            relu,
+            &mut y,
+        );
+        tensor(y, &[n, c, s])
+    }
+}

@@ -1,0 +1,279 @@
+//! The zoo's own CPU kernels for burn's `flex` backend: convolution (any
+//! stride, padding, dilation and groups), transposed convolution, max and
+//! average pooling, adaptive average pooling and batch norm (training and
+//! evaluation, optionally with a ReLU fused after it), forward and backward.
+//!
+//! They plug into burn through its backend extension (`#[backend_extension]`):
+//! [`ZooKernels`] is implemented for `Flex` (the forward kernels) and for
+//! `Autodiff<Flex>` (the forward kernels plus hand-written backward steps).
+//! The functions at the crate root take and return burn `Tensor`s: on a flex
+//! device (plain or autodiff) with `f32` data they run these kernels; on any
+//! other device or dtype they call burn's own op, so ndarray and wgpu behave
+//! exactly as before. zoo-layers routes its layers through them, so every
+//! model of the zoo runs on these kernels with no change to its fields.
+//!
+//! The kernels themselves work on plain slices ([`cpu`]): im2col / col2im
+//! around the `gemm` crate (burn-flex's own matrix kernels, with AVX-512
+//! chosen at run time when the CPU has it), split over images, groups and
+//! column tiles on rayon's pool with per-thread buffers reused across calls.
+//!
+//! ```
+//! use burn::tensor::{Tensor, ops::ConvOptions};
+//! let device = zoo_device::from_name("flex").unwrap();
+//! let x = Tensor::<4>::ones([1, 1, 3, 3], &device);
+//! let w = Tensor::<4>::ones([1, 1, 2, 2], &device);
+//! let y = zoo_kernels::conv2d(x, w, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+//! assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![4.0; 4]);
+//! ```
+
+pub mod cpu;
+
+mod autodiff;
+mod flex;
+
+use burn::backend::{
+    Backend, DispatchDevice, ExtensionType, backend_extension, tensor::FloatTensor,
+};
+use burn::backend::Dispatch;
+use burn::tensor::module::{self, BatchNormTrainOutput};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
+use burn::tensor::{DType, Device, Tensor};
+
+/// A convolution's optional bias (the extension's form of `Option`).
+#[derive(ExtensionType, Debug)]
+pub enum Bias<B: Backend> {
+    /// A bias, `[C_out]`.
+    Some(FloatTensor<B>),
+    /// No bias.
+    None,
+}
+
+impl<B: Backend> Bias<B> {
+    /// As an `Option`.
+    pub fn into_option(self) -> Option<FloatTensor<B>> {
+        match self {
+            Bias::Some(b) => Some(b),
+            Bias::None => None,
+        }
+    }
+}
+
+/// The kernels, as a burn backend extension. Implemented for `Flex` and
+/// `Autodiff<Flex>`; the crate-root functions call it only on those (with
+/// `f32` data) and burn's own ops elsewhere.
+#[backend_extension(Flex, Autodiff)]
+pub trait ZooKernels: Backend {
+    /// `conv2d` with PyTorch's semantics (padding before and after may differ).
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        #[extension_type] bias: Bias<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// `conv_transpose2d` with PyTorch's semantics.
+    fn zoo_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        #[extension_type] bias: Bias<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// `max_pool2d` with symmetric padding.
+    fn zoo_max_pool2d(x: FloatTensor<Self>, options: MaxPoolOptions<2>) -> FloatTensor<Self>;
+
+    /// `avg_pool2d` with symmetric padding.
+    fn zoo_avg_pool2d(x: FloatTensor<Self>, options: AvgPoolOptions<2>) -> FloatTensor<Self>;
+
+    /// `adaptive_avg_pool2d`.
+    fn zoo_adaptive_avg_pool2d(x: FloatTensor<Self>, output_size: [usize; 2])
+    -> FloatTensor<Self>;
+
+    /// Training-mode batch norm of `[n, c, s]`: the output (ReLU'd with
+    /// `relu`), the batch mean and the biased batch variance (both detached).
+    fn zoo_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Evaluation-mode batch norm of `[n, c, s]` with the given statistics.
+    fn zoo_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether `x` runs on the zoo's kernels: a flex device (plain or autodiff)
+/// and `f32` data. `ZOO_KERNELS=burn` turns them off (to compare with burn's
+/// own flex ops).
+pub fn uses_zoo_kernels<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::F32 && is_flex(&x.device()) && enabled()
+}
+
+fn enabled() -> bool {
+    use std::sync::OnceLock;
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("ZOO_KERNELS").map_or(true, |v| v != "burn"))
+}
+
+/// Whether `device` is burn's flex CPU backend, with or without autodiff.
+pub fn is_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
+/// `torch.nn.functional.conv2d`: `x` `[N, C_in, H, W]`, `weight`
+/// `[C_out, C_in / groups, kh, kw]`, `bias` `[C_out]`.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) {
+        return module::conv2d(x, weight, bias, options);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        match bias {
+            Some(b) => Bias::Some(b.into_dispatch()),
+            None => Bias::None,
+        },
+        options,
+    ))
+}
+
+/// `torch.nn.functional.conv_transpose2d`: `x` `[N, C_in, H, W]`, `weight`
+/// `[C_in, C_out / groups, kh, kw]`, `bias` `[C_out]`.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) {
+        return module::conv_transpose2d(x, weight, bias, options);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv_transpose2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        match bias {
+            Some(b) => Bias::Some(b.into_dispatch()),
+            None => Bias::None,
+        },
+        options,
+    ))
+}
+
+/// `torch.nn.functional.max_pool2d` (without indices).
+pub fn max_pool2d(x: Tensor<4>, options: MaxPoolOptions<2>) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) || options.is_asymmetric() {
+        return module::max_pool2d(x, options);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_max_pool2d(
+        x.into_dispatch(),
+        options,
+    ))
+}
+
+/// `torch.nn.functional.avg_pool2d`.
+pub fn avg_pool2d(x: Tensor<4>, options: AvgPoolOptions<2>) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) || options.is_asymmetric() {
+        return module::avg_pool2d(x, options);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_avg_pool2d(
+        x.into_dispatch(),
+        options,
+    ))
+}
+
+/// `torch.nn.functional.adaptive_avg_pool2d`.
+pub fn adaptive_avg_pool2d(x: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) {
+        return module::adaptive_avg_pool2d(x, output_size);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_adaptive_avg_pool2d(
+        x.into_dispatch(),
+        output_size,
+    ))
+}
+
+/// `[N, C, ...]` as `[N, C, S]`.
+fn as_3d<const D: usize>(x: Tensor<D>) -> (Tensor<3>, [usize; D]) {
+    let dims = x.dims();
+    let s: usize = dims[2..].iter().product();
+    (x.reshape([dims[0], dims[1], s]), dims)
+}
+
+/// Batch norm with the batch's statistics (burn's `batch_norm_train`), with
+/// a ReLU after it when `relu`: the output and the detached batch mean and
+/// biased variance.
+pub fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> BatchNormTrainOutput<D> {
+    if !uses_zoo_kernels(&x) {
+        let mut out = module::batch_norm_train(x, gamma, beta, epsilon);
+        if relu {
+            out.output = burn::tensor::activation::relu(out.output);
+        }
+        return out;
+    }
+    let (x, dims) = as_3d(x);
+    let (y, mean, var) = <Dispatch as ZooKernels>::zoo_batch_norm_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+        relu,
+    );
+    BatchNormTrainOutput {
+        output: Tensor::<3>::from_dispatch(y).reshape(dims),
+        mean: Tensor::from_dispatch(mean),
+        variance: Tensor::from_dispatch(var),
+    }
+}
+
+/// Batch norm with given statistics (burn's `batch_norm`), with a ReLU after
+/// it when `relu`.
+pub fn batch_norm<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    mean: Tensor<1>,
+    variance: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> Tensor<D> {
+    // Under autodiff, burn's composed op carries the gradients of every input.
+    if !uses_zoo_kernels(&x) || x.device().is_autodiff() {
+        let y = module::batch_norm(x, gamma, beta, mean, variance, epsilon);
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
+    }
+    let (x, dims) = as_3d(x);
+    Tensor::<3>::from_dispatch(<Dispatch as ZooKernels>::zoo_batch_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+        relu,
+    ))
+    .reshape(dims)
+}
