@@ -7,7 +7,8 @@
 
 Same work: a LeNet-5 (d2l 7.6, sigmoid, avg pool, padding 2) training step
 with SGD and cross-entropy at batch 256 on 1x28x28; torchvision's resnet18
-inference (eval, no_grad) at batch 8 on 3x224x224 and batch 128 on 3x32x32.
+inference (eval, no_grad) at batch 8 on 3x224x224 and batch 128 on 3x32x32;
+a resnet18 training step (SGD, momentum 0.9) at batch 32 on 3x64x64.
 Median of `--runs` after warm-up, like the Rust side.
 """
 import argparse
@@ -29,11 +30,7 @@ def lenet():
         nn.Linear(84, 10))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--zoo", help="output of `cargo xtask bench models`")
-    args = ap.parse_args()
+def measure(runs):
     results = {}
     net = lenet()
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -46,7 +43,7 @@ def main():
         loss.backward()
         opt.step()
 
-    results["lenet_train_step_b256"] = median_ms(step, 3, args.runs)
+    results["lenet_train_step_b256"] = median_ms(step, 3, runs)
     try:
         import torchvision
         resnet = torchvision.models.resnet18().eval()
@@ -57,9 +54,29 @@ def main():
                 with torch.no_grad():
                     resnet(xb)
 
-            results[f"resnet18_infer_b{b}_{side}"] = median_ms(infer, 2, args.runs)
+            results[f"resnet18_infer_b{b}_{side}"] = median_ms(infer, 2, runs)
+        train = torchvision.models.resnet18().train()
+        opt = torch.optim.SGD(train.parameters(), lr=0.01, momentum=0.9)
+        xt = torch.rand(32, 3, 64, 64)
+        yt = torch.arange(32) * 31 % 1000
+
+        def train_step():
+            opt.zero_grad()
+            nn.functional.cross_entropy(train(xt), yt).backward()
+            opt.step()
+
+        results["resnet18_train_step_b32_64"] = median_ms(train_step, 2, runs)
     except ImportError:
         print("torchvision not installed: resnet18 skipped")
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--zoo", help="output of `cargo xtask bench models`")
+    args = ap.parse_args()
+    results = measure(args.runs)
     zoo = read_zoo(args.zoo)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, ms in results.items():

@@ -168,8 +168,9 @@ fn conv2d_matches_burn_over_random_shapes() {
 fn conv_matches_burn_on_model_shapes() {
     let mut rng = Rng(0xfeed);
     // (x, cout, kernel, stride, padding, groups)
-    let cases: [([usize; 4], usize, usize, usize, usize, usize); 7] = [
+    let cases: [([usize; 4], usize, usize, usize, usize, usize); 8] = [
         ([2, 16, 20, 20], 24, 3, 1, 1, 1),  // ResNet's 3x3
+        ([1, 64, 30, 30], 8, 3, 1, 1, 1),   // K = 576: column tiles split rows
         ([1, 3, 33, 33], 8, 7, 2, 3, 1),    // the 7x7/2 stem
         ([2, 16, 15, 15], 32, 1, 2, 0, 1),  // a 1x1/2 downsample
         ([2, 16, 14, 14], 16, 1, 1, 0, 1),  // a 1x1 (no im2col)

@@ -145,9 +145,10 @@ fn profile(name: &str, f: impl FnOnce()) {
     );
 }
 
-/// Model benchmarks of issue 5: a LeNet training step (batch 256, 28x28,
-/// SGD, cross-entropy) and ResNet-18 inference (batch 8 at 3x224x224, batch
-/// 128 at 3x32x32), medians in ms. `scripts/bench_models.py` times the same
+/// Model benchmarks: a LeNet training step (batch 256, 28x28, SGD,
+/// cross-entropy), ResNet-18 inference (batch 8 at 3x224x224, batch 128 at
+/// 3x32x32) and a ResNet-18 training step (batch 32 at 3x64x64, SGD with
+/// momentum), medians in ms. `scripts/bench_models.py` times the same
 /// work in PyTorch.
 pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
     use burn::module::Module;
@@ -206,9 +207,110 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
             let _ = resnet.forward(x.clone());
         });
     }
+    // ResNet-18 training step: batch 32 at 3x64x64, SGD with momentum.
+    let mut model = Some(ResNetConfig::torchvision(18, 1000).expect("resnet18").init(&ad));
+    let mut optim = zoo_optim::SgdConfig::torch_default().with_momentum(0.9).init();
+    let x = Tensor::<4>::random([32, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &ad);
+    let y = Tensor::<1, Int>::from_data(
+        burn::tensor::TensorData::new((0..32).map(|i| (i * 31 % 1000) as i64).collect::<Vec<_>>(), [32]),
+        &ad,
+    );
+    let t = time(device, 2, runs, || {
+        let m = model.take().expect("model");
+        let loss = zoo_losses::cross_entropy(
+            m.forward(x.clone()),
+            zoo_losses::CeTarget::Classes(y.clone()),
+            0.0,
+            zoo_losses::Reduction::Mean,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        model = Some(optim.step(0.01, m, grads));
+    });
+    results.push(("resnet18_train_step_b32_64".to_string(), t.as_secs_f64() * 1e3));
     for (name, ms) in &results {
         println!("{name}: {ms:.2} ms");
     }
+    results
+}
+
+/// Single-op benchmarks (`bench kernels`), each the work of
+/// `scripts/bench_kernels.py`: a 64->64 3x3 convolution (padding 1) on
+/// `[8, 64, 56, 56]` forward (inference device; GFLOP/s printed) and forward
+/// + backward; a 3x3/2 max pool (padding 1) on `[8, 64, 112, 112]`, training
+/// batch norm on `[32, 64, 56, 56]` and a 4x4/2 transposed convolution
+/// (padding 1) 64->32 on `[16, 64, 16, 16]`, forward + backward each (the
+/// backward of `sum(y * r)`, gradients of every input taken).
+pub fn kernels(device: &Device, runs: usize) -> Vec<(String, f64)> {
+    use burn::tensor::ops::{ConvTransposeOptions, MaxPoolOptions};
+    let mut results = Vec::new();
+    let mut report = |name: &str, t: Duration, extra: String| {
+        let ms = t.as_secs_f64() * 1e3;
+        println!("{name}: {ms:.2} ms");
+        if !extra.is_empty() {
+            println!("  ({extra})");
+        }
+        results.push((name.to_string(), ms));
+    };
+    let ad = device.clone().autodiff();
+    let u = |shape: [usize; 4], device: &Device| {
+        Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), device)
+    };
+    let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let (x, w) = (u([8, 64, 56, 56], device), u([64, 64, 3, 3], device));
+    let t = time(device, 2, runs, || {
+        let _ = zoo_kernels::conv2d(x.clone(), w.clone(), None, opts.clone());
+    });
+    let flops = 2.0 * (8 * 64 * 64 * 9 * 56 * 56) as f64;
+    report(
+        "conv3x3_64_fwd_b8_56",
+        t,
+        format!("{:.1} GFLOP/s", flops / t.as_secs_f64() / 1e9),
+    );
+    let (x, w) = (
+        u([8, 64, 56, 56], &ad).require_grad(),
+        u([64, 64, 3, 3], &ad).require_grad(),
+    );
+    let r = u([8, 64, 56, 56], &ad);
+    let t = time(device, 2, runs, || {
+        let y = zoo_kernels::conv2d(x.clone(), w.clone(), None, opts.clone());
+        let g = (y * r.clone()).sum().backward();
+        let _ = (x.grad(&g), w.grad(&g));
+    });
+    report(
+        "conv3x3_64_fwdbwd_b8_56",
+        t,
+        format!("{:.1} GFLOP/s", 3.0 * flops / t.as_secs_f64() / 1e9),
+    );
+    let x = u([8, 64, 112, 112], &ad).require_grad();
+    let r = u([8, 64, 56, 56], &ad);
+    let pool = MaxPoolOptions::new([3, 3])
+        .with_stride([2, 2])
+        .with_padding([1, 1]);
+    let t = time(device, 2, runs, || {
+        let y = zoo_kernels::max_pool2d(x.clone(), pool.clone());
+        let _ = x.grad(&(y * r.clone()).sum().backward());
+    });
+    report("maxpool3x3s2_fwdbwd_b8_64_112", t, String::new());
+    let x = u([32, 64, 56, 56], &ad).require_grad();
+    let gamma = Tensor::<1>::ones([64], &ad).require_grad();
+    let beta = Tensor::<1>::zeros([64], &ad).require_grad();
+    let r = u([32, 64, 56, 56], &ad);
+    let t = time(device, 2, runs, || {
+        let y = zoo_kernels::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5, false);
+        let g = (y.output * r.clone()).sum().backward();
+        let _ = (x.grad(&g), gamma.grad(&g), beta.grad(&g));
+    });
+    report("batchnorm_fwdbwd_b32_64_56", t, String::new());
+    let x = u([16, 64, 16, 16], &ad).require_grad();
+    let w = u([64, 32, 4, 4], &ad).require_grad();
+    let r = u([16, 32, 32, 32], &ad);
+    let opts = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+    let t = time(device, 2, runs, || {
+        let y = zoo_kernels::conv_transpose2d(x.clone(), w.clone(), None, opts.clone());
+        let g = (y * r.clone()).sum().backward();
+        let _ = (x.grad(&g), w.grad(&g));
+    });
+    report("convT4x4s2_64to32_fwdbwd_b16_16", t, String::new());
     results
 }
 

@@ -2,7 +2,7 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|data|models|augment|detect|all> [--device D]`: kernel, model and data-path
+//! - `bench <matmul|conv|data|models|kernels|augment|detect|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|voc-2007|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
@@ -345,6 +345,9 @@ fn main() -> ExitCode {
                 "models" => {
                     bench::models(&device, runs);
                 }
+                "kernels" => {
+                    bench::kernels(&device, runs);
+                }
                 "augment" => {
                     bench::augment(&device, runs);
                 }
@@ -370,7 +373,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, augment, detect or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, kernels, augment, detect or all"
                     );
                     return ExitCode::from(2);
                 }

@@ -9,7 +9,6 @@
 
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
-use burn::tensor::module::{batch_norm as bn_eval, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`BatchNorm`], with PyTorch's defaults.
@@ -191,13 +190,14 @@ pub fn batch_norm<const D: usize>(
     );
 
     if !training {
-        let output = bn_eval(
+        let output = zoo_kernels::batch_norm(
             input,
             weight,
             bias,
             running_mean.clone().detach(),
             running_var.clone().detach(),
             eps,
+            false,
         );
         return BatchNormOutput {
             output,
@@ -216,7 +216,7 @@ pub fn batch_norm<const D: usize>(
         per_channel > 1,
         "batch_norm: training needs more than one value per channel, got input {dims:?}"
     );
-    let result = batch_norm_train(input, weight, bias, eps);
+    let result = zoo_kernels::batch_norm_train(input, weight, bias, eps, false);
     let unbiased = result
         .variance
         .detach()

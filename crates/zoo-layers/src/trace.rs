@@ -37,8 +37,8 @@ use std::time::Instant;
 
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, activation, module};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, activation};
 
 /// One traced layer (or a scope of layers).
 #[derive(Clone, Debug, PartialEq)]
@@ -329,7 +329,37 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
                 .map_or(0, |b| b.lazy_shape().num_elements())
     };
     let macs = |o: &[usize]| (weight() * o[0] * o[2] * o[3]) as u64;
-    layer("Conv2d", params, macs, x, |x| conv.forward(x))
+    layer("Conv2d", params, macs, x, |x| conv_forward(conv, x))
+}
+
+/// `conv.forward(x)` on the zoo's kernels ([`zoo_kernels::conv2d`]), with
+/// burn-nn's padding rules (`Same` pads `(k - 1) / 2` before and the rest
+/// after, as burn computes it).
+pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let same = |k: usize, s: usize, len: usize| {
+        let out = len.div_ceil(s);
+        let total = if out > 0 {
+            ((out - 1) * s + k).saturating_sub(len)
+        } else {
+            0
+        };
+        (total / 2, total - total / 2)
+    };
+    let padding = match conv.padding {
+        burn::nn::PaddingConfig2d::Valid => [(0, 0); 2],
+        burn::nn::PaddingConfig2d::Same => [
+            same(conv.kernel_size[0], conv.stride[0], h),
+            same(conv.kernel_size[1], conv.stride[1], w),
+        ],
+        burn::nn::PaddingConfig2d::Explicit(t, l, b, r) => [(t, b), (l, r)],
+    };
+    zoo_kernels::conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups),
+    )
 }
 
 /// `linear.forward(x)`, traced: `weight.numel()` multiply-adds per row.
@@ -360,7 +390,7 @@ pub fn max_pool2d(x: Tensor<4>, options: MaxPoolOptions<2>) -> Tensor<4> {
         options.dilation,
         options.padding,
     );
-    op("MaxPool2d", x, |x| module::max_pool2d(x, options))
+    op("MaxPool2d", x, |x| zoo_kernels::max_pool2d(x, options))
 }
 
 /// Average pooling, traced.
@@ -372,13 +402,13 @@ pub fn avg_pool2d(x: Tensor<4>, options: AvgPoolOptions<2>) -> Tensor<4> {
         [1, 1],
         options.padding,
     );
-    op("AvgPool2d", x, |x| module::avg_pool2d(x, options))
+    op("AvgPool2d", x, |x| zoo_kernels::avg_pool2d(x, options))
 }
 
 /// Adaptive average pooling to `size`, traced.
 pub fn adaptive_avg_pool2d(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     op("AdaptiveAvgPool2d", x, |x| {
-        module::adaptive_avg_pool2d(x, size)
+        zoo_kernels::adaptive_avg_pool2d(x, size)
     })
 }
 

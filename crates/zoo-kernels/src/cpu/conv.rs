@@ -196,7 +196,7 @@ fn tile_len(win: &Window, tasks: usize) -> usize {
     let p = win.p().max(1);
     let mut t = (131_072 / win.k().max(1)).clamp(64, p.max(64)).min(p);
     let want = 2 * threads();
-    if tasks * p.div_ceil(t) < want {
+    if tasks.saturating_mul(p.div_ceil(t)) < want {
         let per = want.div_ceil(tasks.max(1));
         t = p.div_ceil(per).max(32.min(p));
     }
@@ -458,22 +458,27 @@ pub fn weight_grad(win: &Window, b: Batch, small: &[f32], image: &[f32]) -> Vec<
         }
         return acc;
     }
-    (0..tasks)
+    // Fixed chunks summed in order: the same sums on every run (a
+    // work-stealing fold would change the order, and so the last bits).
+    let chunks = threads().min(tasks);
+    let partials: Vec<Vec<f32>> = (0..chunks)
         .into_par_iter()
-        .fold(
-            || vec![0.0f32; total],
-            |mut acc, ng| {
+        .map(|ci| {
+            let mut acc = vec![0.0f32; total];
+            for ng in ci * tasks / chunks..(ci + 1) * tasks / chunks {
                 one(&mut acc, ng);
-                acc
-            },
-        )
-        .reduce_with(|mut a, b| {
-            for (x, y) in a.iter_mut().zip(&b) {
-                *x += y;
             }
-            a
+            acc
         })
-        .unwrap_or_else(|| vec![0.0; total])
+        .collect();
+    let mut parts = partials.into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![0.0; total]);
+    for part in parts {
+        for (x, y) in acc.iter_mut().zip(&part) {
+            *x += y;
+        }
+    }
+    acc
 }
 
 /// Sums `x` (`[n, c, s]`) over `n` and `s`: a bias gradient, `[c]`.

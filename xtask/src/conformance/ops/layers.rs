@@ -1,7 +1,6 @@
-//! Activations and layers: zoo-layers, and burn's own kernels where they
-//! already have PyTorch's semantics (convolutions, pooling).
+//! Activations and layers: zoo-layers, and the zoo's kernels (zoo-kernels:
+//! its own on flex, burn's elsewhere) for convolutions and pooling.
 
-use burn::tensor::module;
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 use zoo_layers::activation::Activation;
 
@@ -80,7 +79,7 @@ pub fn conv2d(ctx: &Ctx) -> Result<Outputs, String> {
         options.stride,
         ("the im2col columns", (c * kh * kw) as u128),
     )?;
-    let out = module::conv2d(input, weight, bias, options);
+    let out = zoo_kernels::conv2d(input, weight, bias, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -145,7 +144,7 @@ pub fn conv_transpose2d(ctx: &Ctx) -> Result<Outputs, String> {
             grown(w, kw, 1),
         ],
     )?;
-    let out = module::conv_transpose2d(input, weight, bias, options);
+    let out = zoo_kernels::conv_transpose2d(input, weight, bias, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -164,7 +163,7 @@ pub fn max_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         options.stride,
         ("the output", input.dims()[1] as u128),
     )?;
-    let out = module::max_pool2d(input, options);
+    let out = zoo_kernels::max_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -183,7 +182,7 @@ pub fn avg_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         options.stride,
         ("the output", input.dims()[1] as u128),
     )?;
-    let out = module::avg_pool2d(input, options);
+    let out = zoo_kernels::avg_pool2d(input, options);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 
@@ -195,7 +194,7 @@ pub fn adaptive_avg_pool2d(ctx: &Ctx) -> Result<Outputs, String> {
         "the output",
         &[n as u128, c as u128, size[0] as u128, size[1] as u128],
     )?;
-    let out = module::adaptive_avg_pool2d(input, size);
+    let out = zoo_kernels::adaptive_avg_pool2d(input, size);
     Ok(Outputs::default().float("output", DynTensor::new(out)))
 }
 

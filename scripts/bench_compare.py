@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The zoo / PyTorch ratios, from runs interleaved in one invocation: this
+machine's speed drifts 20-40% between periods, so each round times the zoo
+(`xtask bench WHAT`, a subprocess) and then PyTorch (the matching
+`scripts/bench_WHAT.py`, in process) back to back, and the ratio of each
+round is kept. Prints each benchmark's median ratio over the rounds with
+its range, and the medians of the times.
+
+    cargo build -p xtask        # once; the binary is run directly
+    python3 scripts/bench_compare.py models kernels --rounds 5 --runs 3
+"""
+import argparse
+import importlib
+import os
+import statistics
+import subprocess
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def zoo_times(binary, what, runs, device):
+    out = subprocess.run(
+        [binary, "bench", what, "--runs", str(runs), "--device", device],
+        check=True, capture_output=True, text=True).stdout
+    times = {}
+    for line in out.splitlines():
+        if line.strip().endswith(" ms") and ":" in line and not line.startswith(" "):
+            name, value = line.split(":", 1)
+            times[name.strip()] = float(value.strip().split()[0])
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="+", help="models, kernels, ...")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per round on each side")
+    ap.add_argument("--device", default="flex")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/zoo/target"))
+    ap.add_argument("--xtask", default=os.path.join(target, "debug", "xtask"))
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.rounds} rounds of {args.runs} runs, zoo on {args.device}")
+    for what in args.what:
+        torch_side = importlib.import_module(f"bench_{what}")
+        ratios, zt, tt = {}, {}, {}
+        for r in range(args.rounds):
+            z = zoo_times(args.xtask, what, args.runs, args.device)
+            t = torch_side.measure(args.runs)
+            for name, ms in t.items():
+                if name in z:
+                    ratios.setdefault(name, []).append(z[name] / ms)
+                    zt.setdefault(name, []).append(z[name])
+                    tt.setdefault(name, []).append(ms)
+            print(f"  round {r + 1}: " + ", ".join(
+                f"{n} {z[n] / t[n]:.2f}" for n in t if n in z), flush=True)
+        print(f"{what}:")
+        for name, rs in ratios.items():
+            print(f"  {name}: zoo / torch = {statistics.median(rs):.2f} "
+                  f"(range {min(rs):.2f}-{max(rs):.2f}; zoo {statistics.median(zt[name]):.2f} ms, "
+                  f"torch {statistics.median(tt[name]):.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
