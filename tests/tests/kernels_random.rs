@@ -73,11 +73,19 @@ fn compare<const D: usize, const E: usize>(
             .collect()
     };
     let (a, b) = (leaves(&ad, true), leaves(&ad, true));
-    assert!(zoo_kernels::uses_zoo_kernels(&a[0]), "not on the zoo's kernels");
+    assert!(
+        zoo_kernels::uses_zoo_kernels(&a[0]),
+        "not on the zoo's kernels"
+    );
     let (ya, yb) = (zoo(&a), burn(&b));
     assert_close("output", case, ya.clone(), yb.clone());
     let plain = zoo(&leaves(&flex(), false));
-    assert_close("inference output", case, plain, yb.clone().detach().to_device(&flex()));
+    assert_close(
+        "inference output",
+        case,
+        plain,
+        yb.clone().detach().to_device(&flex()),
+    );
     let r = Tensor::<E>::from_data(
         TensorData::new(rng.values(ya.shape().num_elements()), ya.dims()),
         &ad,
@@ -131,9 +139,8 @@ fn conv2d_matches_burn_over_random_shapes() {
         let (cin, cout) = (cg * groups, og * groups);
         let bias = rng.coin();
         let opts = ConvOptions::new_with_padding(stride, pad, dil, groups);
-        let case = format!(
-            "x [{n}, {cin}, {h}, {w}] w [{cout}, {cg}, {kh}, {kw}] {opts:?} bias {bias}"
-        );
+        let case =
+            format!("x [{n}, {cin}, {h}, {w}] w [{cout}, {cg}, {kh}, {kw}] {opts:?} bias {bias}");
         let xv = rng.values(n * cin * h * w);
         let wv = rng.values(cout * cg * kh * kw);
         let bv = rng.values(cout);
@@ -168,15 +175,19 @@ fn conv2d_matches_burn_over_random_shapes() {
 fn conv_matches_burn_on_model_shapes() {
     let mut rng = Rng(0xfeed);
     // (x, cout, kernel, stride, padding, groups)
-    let cases: [([usize; 4], usize, usize, usize, usize, usize); 8] = [
-        ([2, 16, 20, 20], 24, 3, 1, 1, 1),  // ResNet's 3x3
-        ([1, 64, 30, 30], 8, 3, 1, 1, 1),   // K = 576: column tiles split rows
-        ([1, 3, 33, 33], 8, 7, 2, 3, 1),    // the 7x7/2 stem
-        ([2, 16, 15, 15], 32, 1, 2, 0, 1),  // a 1x1/2 downsample
-        ([2, 16, 14, 14], 16, 1, 1, 0, 1),  // a 1x1 (no im2col)
-        ([2, 8, 15, 15], 8, 3, 1, 1, 8),    // depthwise
-        ([1, 64, 9, 9], 64, 3, 2, 1, 32),   // ResNeXt's grouped 3x3
-        ([3, 1, 28, 28], 6, 5, 1, 2, 1),    // LeNet's first layer
+    let cases: [([usize; 4], usize, usize, usize, usize, usize); 12] = [
+        ([32, 8, 4, 4], 16, 3, 1, 1, 1),   // many small images per gemm
+        ([16, 8, 3, 3], 8, 3, 2, 1, 2),    // the same, grouped and strided
+        ([16, 8, 2, 2], 8, 1, 1, 0, 1),    // the same, 1x1
+        ([40, 16, 1, 1], 32, 3, 1, 1, 1),  // ResNet's last stage at 32x32
+        ([2, 16, 20, 20], 24, 3, 1, 1, 1), // ResNet's 3x3
+        ([1, 64, 30, 30], 8, 3, 1, 1, 1),  // K = 576: column tiles split rows
+        ([1, 3, 33, 33], 8, 7, 2, 3, 1),   // the 7x7/2 stem
+        ([2, 16, 15, 15], 32, 1, 2, 0, 1), // a 1x1/2 downsample
+        ([2, 16, 14, 14], 16, 1, 1, 0, 1), // a 1x1 (no im2col)
+        ([2, 8, 15, 15], 8, 3, 1, 1, 8),   // depthwise
+        ([1, 64, 9, 9], 64, 3, 2, 1, 32),  // ResNeXt's grouped 3x3
+        ([3, 1, 28, 28], 6, 5, 1, 2, 1),   // LeNet's first layer
     ];
     for (xs, cout, k, s, p, g) in cases {
         let cg = xs[1] / g;
@@ -192,12 +203,30 @@ fn conv_matches_burn_on_model_shapes() {
             &case,
             &inputs,
             &mut rng,
-            |t| zoo_kernels::conv2d(t[0].clone(), t[1].clone(), Some(t[2].clone().reshape([cout])), o.clone()),
-            |t| module::conv2d(t[0].clone(), t[1].clone(), Some(t[2].clone().reshape([cout])), opts.clone()),
+            |t| {
+                zoo_kernels::conv2d(
+                    t[0].clone(),
+                    t[1].clone(),
+                    Some(t[2].clone().reshape([cout])),
+                    o.clone(),
+                )
+            },
+            |t| {
+                module::conv2d(
+                    t[0].clone(),
+                    t[1].clone(),
+                    Some(t[2].clone().reshape([cout])),
+                    opts.clone(),
+                )
+            },
         );
     }
     // FCN's upsampling (kernel 2s, stride s) and DCGAN's 4x4/2.
-    for (xs, cout, k, s, p) in [([1, 3, 5, 5], 3, 16, 8, 4), ([4, 16, 4, 4], 8, 4, 2, 1)] {
+    for (xs, cout, k, s, p) in [
+        ([1, 3, 5, 5], 3, 16, 8, 4),
+        ([4, 16, 4, 4], 8, 4, 2, 1),
+        ([24, 8, 2, 2], 4, 4, 2, 1),
+    ] {
         let cin = xs[1];
         let opts = ConvTransposeOptions::new([s, s], [p, p], [0, 0], [1, 1], 1);
         let case = format!("conv_transpose2d x {xs:?} k {k} s {s} p {p}");
@@ -215,7 +244,9 @@ fn conv_matches_burn_on_model_shapes() {
         );
     }
     // ResNet's 3x3/2 max pool.
-    let opts = MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]);
+    let opts = MaxPoolOptions::new([3, 3])
+        .with_stride([2, 2])
+        .with_padding([1, 1]);
     let inputs = vec![(rng.values(2 * 4 * 17 * 17), [2, 4, 17, 17])];
     compare(
         "max_pool2d 3x3/2 on [2, 4, 17, 17]",
@@ -253,9 +284,8 @@ fn conv_transpose2d_matches_burn_over_random_shapes() {
         let (cin, cout) = (cg * groups, og * groups);
         let bias = rng.coin();
         let opts = ConvTransposeOptions::new(stride, pad, out_pad, dil, groups);
-        let case = format!(
-            "x [{n}, {cin}, {h}, {w}] w [{cin}, {og}, {kh}, {kw}] {opts:?} bias {bias}"
-        );
+        let case =
+            format!("x [{n}, {cin}, {h}, {w}] w [{cin}, {og}, {kh}, {kw}] {opts:?} bias {bias}");
         let inputs = vec![
             (rng.values(n * cin * h * w), [n, cin, h, w]),
             (rng.values(cin * og * kh * kw), [cin, og, kh, kw]),
@@ -366,7 +396,11 @@ fn batch_norm_matches_burn_over_random_shapes() {
         let eps = [1e-5, 1e-3][i % 2];
         // A large offset on some cases: the statistics must not cancel.
         let offset = if i % 5 == 0 { 300.0 } else { 0.0 };
-        let xv: Vec<f32> = rng.values(n * c * h * w).iter().map(|v| v + offset).collect();
+        let xv: Vec<f32> = rng
+            .values(n * c * h * w)
+            .iter()
+            .map(|v| v + offset)
+            .collect();
         let inputs = vec![
             (xv, [n, c, h, w]),
             (rng.values(c), [1, 1, 1, c]),
@@ -411,7 +445,11 @@ fn batch_norm_matches_burn_over_random_shapes() {
         let stats: Vec<Tensor<1>> = (0..4)
             .map(|k| {
                 let v = rng.values(c);
-                let v: Vec<f32> = if k == 3 { v.iter().map(|a| a.abs() + 0.1).collect() } else { v };
+                let v: Vec<f32> = if k == 3 {
+                    v.iter().map(|a| a.abs() + 0.1).collect()
+                } else {
+                    v
+                };
                 tensor(&v, [c], &flex())
             })
             .collect();
@@ -437,11 +475,31 @@ fn batch_norm_matches_burn_over_random_shapes() {
 }
 
 #[test]
+fn sigmoid_matches_burn() {
+    let mut rng = Rng(99);
+    for shape in [[1, 1, 1, 1], [2, 3, 5, 7], [4, 6, 28, 28]] {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = rng.values(n).iter().map(|a| a * 20.0).collect();
+        compare(
+            &format!("sigmoid {shape:?}"),
+            &[(v, shape)],
+            &mut rng,
+            |t| zoo_kernels::sigmoid(t[0].clone()),
+            |t| burn::tensor::activation::sigmoid(t[0].clone()),
+        );
+    }
+}
+
+#[test]
 fn batch_norm_statistics_match_a_float64_reference() {
     let device = flex();
     let mut rng = Rng(42);
     let (n, c, s) = (3, 2, 50);
-    let xv: Vec<f32> = rng.values(n * c * s).iter().map(|v| v * 0.01 + 1000.0).collect();
+    let xv: Vec<f32> = rng
+        .values(n * c * s)
+        .iter()
+        .map(|v| v * 0.01 + 1000.0)
+        .collect();
     let out = zoo_kernels::batch_norm_train(
         tensor(&xv, [n, c, s], &device),
         Tensor::ones([c], &device),
@@ -457,8 +515,16 @@ fn batch_norm_statistics_match_a_float64_reference() {
             .collect();
         let m = vals.iter().sum::<f64>() / vals.len() as f64;
         let v = vals.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / vals.len() as f64;
-        assert!((mean[ci] as f64 - m).abs() < 1e-3, "mean {} vs {m}", mean[ci]);
-        assert!(((var[ci] as f64) - v).abs() < 1e-3 * v, "var {} vs {v}", var[ci]);
+        assert!(
+            (mean[ci] as f64 - m).abs() < 1e-3,
+            "mean {} vs {m}",
+            mean[ci]
+        );
+        assert!(
+            ((var[ci] as f64) - v).abs() < 1e-3 * v,
+            "var {} vs {v}",
+            var[ci]
+        );
     }
 }
 
@@ -477,19 +543,29 @@ fn kernels_pass_finite_difference_checks() {
     let opts = ConvOptions::new_with_padding([2, 1], [(1, 0), (0, 2)], [1, 2], 2);
     let w = tensor(&wv, [4, 2, 3, 2], &device.clone().autodiff());
     let xv = rng.values(2 * 4 * 6 * 5);
-    let r = tensor(&rng.values(2 * 4 * 3 * 5), [2, 4, 3, 5], &device.clone().autodiff());
-    let f = |x: Tensor<4>| (zoo_kernels::conv2d(x, w.clone(), None, opts.clone()) * r.clone()).sum();
+    let r = tensor(
+        &rng.values(2 * 4 * 3 * 5),
+        [2, 4, 3, 5],
+        &device.clone().autodiff(),
+    );
+    let f =
+        |x: Tensor<4>| (zoo_kernels::conv2d(x, w.clone(), None, opts.clone()) * r.clone()).sum();
     check_gradient(f, &xv, [2, 4, 6, 5], &device, check).unwrap();
     // Its weight gradient.
     let x = tensor(&xv, [2, 4, 6, 5], &device.clone().autodiff());
-    let f = |w: Tensor<4>| (zoo_kernels::conv2d(x.clone(), w, None, opts.clone()) * r.clone()).sum();
+    let f =
+        |w: Tensor<4>| (zoo_kernels::conv2d(x.clone(), w, None, opts.clone()) * r.clone()).sum();
     check_gradient(f, &wv, [4, 2, 3, 2], &device, check).unwrap();
     // DCGAN's transposed convolution (kernel 4, stride 2, padding 1).
     let wv = rng.values(3 * 2 * 4 * 4);
     let w = tensor(&wv, [3, 2, 4, 4], &device.clone().autodiff());
     let opts = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
     let xv = rng.values(2 * 3 * 3 * 3);
-    let r = tensor(&rng.values(2 * 2 * 6 * 6), [2, 2, 6, 6], &device.clone().autodiff());
+    let r = tensor(
+        &rng.values(2 * 2 * 6 * 6),
+        [2, 2, 6, 6],
+        &device.clone().autodiff(),
+    );
     let f = |x: Tensor<4>| {
         (zoo_kernels::conv_transpose2d(x, w.clone(), None, opts.clone()) * r.clone()).sum()
     };
@@ -499,7 +575,11 @@ fn kernels_pass_finite_difference_checks() {
     let xv = rng.values(3 * 2 * 4 * 4);
     let g = tensor(&[1.5f32, -0.5], [2], &device.clone().autodiff());
     let b = tensor(&[0.3f32, 0.2], [2], &device.clone().autodiff());
-    let r = tensor(&rng.values(3 * 2 * 4 * 4), [3, 2, 4, 4], &device.clone().autodiff());
+    let r = tensor(
+        &rng.values(3 * 2 * 4 * 4),
+        [3, 2, 4, 4],
+        &device.clone().autodiff(),
+    );
     let f = |x: Tensor<4>| {
         (zoo_kernels::batch_norm_train(x, g.clone(), b.clone(), 1e-5, false).output * r.clone())
             .sum()

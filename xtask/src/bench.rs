@@ -208,11 +208,20 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
         });
     }
     // ResNet-18 training step: batch 32 at 3x64x64, SGD with momentum.
-    let mut model = Some(ResNetConfig::torchvision(18, 1000).expect("resnet18").init(&ad));
-    let mut optim = zoo_optim::SgdConfig::torch_default().with_momentum(0.9).init();
+    let mut model = Some(
+        ResNetConfig::torchvision(18, 1000)
+            .expect("resnet18")
+            .init(&ad),
+    );
+    let mut optim = zoo_optim::SgdConfig::torch_default()
+        .with_momentum(0.9)
+        .init();
     let x = Tensor::<4>::random([32, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &ad);
     let y = Tensor::<1, Int>::from_data(
-        burn::tensor::TensorData::new((0..32).map(|i| (i * 31 % 1000) as i64).collect::<Vec<_>>(), [32]),
+        burn::tensor::TensorData::new(
+            (0..32).map(|i| (i * 31 % 1000) as i64).collect::<Vec<_>>(),
+            [32],
+        ),
         &ad,
     );
     let t = time(device, 2, runs, || {
@@ -226,7 +235,10 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         model = Some(optim.step(0.01, m, grads));
     });
-    results.push(("resnet18_train_step_b32_64".to_string(), t.as_secs_f64() * 1e3));
+    results.push((
+        "resnet18_train_step_b32_64".to_string(),
+        t.as_secs_f64() * 1e3,
+    ));
     for (name, ms) in &results {
         println!("{name}: {ms:.2} ms");
     }

@@ -13,9 +13,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Flex};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 
-use crate::{Bias, ZooKernels};
-use crate::cpu::{norm, pool};
+use crate::cpu::{elementwise, norm, pool};
 use crate::flex::{self as fx, data, dense, dims, tensor};
+use crate::{Bias, ZooKernels};
 
 type Ad<C> = Autodiff<Flex, C>;
 
@@ -78,7 +78,11 @@ impl Backward<Flex, 3> for ConvBiasBackward {
         let (ids, dy) = take(&ops, grads);
         let s = &ops.state;
         let want = ids.map(|i| i.is_some());
-        give(grads, ids, fx::conv2d_backward(&s.x, &s.w, &dy, &s.options, want));
+        give(
+            grads,
+            ids,
+            fx::conv2d_backward(&s.x, &s.w, &dy, &s.options, want),
+        );
     }
 }
 
@@ -119,7 +123,11 @@ impl Backward<Flex, 3> for ConvTBiasBackward {
         let (ids, dy) = take(&ops, grads);
         let s = &ops.state;
         let want = ids.map(|i| i.is_some());
-        give(grads, ids, fx::conv_t_backward(&s.x, &s.w, &dy, &s.options, want));
+        give(
+            grads,
+            ids,
+            fx::conv_t_backward(&s.x, &s.w, &dy, &s.options, want),
+        );
     }
 }
 
@@ -229,7 +237,34 @@ impl Backward<Flex, 3> for BnBackward {
     }
 }
 
+#[derive(Debug)]
+struct SigmoidBackward;
+
+impl Backward<Flex, 1> for SigmoidBackward {
+    type State = FlexTensor;
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (ids, dy) = take(&ops, grads);
+        let y = &ops.state;
+        let mut dx = vec![0.0f32; data(y).len()];
+        elementwise::sigmoid_backward(data(y), data(&dy), &mut dx);
+        let shape: Vec<usize> = y.layout().shape().iter().copied().collect();
+        give(grads, ids, [Some(tensor(dx, &shape))]);
+    }
+}
+
 impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
+    fn zoo_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let y = fx::sigmoid_forward(&dense(x.primitive().clone()));
+        match SigmoidBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(y.clone(), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     fn zoo_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -329,7 +364,11 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
     }
 
     fn zoo_max_pool2d(x: FloatTensor<Self>, options: MaxPoolOptions<2>) -> FloatTensor<Self> {
-        match MaxBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match MaxBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let xs = dense(x.into_primitive());
                 let x_dims = dims(&xs);
@@ -350,7 +389,11 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
     fn zoo_avg_pool2d(x: FloatTensor<Self>, options: AvgPoolOptions<2>) -> FloatTensor<Self> {
         let xs = dense(x.primitive().clone());
         let out = fx::avg_pool_forward(&xs, &options);
-        match AvgBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match AvgBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => prep.finish(
                 AvgState {
                     x_dims: dims(&xs),
@@ -362,13 +405,14 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         }
     }
 
-    fn zoo_adaptive_avg_pool2d(
-        x: FloatTensor<Self>,
-        output_size: [usize; 2],
-    ) -> FloatTensor<Self> {
+    fn zoo_adaptive_avg_pool2d(x: FloatTensor<Self>, output_size: [usize; 2]) -> FloatTensor<Self> {
         let xs = dense(x.primitive().clone());
         let out = fx::adaptive_forward(&xs, output_size);
-        match AdaptiveBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match AdaptiveBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => prep.finish(dims(&xs), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }

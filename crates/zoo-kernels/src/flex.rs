@@ -6,9 +6,9 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 use burn::tensor::{Shape, TensorData};
 
-use crate::{Bias, ZooKernels};
 use crate::cpu::conv::{self, Batch, Window};
-use crate::cpu::{norm, pool};
+use crate::cpu::{elementwise, norm, pool};
+use crate::{Bias, ZooKernels};
 
 /// `t` with contiguous `f32` storage (a copy only when it is a strided view).
 pub(crate) fn dense(t: FlexTensor) -> FlexTensor {
@@ -69,7 +69,14 @@ pub(crate) fn conv_geometry(x: [usize; 4], w: [usize; 4], o: &ConvOptions<2>) ->
         oh: conv_out(h, kh, o.stride[0], o.padding[0], o.dilation[0]),
         ow: conv_out(wd, kw, o.stride[1], o.padding[1], o.dilation[1]),
     };
-    (win, Batch { n, groups, m: cout / groups })
+    (
+        win,
+        Batch {
+            n,
+            groups,
+            m: cout / groups,
+        },
+    )
 }
 
 /// The window (on the output side) and batch of a transposed convolution.
@@ -109,7 +116,15 @@ pub(crate) fn conv_t_geometry(
         oh: h,
         ow: wd,
     };
-    (win, Batch { n, groups, m: cin / groups }, cout_g * groups)
+    (
+        win,
+        Batch {
+            n,
+            groups,
+            m: cin / groups,
+        },
+        cout_g * groups,
+    )
 }
 
 pub(crate) fn conv2d_forward(
@@ -182,8 +197,12 @@ pub(crate) fn conv_t_backward(
         tensor(dx, &xd)
     });
     let dw = want[1].then(|| tensor(conv::weight_grad(&win, bt, data(x), data(dy)), &wd));
-    let db = want[2]
-        .then(|| tensor(conv::channel_sums(data(dy), bt.n, cout, win.h * win.w), &[cout]));
+    let db = want[2].then(|| {
+        tensor(
+            conv::channel_sums(data(dy), bt.n, cout, win.h * win.w),
+            &[cout],
+        )
+    });
     [dx, dw, db]
 }
 
@@ -210,8 +229,24 @@ pub(crate) fn pool_geometry(
         pw_end: padding[1],
         dh: dilation[0],
         dw: dilation[1],
-        oh: pool::pool_out(h, kernel[0], stride[0], padding[0], padding[0], dilation[0], ceil),
-        ow: pool::pool_out(w, kernel[1], stride[1], padding[1], padding[1], dilation[1], ceil),
+        oh: pool::pool_out(
+            h,
+            kernel[0],
+            stride[0],
+            padding[0],
+            padding[0],
+            dilation[0],
+            ceil,
+        ),
+        ow: pool::pool_out(
+            w,
+            kernel[1],
+            stride[1],
+            padding[1],
+            padding[1],
+            dilation[1],
+            ceil,
+        ),
     }
 }
 
@@ -294,7 +329,18 @@ pub(crate) fn bn_train_forward(
     (tensor(y, &[n, c, s]), tensor(mean, &[c]), tensor(var, &[c]))
 }
 
+pub(crate) fn sigmoid_forward(x: &FlexTensor) -> FlexTensor {
+    let mut y = vec![0.0f32; data(x).len()];
+    elementwise::sigmoid(data(x), &mut y);
+    let shape: Vec<usize> = x.layout().shape().iter().copied().collect();
+    tensor(y, &shape)
+}
+
 impl ZooKernels for Flex {
+    fn zoo_sigmoid(x: FlexTensor) -> FlexTensor {
+        sigmoid_forward(&dense(x))
+    }
+
     fn zoo_conv2d(
         x: FlexTensor,
         weight: FlexTensor,

@@ -1,7 +1,8 @@
 //! The zoo's own CPU kernels for burn's `flex` backend: convolution (any
 //! stride, padding, dilation and groups), transposed convolution, max and
-//! average pooling, adaptive average pooling and batch norm (training and
-//! evaluation, optionally with a ReLU fused after it), forward and backward.
+//! average pooling, adaptive average pooling, batch norm (training and
+//! evaluation, optionally with a ReLU fused after it) and the sigmoid,
+//! forward and backward.
 //!
 //! They plug into burn through its backend extension (`#[backend_extension]`):
 //! [`ZooKernels`] is implemented for `Flex` (the forward kernels) and for
@@ -31,10 +32,10 @@ pub mod cpu;
 mod autodiff;
 mod flex;
 
+use burn::backend::Dispatch;
 use burn::backend::{
     Backend, DispatchDevice, ExtensionType, backend_extension, tensor::FloatTensor,
 };
-use burn::backend::Dispatch;
 use burn::tensor::module::{self, BatchNormTrainOutput};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 use burn::tensor::{DType, Device, Tensor};
@@ -86,8 +87,7 @@ pub trait ZooKernels: Backend {
     fn zoo_avg_pool2d(x: FloatTensor<Self>, options: AvgPoolOptions<2>) -> FloatTensor<Self>;
 
     /// `adaptive_avg_pool2d`.
-    fn zoo_adaptive_avg_pool2d(x: FloatTensor<Self>, output_size: [usize; 2])
-    -> FloatTensor<Self>;
+    fn zoo_adaptive_avg_pool2d(x: FloatTensor<Self>, output_size: [usize; 2]) -> FloatTensor<Self>;
 
     /// Training-mode batch norm of `[n, c, s]`: the output (ReLU'd with
     /// `relu`), the batch mean and the biased batch variance (both detached).
@@ -98,6 +98,9 @@ pub trait ZooKernels: Backend {
         epsilon: f64,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The logistic sigmoid, element-wise.
+    fn zoo_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// Evaluation-mode batch norm of `[n, c, s]` with the given statistics.
     fn zoo_batch_norm(
@@ -126,7 +129,10 @@ fn enabled() -> bool {
 
 /// Whether `device` is burn's flex CPU backend, with or without autodiff.
 pub fn is_flex(device: &Device) -> bool {
-    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+    matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    )
 }
 
 /// `torch.nn.functional.conv2d`: `x` `[N, C_in, H, W]`, `weight`
@@ -204,6 +210,14 @@ pub fn adaptive_avg_pool2d(x: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
         x.into_dispatch(),
         output_size,
     ))
+}
+
+/// `torch.sigmoid`, element-wise (in parallel chunks on flex).
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !uses_zoo_kernels(&x) {
+        return burn::tensor::activation::sigmoid(x);
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_sigmoid(x.into_dispatch()))
 }
 
 /// `[N, C, ...]` as `[N, C, S]`.

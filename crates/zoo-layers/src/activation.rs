@@ -125,7 +125,7 @@ impl Activation {
             Activation::Relu => act::relu(x),
             Activation::LeakyRelu { negative_slope } => act::leaky_relu(x, negative_slope),
             Activation::Elu { alpha } => act::elu(x, alpha),
-            Activation::Sigmoid => act::sigmoid(x),
+            Activation::Sigmoid => zoo_kernels::sigmoid(x),
             Activation::Tanh => act::tanh(x),
             Activation::Softmax { dim } => act::softmax(x, resolve_dim::<D>(dim, "softmax")),
             Activation::LogSoftmax { dim } => {

@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use super::{SendPtr, sgemm, threads, with_scratch};
+use super::{SendPtr, sgemm, threads, with_scratch, with_scratch2};
 
 /// The sliding-window geometry of one group of a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +116,22 @@ impl Window {
 /// Writes columns `[p0, p1)` of the column matrix of `image` (`c x h x w`)
 /// into `col` (`K x (p1 - p0)`, row-major).
 pub fn im2col(win: &Window, image: &[f32], col: &mut [f32], p0: usize, p1: usize) {
+    im2col_at(win, image, col, p1 - p0, 0, p0, p1);
+}
+
+/// [`im2col`] into a wider matrix: row `r` is `col[r * ld + off..][..p1 - p0]`.
+fn im2col_at(
+    win: &Window,
+    image: &[f32],
+    col: &mut [f32],
+    ld: usize,
+    off: usize,
+    p0: usize,
+    p1: usize,
+) {
+    if p0 % win.ow == 0 && p1 % win.ow == 0 {
+        return im2col_rows(win, image, col, ld, off, p0 / win.ow, p1 / win.ow);
+    }
     let len = p1 - p0;
     let (h, w) = (win.h, win.w);
     for c in 0..win.c {
@@ -123,7 +139,7 @@ pub fn im2col(win: &Window, image: &[f32], col: &mut [f32], p0: usize, p1: usize
         for ki in 0..win.kh {
             for kj in 0..win.kw {
                 let r = (c * win.kh + ki) * win.kw + kj;
-                let row = &mut col[r * len..(r + 1) * len];
+                let row = &mut col[r * ld + off..r * ld + off + len];
                 win.runs(p0, p1, |oy, ox0, ox1, at| {
                     let dst = &mut row[at..at + (ox1 - ox0)];
                     let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
@@ -153,9 +169,98 @@ pub fn im2col(win: &Window, image: &[f32], col: &mut [f32], p0: usize, p1: usize
     }
 }
 
+/// `dst.copy_from_slice(src)` for the short rows of small images, in
+/// fixed-size pieces (a `memcpy` call per row costs more than the copy).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    let mut i = 0;
+    while i + 8 <= n {
+        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+        i += 8;
+    }
+    if i + 4 <= n {
+        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
+        i += 4;
+    }
+    if i + 2 <= n {
+        dst[i..i + 2].copy_from_slice(&src[i..i + 2]);
+        i += 2;
+    }
+    if i < n {
+        dst[i] = src[i];
+    }
+}
+
+/// [`im2col_at`] for whole output rows `[oy0, oy1)`: each tap's valid
+/// columns worked out once, not per row (small images have short rows).
+fn im2col_rows(
+    win: &Window,
+    image: &[f32],
+    col: &mut [f32],
+    ld: usize,
+    off: usize,
+    oy0: usize,
+    oy1: usize,
+) {
+    let (h, w, ow) = (win.h, win.w, win.ow);
+    let len = (oy1 - oy0) * ow;
+    for c in 0..win.c {
+        let plane = &image[c * h * w..(c + 1) * h * w];
+        for ki in 0..win.kh {
+            for kj in 0..win.kw {
+                let r = (c * win.kh + ki) * win.kw + kj;
+                let row = &mut col[r * ld + off..r * ld + off + len];
+                let (a, b, xoff) = win.valid_x(kj, 0, ow);
+                for (oy, dst) in (oy0..oy1).zip(row.chunks_exact_mut(ow)) {
+                    let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
+                    if iy < 0 || iy >= h as isize {
+                        for d in dst.iter_mut() {
+                            *d = 0.0;
+                        }
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    for d in &mut dst[..a] {
+                        *d = 0.0;
+                    }
+                    for d in &mut dst[b..] {
+                        *d = 0.0;
+                    }
+                    if a < b {
+                        let first = (a * win.sw) as isize + xoff;
+                        if win.sw == 1 {
+                            let s0 = first as usize;
+                            copy_short(&mut dst[a..b], &src[s0..s0 + (b - a)]);
+                        } else {
+                            for (i, d) in dst[a..b].iter_mut().enumerate() {
+                                *d = src[first as usize + i * win.sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Adds columns `[p0, p1)` of `col` (`K x (p1 - p0)`) back onto `image`: the
 /// adjoint of [`im2col`].
 pub fn col2im(win: &Window, col: &[f32], image: &mut [f32], p0: usize, p1: usize) {
+    col2im_at(win, col, p1 - p0, 0, image, p0, p1);
+}
+
+/// [`col2im`] from a wider matrix: row `r` is `col[r * ld + off..][..p1 - p0]`.
+fn col2im_at(
+    win: &Window,
+    col: &[f32],
+    ld: usize,
+    off: usize,
+    image: &mut [f32],
+    p0: usize,
+    p1: usize,
+) {
     let len = p1 - p0;
     let (h, w) = (win.h, win.w);
     for c in 0..win.c {
@@ -163,7 +268,7 @@ pub fn col2im(win: &Window, col: &[f32], image: &mut [f32], p0: usize, p1: usize
         for ki in 0..win.kh {
             for kj in 0..win.kw {
                 let r = (c * win.kh + ki) * win.kw + kj;
-                let row = &col[r * len..(r + 1) * len];
+                let row = &col[r * ld + off..r * ld + off + len];
                 win.runs(p0, p1, |oy, ox0, ox1, at| {
                     let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
                     if iy < 0 || iy >= h as isize {
@@ -190,19 +295,6 @@ pub fn col2im(win: &Window, col: &[f32], image: &mut [f32], p0: usize, p1: usize
     }
 }
 
-/// Columns per tile: the column buffer stays near 512 KiB, and there are
-/// enough tiles for every thread when `tasks` (images x groups) are few.
-fn tile_len(win: &Window, tasks: usize) -> usize {
-    let p = win.p().max(1);
-    let mut t = (131_072 / win.k().max(1)).clamp(64, p.max(64)).min(p);
-    let want = 2 * threads();
-    if tasks.saturating_mul(p.div_ceil(t)) < want {
-        let per = want.div_ceil(tasks.max(1));
-        t = p.div_ceil(per).max(32.min(p));
-    }
-    t.max(1)
-}
-
 /// The shapes one driver call works on.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch {
@@ -212,6 +304,110 @@ pub struct Batch {
     pub groups: usize,
     /// Rows of `A` per group (`m`).
     pub m: usize,
+}
+
+/// A block of columns: columns `[p0, p1)` of images `[n0, n1)`, side by side
+/// (image `i`'s at offset `(i - n0) * (p1 - p0)`).
+#[derive(Clone, Copy, Debug)]
+struct Chunk {
+    n0: usize,
+    n1: usize,
+    p0: usize,
+    p1: usize,
+}
+
+impl Chunk {
+    fn seg(&self) -> usize {
+        self.p1 - self.p0
+    }
+    fn len(&self) -> usize {
+        (self.n1 - self.n0) * self.seg()
+    }
+    fn single(&self) -> bool {
+        self.n1 - self.n0 == 1
+    }
+}
+
+/// How one group's columns over all images are cut into blocks, as units
+/// whose images no other unit touches (what the scatter needs to run its
+/// units in parallel): large images in column tiles of one image (a unit:
+/// the image's tiles), small images several per block (one gemm and one
+/// packing of the weight for many images; a unit: the block). A block holds
+/// about 2 MiB of columns, and there are blocks for every thread when the
+/// work allows.
+fn units(win: &Window, b: Batch) -> Vec<Vec<Chunk>> {
+    let p = win.p();
+    let target = (524_288 / win.k().max(1)).max(64);
+    let want = 2 * threads();
+    let tasks = b.n * b.groups;
+    if 2 * p <= target && b.n > 1 {
+        let per = (target / p.max(1)).min((tasks / want).max(1)).clamp(1, b.n);
+        (0..b.n.div_ceil(per))
+            .map(|c| {
+                vec![Chunk {
+                    n0: c * per,
+                    n1: ((c + 1) * per).min(b.n),
+                    p0: 0,
+                    p1: p,
+                }]
+            })
+            .collect()
+    } else {
+        let mut tile = target.min(p);
+        if tasks * p.div_ceil(tile.max(1)) < want {
+            tile = p.div_ceil(want.div_ceil(tasks.max(1))).max(32.min(p));
+        }
+        let tile = tile.max(1);
+        (0..b.n)
+            .map(|i| {
+                (0..p.div_ceil(tile))
+                    .map(|t| Chunk {
+                        n0: i,
+                        n1: i + 1,
+                        p0: t * tile,
+                        p1: ((t + 1) * tile).min(p),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Copies rows `g * m..` of the images of `ch` from `small` (`[n, rows, p]`)
+/// side by side into `tmp` (`m x ch.len()`).
+fn gather_rows(
+    small: &[f32],
+    rows: usize,
+    p: usize,
+    g: usize,
+    m: usize,
+    ch: &Chunk,
+    tmp: &mut [f32],
+) {
+    let (seg, len) = (ch.seg(), ch.len());
+    for i in ch.n0..ch.n1 {
+        for o in 0..m {
+            let src = &small[(i * rows + g * m + o) * p + ch.p0..][..seg];
+            tmp[o * len + (i - ch.n0) * seg..][..seg].copy_from_slice(src);
+        }
+    }
+}
+
+/// Writes the column block of `ch` (group `g`) of `image` into `col` (`K x ch.len()`).
+fn gather_cols(win: &Window, b: Batch, image: &[f32], g: usize, ch: &Chunk, col: &mut [f32]) {
+    let il = win.image_len();
+    for i in ch.n0..ch.n1 {
+        let img = &image[(i * b.groups + g) * il..][..il];
+        im2col_at(
+            win,
+            img,
+            col,
+            ch.len(),
+            (i - ch.n0) * ch.seg(),
+            ch.p0,
+            ch.p1,
+        );
+    }
 }
 
 /// `small[n, g*m + i, p] = bias[g*m + i] + sum_k A[g*m + i, k] * im2col(image[n, g])[k, p]`.
@@ -231,56 +427,32 @@ pub fn gather_gemm(
     assert_eq!(image.len(), b.n * b.groups * win.image_len());
     assert_eq!(a.len(), rows * k);
     assert_eq!(small.len(), b.n * rows * p);
-    if p == 0 || rows == 0 {
+    if p == 0 || rows == 0 || b.n == 0 {
         return;
     }
-    let tile = tile_len(win, b.n * b.groups);
-    let tiles = p.div_ceil(tile);
-    let tasks = b.n * b.groups * tiles;
+    let chunks: Vec<Chunk> = units(win, b).into_iter().flatten().collect();
+    let tasks = b.groups * chunks.len();
     let nested = tasks < threads();
     let out = SendPtr(small.as_mut_ptr());
     let identity = win.is_identity();
     (0..tasks).into_par_iter().for_each(|t| {
-        let (ng, ti) = (t / tiles, t % tiles);
-        let (n, g) = (ng / b.groups, ng % b.groups);
-        let (p0, p1) = (ti * tile, (ti * tile + tile).min(p));
-        let len = p1 - p0;
-        let img = &image[(n * b.groups + g) * win.image_len()..][..win.image_len()];
-        let out = out;
-        // SAFETY: task (n, g, tile) alone writes rows g*m.. of image n, columns p0..p1.
-        let dst = unsafe { out.0.add((n * rows + g * b.m) * p + p0) };
-        if let Some(bias) = bias {
-            for i in 0..b.m {
-                // SAFETY: as above.
-                let row = unsafe { std::slice::from_raw_parts_mut(dst.add(i * p), len) };
-                row.fill(bias[g * b.m + i]);
-            }
-        }
+        let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
+        let (len, seg) = (ch.len(), ch.seg());
         let a_g = a[g * b.m * k..].as_ptr();
-        if identity {
-            // SAFETY: image rows are `p` apart; the column block starts at p0.
-            unsafe {
-                sgemm(
-                    b.m,
-                    len,
-                    k,
-                    dst,
-                    p,
-                    1,
-                    bias.is_some(),
-                    a_g,
-                    k,
-                    1,
-                    img.as_ptr().add(p0),
-                    p,
-                    1,
-                    nested,
-                )
-            };
-        } else {
-            with_scratch(k * len, |col| {
-                im2col(win, img, col, p0, p1);
-                // SAFETY: col is k x len; dst rows p apart.
+        let out = out;
+        let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[g * b.m + o]);
+        if ch.single() {
+            // SAFETY: task (g, chunk) alone writes rows g*m.. of its image, columns p0..p1.
+            let dst = unsafe { out.0.add((ch.n0 * rows + g * b.m) * p + ch.p0) };
+            if bias.is_some() {
+                for o in 0..b.m {
+                    // SAFETY: as above.
+                    unsafe { std::slice::from_raw_parts_mut(dst.add(o * p), len) }.fill(bias_of(o));
+                }
+            }
+            let img = &image[(ch.n0 * b.groups + g) * win.image_len()..];
+            if identity {
+                // SAFETY: image rows are `p` apart; the block starts at p0.
                 unsafe {
                     sgemm(
                         b.m,
@@ -293,14 +465,76 @@ pub fn gather_gemm(
                         a_g,
                         k,
                         1,
-                        col.as_ptr(),
-                        len,
+                        img.as_ptr().add(ch.p0),
+                        p,
                         1,
                         nested,
                     )
                 };
-            });
+            } else {
+                with_scratch(k * len, |col| {
+                    gather_cols(win, b, image, g, &ch, col);
+                    // SAFETY: col is k x len; dst rows p apart.
+                    unsafe {
+                        sgemm(
+                            b.m,
+                            len,
+                            k,
+                            dst,
+                            p,
+                            1,
+                            bias.is_some(),
+                            a_g,
+                            k,
+                            1,
+                            col.as_ptr(),
+                            len,
+                            1,
+                            nested,
+                        )
+                    };
+                });
+            }
+            return;
         }
+        with_scratch2(k * len, b.m * len, |col, tmp| {
+            gather_cols(win, b, image, g, &ch, col);
+            // SAFETY: col is k x len, tmp m x len.
+            unsafe {
+                sgemm(
+                    b.m,
+                    len,
+                    k,
+                    tmp.as_mut_ptr(),
+                    len,
+                    1,
+                    false,
+                    a_g,
+                    k,
+                    1,
+                    col.as_ptr(),
+                    len,
+                    1,
+                    nested,
+                )
+            };
+            for i in ch.n0..ch.n1 {
+                for o in 0..b.m {
+                    // SAFETY: task (g, chunk) alone writes rows g*m.. of its images.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.0.add((i * rows + g * b.m + o) * p + ch.p0),
+                            seg,
+                        )
+                    };
+                    let src = &tmp[o * len + (i - ch.n0) * seg..][..seg];
+                    let bo = bias_of(o);
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = s + bo;
+                    }
+                }
+            }
+        });
     });
 }
 
@@ -310,31 +544,38 @@ pub fn gather_gemm(
 pub fn gemm_scatter(win: &Window, b: Batch, small: &[f32], a: &[f32], image: &mut [f32]) {
     let (k, p) = (win.k(), win.p());
     let rows = b.groups * b.m;
-    assert_eq!(image.len(), b.n * b.groups * win.image_len());
+    let il = win.image_len();
+    assert_eq!(image.len(), b.n * b.groups * il);
     assert_eq!(a.len(), rows * k);
     assert_eq!(small.len(), b.n * rows * p);
-    if p == 0 || k == 0 {
+    if p == 0 || k == 0 || b.n == 0 {
         return;
     }
-    let tasks = b.n * b.groups;
+    let units = units(win, b);
+    let tasks = b.groups * units.len();
     let nested = tasks < threads();
-    let tile = tile_len(win, usize::MAX / 4);
     let identity = win.is_identity();
-    image
-        .par_chunks_mut(win.image_len())
-        .enumerate()
-        .for_each(|(ng, img)| {
-            let (n, g) = (ng / b.groups, ng % b.groups);
-            let a_g = a[g * b.m * k..].as_ptr();
-            let src = small[(n * rows + g * b.m) * p..].as_ptr();
-            if identity {
-                // SAFETY: img is c x p (K = c), A^T has rows 1 apart and columns k apart.
+    let out = SendPtr(image.as_mut_ptr());
+    (0..tasks).into_par_iter().for_each(|t| {
+        let (g, unit) = (t / units.len(), &units[t % units.len()]);
+        let a_g = a[g * b.m * k..].as_ptr();
+        let out = out;
+        // SAFETY: unit t alone touches its images' group-g channels.
+        let img = |i: usize| unsafe {
+            std::slice::from_raw_parts_mut(out.0.add((i * b.groups + g) * il), il)
+        };
+        for ch in unit {
+            let (len, seg) = (ch.len(), ch.seg());
+            if ch.single() && identity {
+                let dst = img(ch.n0).as_mut_ptr();
+                let src = small[(ch.n0 * rows + g * b.m) * p + ch.p0..].as_ptr();
+                // SAFETY: the image is c x p (K = c); A^T has rows 1 and columns k apart.
                 unsafe {
                     sgemm(
                         k,
-                        p,
+                        len,
                         b.m,
-                        img.as_mut_ptr(),
+                        dst.add(ch.p0),
                         p,
                         1,
                         true,
@@ -347,14 +588,19 @@ pub fn gemm_scatter(win: &Window, b: Batch, small: &[f32], a: &[f32], image: &mu
                         nested,
                     )
                 };
-                return;
+                continue;
             }
-            let mut p0 = 0;
-            while p0 < p {
-                let p1 = (p0 + tile).min(p);
-                let len = p1 - p0;
-                with_scratch(k * len, |col| {
-                    // SAFETY: col is k x len, written whole (accumulate off).
+            with_scratch2(
+                k * len,
+                if ch.single() { 0 } else { b.m * len },
+                |col, tmp| {
+                    let (src, src_rs) = if ch.single() {
+                        (small[(ch.n0 * rows + g * b.m) * p + ch.p0..].as_ptr(), p)
+                    } else {
+                        gather_rows(small, rows, p, g, b.m, ch, tmp);
+                        (tmp.as_ptr(), len)
+                    };
+                    // SAFETY: col is k x len, written whole.
                     unsafe {
                         sgemm(
                             k,
@@ -367,17 +613,19 @@ pub fn gemm_scatter(win: &Window, b: Batch, small: &[f32], a: &[f32], image: &mu
                             a_g,
                             1,
                             k,
-                            src.add(p0),
-                            p,
+                            src,
+                            src_rs,
                             1,
                             nested,
                         )
                     };
-                    col2im(win, col, img, p0, p1);
-                });
-                p0 = p1;
-            }
-        });
+                    for i in ch.n0..ch.n1 {
+                        col2im_at(win, col, len, (i - ch.n0) * seg, img(i), ch.p0, ch.p1);
+                    }
+                },
+            );
+        }
+    });
 }
 
 /// `dA[g*m + i, k] = sum_n sum_p small[n, g*m + i, p] * im2col(image[n, g])[k, p]`,
@@ -388,85 +636,52 @@ pub fn weight_grad(win: &Window, b: Batch, small: &[f32], image: &[f32]) -> Vec<
     assert_eq!(image.len(), b.n * b.groups * win.image_len());
     assert_eq!(small.len(), b.n * rows * p);
     let total = rows * k;
-    if p == 0 || total == 0 {
+    if p == 0 || total == 0 || b.n == 0 {
         return vec![0.0; total];
     }
-    let tasks = b.n * b.groups;
+    let chunks: Vec<Chunk> = units(win, b).into_iter().flatten().collect();
+    let tasks = b.groups * chunks.len();
     let nested = tasks < threads();
-    let tile = tile_len(win, usize::MAX / 4);
     let identity = win.is_identity();
-    let one = |acc: &mut [f32], ng: usize| {
-        let (n, g) = (ng / b.groups, ng % b.groups);
-        let img = &image[ng * win.image_len()..][..win.image_len()];
-        let src = small[(n * rows + g * b.m) * p..].as_ptr();
+    let one = |acc: &mut [f32], t: usize| {
+        let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
+        let len = ch.len();
         let dst = acc[g * b.m * k..].as_mut_ptr();
-        if identity {
-            // SAFETY: image^T has rows 1 apart and columns p apart.
-            unsafe {
-                sgemm(
-                    b.m,
-                    k,
-                    p,
-                    dst,
-                    k,
-                    1,
-                    true,
-                    src,
-                    p,
-                    1,
-                    img.as_ptr(),
-                    1,
-                    p,
-                    nested,
-                )
-            };
-            return;
-        }
-        let mut p0 = 0;
-        while p0 < p {
-            let p1 = (p0 + tile).min(p);
-            let len = p1 - p0;
-            with_scratch(k * len, |col| {
-                im2col(win, img, col, p0, p1);
-                // SAFETY: col^T is len x k: rows 1 apart, columns len apart.
+        with_scratch2(
+            if ch.single() && identity { 0 } else { k * len },
+            if ch.single() { 0 } else { b.m * len },
+            |col, tmp| {
+                let (src, src_rs) = if ch.single() {
+                    (small[(ch.n0 * rows + g * b.m) * p + ch.p0..].as_ptr(), p)
+                } else {
+                    gather_rows(small, rows, p, g, b.m, &ch, tmp);
+                    (tmp.as_ptr(), len)
+                };
+                let (cols, cols_cs) = if ch.single() && identity {
+                    let img = &image[(ch.n0 * b.groups + g) * win.image_len()..];
+                    (img[ch.p0..].as_ptr(), p)
+                } else {
+                    gather_cols(win, b, image, g, &ch, col);
+                    (col.as_ptr(), len)
+                };
+                // SAFETY: the columns transposed are len x k: rows 1 apart, columns cols_cs apart.
                 unsafe {
                     sgemm(
-                        b.m,
-                        k,
-                        len,
-                        dst,
-                        k,
-                        1,
-                        true,
-                        src.add(p0),
-                        p,
-                        1,
-                        col.as_ptr(),
-                        1,
-                        len,
-                        nested,
+                        b.m, k, len, dst, k, 1, true, src, src_rs, 1, cols, 1, cols_cs, nested,
                     )
                 };
-            });
-            p0 = p1;
-        }
+            },
+        );
     };
-    if nested {
-        let mut acc = vec![0.0; total];
-        for ng in 0..tasks {
-            one(&mut acc, ng);
-        }
-        return acc;
-    }
     // Fixed chunks summed in order: the same sums on every run (a
     // work-stealing fold would change the order, and so the last bits).
-    let chunks = threads().min(tasks);
-    let partials: Vec<Vec<f32>> = (0..chunks)
+    let parts = threads().min(tasks);
+    let partials: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|ci| {
             let mut acc = vec![0.0f32; total];
-            for ng in ci * tasks / chunks..(ci + 1) * tasks / chunks {
-                one(&mut acc, ng);
+            for t in ci * tasks / parts..(ci + 1) * tasks / parts {
+                one(&mut acc, t);
             }
             acc
         })

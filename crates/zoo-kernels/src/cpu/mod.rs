@@ -2,6 +2,7 @@
 //! each one can be read (and tested) against its formula alone.
 
 pub mod conv;
+pub mod elementwise;
 pub mod norm;
 pub mod pool;
 
@@ -21,8 +22,10 @@ pub(crate) fn threads() -> usize {
 }
 
 thread_local! {
-    /// Each thread's scratch buffer (im2col columns), grown once and reused.
+    /// Each thread's scratch buffers (im2col columns, gathered rows), grown
+    /// once and reused.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH2: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's scratch buffer of at least `len` values
@@ -39,6 +42,25 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
             }
             Err(_) => f(&mut vec![0.0; len]),
         }
+    })
+}
+
+/// [`with_scratch`] with a second buffer of at least `len2` values.
+pub(crate) fn with_scratch2<R>(
+    len: usize,
+    len2: usize,
+    f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
+) -> R {
+    with_scratch(len, |a| {
+        SCRATCH2.with(|s| match s.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.len() < len2 {
+                    buf.resize(len2, 0.0);
+                }
+                f(a, &mut buf[..len2])
+            }
+            Err(_) => f(a, &mut vec![0.0; len2]),
+        })
     })
 }
 

@@ -202,7 +202,14 @@ pub fn max_pool_backward(g: &Pool, dy: &[f32], indices: &[u32], dx: &mut [f32]) 
 /// input, and the divisor's extent (clipped to the padded input) when the
 /// padding counts.
 #[inline]
-fn avg_window(o: usize, s: usize, k: usize, p: usize, p_end: usize, len: usize) -> (usize, usize, usize) {
+fn avg_window(
+    o: usize,
+    s: usize,
+    k: usize,
+    p: usize,
+    p_end: usize,
+    len: usize,
+) -> (usize, usize, usize) {
     let start = (o * s) as isize - p as isize;
     let end = (start + k as isize).min((len + p_end) as isize);
     let padded = (end - start) as usize;
@@ -283,14 +290,7 @@ pub fn adaptive_window(i: usize, len: usize, out: usize) -> (usize, usize) {
 
 /// Adaptive average pooling of planes `h x w` to `oh x ow`.
 #[allow(clippy::too_many_arguments)]
-pub fn adaptive_avg_pool(
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    x: &[f32],
-    out: &mut [f32],
-) {
+pub fn adaptive_avg_pool(h: usize, w: usize, oh: usize, ow: usize, x: &[f32], out: &mut [f32]) {
     let (ip, op) = (h * w, oh * ow);
     if op == 0 {
         return;
