@@ -248,10 +248,10 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
 /// Single-op benchmarks (`bench kernels`), each the work of
 /// `scripts/bench_kernels.py`: a 64->64 3x3 convolution (padding 1) on
 /// `[8, 64, 56, 56]` forward (inference device; GFLOP/s printed) and forward
-/// + backward; a 3x3/2 max pool (padding 1) on `[8, 64, 112, 112]`, training
-/// batch norm on `[32, 64, 56, 56]` and a 4x4/2 transposed convolution
-/// (padding 1) 64->32 on `[16, 64, 16, 16]`, forward + backward each (the
-/// backward of `sum(y * r)`, gradients of every input taken).
+/// and backward; a 3x3/2 max pool (padding 1) on `[8, 64, 112, 112]`,
+/// training batch norm on `[32, 64, 56, 56]` and a 4x4/2 transposed
+/// convolution (padding 1) 64->32 on `[16, 64, 16, 16]`, forward and
+/// backward each (the backward of `sum(y * r)`, every input's gradient).
 pub fn kernels(device: &Device, runs: usize) -> Vec<(String, f64)> {
     use burn::tensor::ops::{ConvTransposeOptions, MaxPoolOptions};
     let mut results = Vec::new();

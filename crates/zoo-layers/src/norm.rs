@@ -90,10 +90,25 @@ impl BatchNorm {
             _ => "BatchNorm2d",
         };
         let params = || 2 * self.weight.lazy_shape().num_elements();
-        crate::trace::layer(kind, params, |_| 0, input, |x| self.forward_untraced(x))
+        crate::trace::layer(
+            kind,
+            params,
+            |_| 0,
+            input,
+            |x| self.forward_untraced(x, false),
+        )
     }
 
-    fn forward_untraced<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+    /// `relu(self.forward(input))`, fused into one pass on flex (traced as
+    /// the two layers it is).
+    pub fn forward_relu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if crate::trace::recording() {
+            return crate::trace::relu(self.forward(input));
+        }
+        self.forward_untraced(input, true)
+    }
+
+    fn forward_untraced<const D: usize>(&self, input: Tensor<D>, relu: bool) -> Tensor<D> {
         let device = input.device();
         let training = device.is_autodiff() && self.training.is_enabled();
         let (mean, var) = if training {
@@ -104,7 +119,7 @@ impl BatchNorm {
         } else {
             (self.running_mean.value(), self.running_var.value())
         };
-        let out = batch_norm(
+        let out = batch_norm_fused(
             input,
             mean.to_device(&device),
             var.to_device(&device),
@@ -113,6 +128,7 @@ impl BatchNorm {
             training,
             self.momentum,
             self.eps,
+            relu,
         );
         if training {
             self.running_mean.update(out.running_mean);
@@ -158,6 +174,32 @@ pub fn batch_norm<const D: usize>(
     momentum: f64,
     eps: f64,
 ) -> BatchNormOutput<D> {
+    batch_norm_fused(
+        input,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training,
+        momentum,
+        eps,
+        false,
+    )
+}
+
+/// [`batch_norm`] with a ReLU applied to its output when `relu`.
+#[allow(clippy::too_many_arguments)]
+fn batch_norm_fused<const D: usize>(
+    input: Tensor<D>,
+    running_mean: Tensor<1>,
+    running_var: Tensor<1>,
+    weight: Option<Tensor<1>>,
+    bias: Option<Tensor<1>>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+    relu: bool,
+) -> BatchNormOutput<D> {
     assert!(
         D >= 2,
         "batch_norm: input must be [N, C, ...], got rank {D}"
@@ -197,7 +239,7 @@ pub fn batch_norm<const D: usize>(
             running_mean.clone().detach(),
             running_var.clone().detach(),
             eps,
-            false,
+            relu,
         );
         return BatchNormOutput {
             output,
@@ -216,7 +258,7 @@ pub fn batch_norm<const D: usize>(
         per_channel > 1,
         "batch_norm: training needs more than one value per channel, got input {dims:?}"
     );
-    let result = zoo_kernels::batch_norm_train(input, weight, bias, eps, false);
+    let result = zoo_kernels::batch_norm_train(input, weight, bias, eps, relu);
     let unbiased = result
         .variance
         .detach()

@@ -75,6 +75,12 @@ fn with<T>(f: impl FnOnce(&mut Recorder) -> T) -> Option<T> {
     RECORDER.with(|r| r.borrow_mut().as_mut().map(f))
 }
 
+/// Whether a [`record`] is running on this thread (fused layers then run
+/// unfused, so each keeps its own row).
+pub fn recording() -> bool {
+    with(|_| ()).is_some()
+}
+
 /// Synchronises the device when timing (so a layer's time is its own).
 fn sync_if(timed: bool, device: &Device) {
     if timed {

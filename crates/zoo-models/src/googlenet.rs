@@ -133,7 +133,7 @@ impl BasicConv2d {
 
     /// `relu(bn(conv(x)))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(trace::conv2d(&self.conv, x)))
+        self.bn.forward_relu(trace::conv2d(&self.conv, x))
     }
 }
 

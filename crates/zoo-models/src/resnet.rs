@@ -12,7 +12,7 @@ use zoo_layers::blocks::residual::{
     BasicBlock, BasicBlockConfig, Bottleneck, BottleneckConfig, ResidualStyle,
 };
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
-use zoo_layers::trace::{self, relu};
+use zoo_layers::trace;
 
 use zoo_layers::blocks::conv;
 
@@ -218,7 +218,7 @@ impl ResNet {
     /// The convolutional trunk: `[N, C, H, W]` to the last stage's feature map.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let x = max_pool(
-            relu(self.bn1.forward(trace::conv2d(&self.conv1, x))),
+            self.bn1.forward_relu(trace::conv2d(&self.conv1, x)),
             3,
             2,
             1,

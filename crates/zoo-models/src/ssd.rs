@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
-use zoo_layers::trace::{self, relu};
+use zoo_layers::trace;
 
 /// The course's `down_sample_blk`: two 3x3 convolutions with batch norm and
 /// ReLU, then a 2x2 max pool (halves the map).
@@ -51,8 +51,8 @@ impl DownSampleBlock {
 
     /// conv-bn-relu twice, then max pool 2.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(trace::conv2d(&self.conv1, x)));
-        let x = relu(self.bn2.forward(trace::conv2d(&self.conv2, x)));
+        let x = self.bn1.forward_relu(trace::conv2d(&self.conv1, x));
+        let x = self.bn2.forward_relu(trace::conv2d(&self.conv2, x));
         trace::max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]))
     }
 }

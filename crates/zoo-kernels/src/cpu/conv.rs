@@ -129,7 +129,7 @@ fn im2col_at(
     p0: usize,
     p1: usize,
 ) {
-    if p0 % win.ow == 0 && p1 % win.ow == 0 {
+    if p0.is_multiple_of(win.ow) && p1.is_multiple_of(win.ow) {
         return im2col_rows(win, image, col, ld, off, p0 / win.ow, p1 / win.ow);
     }
     let len = p1 - p0;
@@ -439,11 +439,10 @@ pub fn gather_gemm(
         let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
         let (len, seg) = (ch.len(), ch.seg());
         let a_g = a[g * b.m * k..].as_ptr();
-        let out = out;
         let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[g * b.m + o]);
         if ch.single() {
             // SAFETY: task (g, chunk) alone writes rows g*m.. of its image, columns p0..p1.
-            let dst = unsafe { out.0.add((ch.n0 * rows + g * b.m) * p + ch.p0) };
+            let dst = unsafe { out.get().add((ch.n0 * rows + g * b.m) * p + ch.p0) };
             if bias.is_some() {
                 for o in 0..b.m {
                     // SAFETY: as above.
@@ -523,7 +522,7 @@ pub fn gather_gemm(
                     // SAFETY: task (g, chunk) alone writes rows g*m.. of its images.
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(
-                            out.0.add((i * rows + g * b.m + o) * p + ch.p0),
+                            out.get().add((i * rows + g * b.m + o) * p + ch.p0),
                             seg,
                         )
                     };
@@ -559,10 +558,9 @@ pub fn gemm_scatter(win: &Window, b: Batch, small: &[f32], a: &[f32], image: &mu
     (0..tasks).into_par_iter().for_each(|t| {
         let (g, unit) = (t / units.len(), &units[t % units.len()]);
         let a_g = a[g * b.m * k..].as_ptr();
-        let out = out;
         // SAFETY: unit t alone touches its images' group-g channels.
         let img = |i: usize| unsafe {
-            std::slice::from_raw_parts_mut(out.0.add((i * b.groups + g) * il), il)
+            std::slice::from_raw_parts_mut(out.get().add((i * b.groups + g) * il), il)
         };
         for ch in unit {
             let (len, seg) = (ch.len(), ch.seg());

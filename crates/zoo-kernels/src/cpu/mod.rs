@@ -16,6 +16,14 @@ pub(crate) struct SendPtr(pub *mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `SendPtr`).
+    #[inline(always)]
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Threads of rayon's pool (what one level of parallelism can use).
 pub(crate) fn threads() -> usize {
     rayon::current_num_threads().max(1)

@@ -109,7 +109,6 @@ pub fn backward(
     let grads: Vec<(f32, f32)> = (0..c)
         .into_par_iter()
         .map(|ci| {
-            let out = out;
             let inv = (1.0 / (var[ci] as f64 + eps).sqrt()) as f32;
             let (m, gm, bt) = (mean[ci], gamma[ci], beta[ci]);
             let live = |v: f32| !relu || (v - m) * inv * gm + bt > 0.0;
@@ -135,7 +134,7 @@ pub fn backward(
                 let o = (ni * c + ci) * s;
                 let (xp, gp) = (&x[o..o + s], &dy[o..o + s]);
                 // SAFETY: channel ci alone writes these planes.
-                let dp = unsafe { std::slice::from_raw_parts_mut(out.0.add(o), s) };
+                let dp = unsafe { std::slice::from_raw_parts_mut(out.get().add(o), s) };
                 for ((d, &v), &g) in dp.iter_mut().zip(xp).zip(gp) {
                     let g = if live(v) { g } else { 0.0 };
                     let xhat = (v - m) * inv;

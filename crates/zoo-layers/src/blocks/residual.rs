@@ -127,7 +127,7 @@ pub struct BasicBlock {
 impl BasicBlock {
     /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.bn1.forward(trace::conv2d(&self.conv1, x.clone())));
+        let y = self.bn1.forward_relu(trace::conv2d(&self.conv1, x.clone()));
         let y = self.bn2.forward(trace::conv2d(&self.conv2, y));
         let shortcut = match &self.downsample {
             Some(d) => d.forward(x),
@@ -224,8 +224,8 @@ pub struct Bottleneck {
 impl Bottleneck {
     /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.bn1.forward(trace::conv2d(&self.conv1, x.clone())));
-        let y = relu(self.bn2.forward(trace::conv2d(&self.conv2, y)));
+        let y = self.bn1.forward_relu(trace::conv2d(&self.conv1, x.clone()));
+        let y = self.bn2.forward_relu(trace::conv2d(&self.conv2, y));
         let y = self.bn3.forward(trace::conv2d(&self.conv3, y));
         let shortcut = match &self.downsample {
             Some(d) => d.forward(x),
