@@ -7,7 +7,11 @@ round is kept. Prints each benchmark's median ratio over the rounds with
 its range, and the medians of the times.
 
     cargo build -p xtask        # once; the binary is run directly
-    python3 scripts/bench_compare.py models kernels --rounds 5 --runs 3
+    python3 scripts/bench_compare.py models kernels --rounds 5 --runs 3 [--baseline]
+
+`--baseline` also times, each round, the same binary with `ZOO_KERNELS=burn`
+(burn's own flex ops instead of the zoo's kernels): the before / after of
+the kernels, measured in the same period.
 """
 import argparse
 import importlib
@@ -22,10 +26,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
-def zoo_times(binary, what, runs, device):
+def zoo_times(binary, what, runs, device, burn_ops=False):
+    env = dict(os.environ)
+    if burn_ops:
+        env["ZOO_KERNELS"] = "burn"
     out = subprocess.run(
         [binary, "bench", what, "--runs", str(runs), "--device", device],
-        check=True, capture_output=True, text=True).stdout
+        check=True, capture_output=True, text=True, env=env).stdout
     times = {}
     for line in out.splitlines():
         if line.strip().endswith(" ms") and ":" in line and not line.startswith(" "):
@@ -40,6 +47,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3, help="timed runs per round on each side")
     ap.add_argument("--device", default="flex")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also time the zoo with ZOO_KERNELS=burn (burn's own flex ops) each round")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/zoo/target"))
     ap.add_argument("--xtask", default=os.path.join(target, "debug", "xtask"))
     args = ap.parse_args()
@@ -47,22 +56,30 @@ def main():
           f"{args.rounds} rounds of {args.runs} runs, zoo on {args.device}")
     for what in args.what:
         torch_side = importlib.import_module(f"bench_{what}")
-        ratios, zt, tt = {}, {}, {}
+        ratios, zt, tt, base, bt = {}, {}, {}, {}, {}
         for r in range(args.rounds):
             z = zoo_times(args.xtask, what, args.runs, args.device)
+            b = zoo_times(args.xtask, what, args.runs, args.device, True) if args.baseline else {}
             t = torch_side.measure(args.runs)
             for name, ms in t.items():
                 if name in z:
                     ratios.setdefault(name, []).append(z[name] / ms)
                     zt.setdefault(name, []).append(z[name])
                     tt.setdefault(name, []).append(ms)
+                if name in b:
+                    base.setdefault(name, []).append(b[name] / ms)
+                    bt.setdefault(name, []).append(b[name])
             print(f"  round {r + 1}: " + ", ".join(
                 f"{n} {z[n] / t[n]:.2f}" for n in t if n in z), flush=True)
         print(f"{what}:")
         for name, rs in ratios.items():
-            print(f"  {name}: zoo / torch = {statistics.median(rs):.2f} "
-                  f"(range {min(rs):.2f}-{max(rs):.2f}; zoo {statistics.median(zt[name]):.2f} ms, "
-                  f"torch {statistics.median(tt[name]):.2f} ms)")
+            line = (f"  {name}: zoo / torch = {statistics.median(rs):.2f} "
+                    f"(range {min(rs):.2f}-{max(rs):.2f}; zoo {statistics.median(zt[name]):.2f} ms, "
+                    f"torch {statistics.median(tt[name]):.2f} ms)")
+            if name in base:
+                line += (f"; burn's flex ops / torch = {statistics.median(base[name]):.2f} "
+                         f"({statistics.median(bt[name]):.2f} ms)")
+            print(line)
 
 
 if __name__ == "__main__":

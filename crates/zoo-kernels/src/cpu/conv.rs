@@ -261,6 +261,9 @@ fn col2im_at(
     p0: usize,
     p1: usize,
 ) {
+    if p0.is_multiple_of(win.ow) && p1.is_multiple_of(win.ow) {
+        return col2im_rows(win, col, ld, off, image, p0 / win.ow, p1 / win.ow);
+    }
     let len = p1 - p0;
     let (h, w) = (win.h, win.w);
     for c in 0..win.c {
@@ -290,6 +293,52 @@ fn col2im_at(
                         }
                     }
                 });
+            }
+        }
+    }
+}
+
+/// [`col2im_at`] for whole output rows `[oy0, oy1)`, each tap's valid
+/// columns worked out once.
+fn col2im_rows(
+    win: &Window,
+    col: &[f32],
+    ld: usize,
+    off: usize,
+    image: &mut [f32],
+    oy0: usize,
+    oy1: usize,
+) {
+    let (h, w, ow) = (win.h, win.w, win.ow);
+    let len = (oy1 - oy0) * ow;
+    for c in 0..win.c {
+        let plane = &mut image[c * h * w..(c + 1) * h * w];
+        for ki in 0..win.kh {
+            for kj in 0..win.kw {
+                let r = (c * win.kh + ki) * win.kw + kj;
+                let row = &col[r * ld + off..r * ld + off + len];
+                let (a, b, xoff) = win.valid_x(kj, 0, ow);
+                if a >= b {
+                    continue;
+                }
+                let first = ((a * win.sw) as isize + xoff) as usize;
+                for (oy, src) in (oy0..oy1).zip(row.chunks_exact(ow)) {
+                    let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * w..(iy as usize + 1) * w];
+                    let src = &src[a..b];
+                    if win.sw == 1 {
+                        for (d, s) in dst[first..first + (b - a)].iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    } else {
+                        for (i, s) in src.iter().enumerate() {
+                            dst[first + i * win.sw] += s;
+                        }
+                    }
+                }
             }
         }
     }
@@ -356,6 +405,11 @@ fn units(win: &Window, b: Batch) -> Vec<Vec<Chunk>> {
         let mut tile = target.min(p);
         if tasks * p.div_ceil(tile.max(1)) < want {
             tile = p.div_ceil(want.div_ceil(tasks.max(1))).max(32.min(p));
+        }
+        // Whole output rows when a tile holds one or more (im2col's row path).
+        let ow = win.ow.max(1);
+        if tile >= ow && tile < p {
+            tile -= tile % ow;
         }
         let tile = tile.max(1);
         (0..b.n)
