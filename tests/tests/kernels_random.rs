@@ -587,3 +587,67 @@ fn kernels_pass_finite_difference_checks() {
     };
     check_gradient(f, &xv, [3, 2, 4, 4], &device, check).unwrap();
 }
+
+/// The gathered resampling against the same sums as dense matrices
+/// (`A @ X @ B^T` per image, burn's matmul), with random windows and taps.
+#[test]
+fn resample_matches_dense_matrices() {
+    let device = flex();
+    let mut rng = Rng(0x7e5a);
+    let (n, c, h, w, oh, ow) = (3, 2, 9, 11, 5, 7);
+    let x = rng.values(n * c * h * w);
+    let taps = |rng: &mut Rng, len: usize, out: usize| -> Vec<Vec<(usize, Vec<f32>)>> {
+        (0..n)
+            .map(|_| {
+                (0..out)
+                    .map(|_| {
+                        let k = rng.int(1, 4);
+                        (rng.int(0, len - k), rng.values(k))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let (rows, cols) = (taps(&mut rng, h, oh), taps(&mut rng, w, ow));
+    let dense = |t: &[Vec<(usize, Vec<f32>)>], len: usize, out: usize| {
+        let mut m = vec![0.0f32; n * out * len];
+        for (i, per) in t.iter().enumerate() {
+            for (o, (lo, ws)) in per.iter().enumerate() {
+                for (k, wt) in ws.iter().enumerate() {
+                    m[(i * out + o) * len + lo + k] = *wt;
+                }
+            }
+        }
+        Tensor::<3>::from_data(TensorData::new(m, [n, out, len]), &device)
+    };
+    let xt = tensor(&x, [n, c, h, w], &device);
+    let a = dense(&rows, h, oh).reshape([n, 1, oh, h]);
+    let b = dense(&cols, w, ow).reshape([n, 1, ow, w]).swap_dims(2, 3);
+    let want = a.matmul(xt.clone()).matmul(b);
+    let got =
+        zoo_kernels::resample_separable(&xt, &rows, &cols).expect("flex takes the gather path");
+    assert_close("resample", "3 images", got, want);
+}
+
+#[test]
+fn flip_where_matches_burn_flip() {
+    let device = flex();
+    let mut rng = Rng(5);
+    let (n, c, h, w) = (4, 3, 5, 6);
+    let x = tensor(&rng.values(n * c * h * w), [n, c, h, w], &device);
+    let flags = [true, false, false, true];
+    for (horizontal, axis) in [(true, 3), (false, 2)] {
+        let got = zoo_kernels::flip_where(&x, &flags, horizontal).expect("flex");
+        for (i, f) in flags.iter().enumerate() {
+            let img = x.clone().slice([i..i + 1, 0..c, 0..h, 0..w]);
+            let want = if *f { img.flip([axis]) } else { img };
+            let g = got.clone().slice([i..i + 1, 0..c, 0..h, 0..w]);
+            assert_close(
+                "flip",
+                &format!("image {i}, horizontal {horizontal}"),
+                g,
+                want,
+            );
+        }
+    }
+}

@@ -58,12 +58,17 @@ fn random_flip(
     let draws: Vec<bool> = (0..images.dims()[0])
         .map(|_| (rng.unit() as f64) < p)
         .collect();
-    // Runs of samples with the same draw, flipped or kept as slices and
-    // concatenated: one pass over the batch (a masked select of the flipped
-    // batch was 2-3x slower on flex).
     if draws.iter().all(|d| !d) {
         return Ok(images);
     }
+    // On flex: one pass, each image copied or mirrored.
+    let horizontal = op == "RandomHorizontalFlip";
+    if let Some(y) = zoo_kernels::flip_where(&images, &draws, horizontal) {
+        return Ok(y);
+    }
+    // Elsewhere: runs of samples with the same draw, flipped or kept as
+    // slices and concatenated (a masked select of the flipped batch was 2-3x
+    // slower).
     if draws.iter().all(|d| *d) {
         return Ok(flip(images));
     }
@@ -204,6 +209,24 @@ impl Transform for RandomResizedCrop {
         let windows: Vec<_> = (0..n).map(|_| self.params(h, w, rng)).collect();
         let rows: Vec<_> = windows.iter().map(|&(i, _, hh, _)| (i, hh)).collect();
         let cols: Vec<_> = windows.iter().map(|&(_, j, _, ww)| (j, ww)).collect();
+        // On flex: the taps gathered (the work of the taps, not of the dense
+        // matrices below, which compute the same sums on other devices).
+        let taps = |windows: &[(usize, usize)], out: usize| -> Vec<Vec<(usize, Vec<f32>)>> {
+            windows
+                .iter()
+                .map(|&(start, len)| {
+                    axis_weights(len, out, true)
+                        .into_iter()
+                        .map(|(lo, ws)| (start + lo, ws))
+                        .collect()
+                })
+                .collect()
+        };
+        if let Some(y) =
+            zoo_kernels::resample_separable(&images, &taps(&rows, oh), &taps(&cols, ow))
+        {
+            return Ok(y);
+        }
         let device = images.device();
         let a = Tensor::<3>::from_data(
             TensorData::new(window_matrices(&rows, h, oh), [n, oh, h]),

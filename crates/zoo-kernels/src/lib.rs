@@ -220,6 +220,73 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_sigmoid(x.into_dispatch()))
 }
 
+/// Separable resampling of each image `i` of `x` (`[N, C, H, W]`, no
+/// gradient) to `[N, C, oh, ow]`: output `(oy, ox)` is
+/// `sum_a sum_b rows[i][oy].1[a] * cols[i][ox].1[b] * x[i, c, rows[i][oy].0 + a, cols[i][ox].0 + b]`.
+/// On flex with `f32` data and no autodiff it gathers the taps
+/// ([`cpu::resample`]); elsewhere it returns `None`, for the caller's dense
+/// form of the same sums.
+///
+/// # Panics
+/// When `rows` or `cols` do not hold one list of taps per image, or a tap
+/// falls outside the image.
+pub fn resample_separable(
+    x: &Tensor<4>,
+    rows: &[Vec<(usize, Vec<f32>)>],
+    cols: &[Vec<(usize, Vec<f32>)>],
+) -> Option<Tensor<4>> {
+    if !uses_zoo_kernels(x) || x.device().is_autodiff() {
+        return None;
+    }
+    let [n, c, h, w] = x.dims();
+    assert!(
+        rows.len() == n && cols.len() == n,
+        "resample_separable: {} row and {} column tap lists for {n} images",
+        rows.len(),
+        cols.len()
+    );
+    let (oh, ow) = (
+        rows.first().map_or(0, Vec::len),
+        cols.first().map_or(0, Vec::len),
+    );
+    let prim = flex::dense(x.clone().try_into_primitive::<burn::backend::Flex>().ok()?);
+    let mut out = vec![0.0f32; n * c * oh * ow];
+    cpu::resample::separable(flex::data(&prim), h, w, &mut out, oh, ow, |p| {
+        (rows[p / c].as_slice(), cols[p / c].as_slice())
+    });
+    Some(Tensor::from_primitive::<burn::backend::Flex>(flex::tensor(
+        out,
+        &[n, c, oh, ow],
+    )))
+}
+
+/// The images of `x` (`[N, C, H, W]`, no gradient) whose `flip` is set,
+/// mirrored left to right (`horizontal`) or top to bottom, in one pass on
+/// flex with `f32` data and no autodiff; elsewhere `None`, for the caller's
+/// own form.
+///
+/// # Panics
+/// When `flip` does not hold one flag per image.
+pub fn flip_where(x: &Tensor<4>, flip: &[bool], horizontal: bool) -> Option<Tensor<4>> {
+    if !uses_zoo_kernels(x) || x.device().is_autodiff() {
+        return None;
+    }
+    let [n, c, h, w] = x.dims();
+    assert_eq!(
+        flip.len(),
+        n,
+        "flip_where: {} flags for {n} images",
+        flip.len()
+    );
+    let prim = flex::dense(x.clone().try_into_primitive::<burn::backend::Flex>().ok()?);
+    let mut out = vec![0.0f32; n * c * h * w];
+    cpu::resample::flip_where(flex::data(&prim), c, h, w, flip, horizontal, &mut out);
+    Some(Tensor::from_primitive::<burn::backend::Flex>(flex::tensor(
+        out,
+        &[n, c, h, w],
+    )))
+}
+
 /// `[N, C, ...]` as `[N, C, S]`.
 fn as_3d<const D: usize>(x: Tensor<D>) -> (Tensor<3>, [usize; D]) {
     let dims = x.dims();

@@ -5,6 +5,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod norm;
 pub mod pool;
+pub mod resample;
 
 use std::cell::RefCell;
 
