@@ -29,6 +29,23 @@ sys.path.insert(0, os.path.dirname(__file__))
 from benchlib import median_ms, read_zoo  # noqa: E402
 
 
+def measure(runs):
+    """Per-image v2 times (what the zoo's per-sample draws compare with) of
+    the stages `scripts/bench_compare.py augment` interleaves: the crop,
+    the flip, and the two together as the zoo's `crop_flip_b128_256to224`."""
+    x = torch.rand(128, 3, 256, 256)
+    crop = v2.RandomResizedCrop(224, antialias=True)
+    flip = v2.RandomHorizontalFlip()
+    both = v2.Compose([crop, flip])
+    res = {}
+    for name, t in [("random_resized_crop_b128_256to224", crop),
+                    ("crop_flip_b128_256to224", both)]:
+        res[name] = median_ms(lambda: [t(img) for img in x], 1, runs)
+    small = torch.rand(128, 3, 224, 224)
+    res["hflip_b128_224"] = median_ms(lambda: [flip(img) for img in small], 1, runs)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)

@@ -384,6 +384,15 @@ pub fn augment(device: &Device, runs: usize) -> Vec<(String, f64)> {
         &mut rng,
     );
     run(
+        "crop_flip_b128_256to224",
+        &Compose::new(vec![
+            Box::new(RandomResizedCrop::new([224, 224])),
+            Box::new(RandomHorizontalFlip { p: 0.5 }),
+        ]),
+        &x,
+        &mut rng,
+    );
+    run(
         "hflip_b128_224",
         &RandomHorizontalFlip { p: 0.5 },
         &small,
