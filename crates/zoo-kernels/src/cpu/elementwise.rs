@@ -27,8 +27,13 @@ fn exp(x: f32) -> f32 {
         * r
         + 0.5;
     let p = p * z + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    if nan { x } else { p * scale }
+    // SAFETY: n is an integer in [-126, 128] (x was clamped), so the
+    // conversion is exact (and vectorises, unlike the saturating `as`).
+    let e = unsafe { n.to_int_unchecked::<i32>() };
+    let scale = f32::from_bits(((e + 127) as u32) << 23);
+    let y = p * scale;
+    // Branch-free: NaN in, NaN out.
+    if nan { f32::NAN } else { y }
 }
 
 #[inline(always)]

@@ -140,9 +140,9 @@ fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
                 for ox in lo.min(hi)..hi {
                     let v = src[(ox as isize * g.sw as isize + off) as usize];
                     let m = &mut row[ox];
-                    if v > *m || v.is_nan() {
-                        *m = v;
-                    }
+                    // A select, not a branch: random data mispredicts one.
+                    let take = (v > *m) | v.is_nan();
+                    *m = if take { v } else { *m };
                 }
             }
         }
@@ -150,27 +150,42 @@ fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
 }
 
 fn max_plane_indices(g: &Pool, x: &[f32], out: &mut [f32], idx: &mut [u32]) {
+    // Row by row as `max_plane`, each tap visited in the window's row-major
+    // order (the first maximum kept, a NaN taken), the index carried along.
+    // A window wholly in the padding gives -inf and NO_TAP.
     for oy in 0..g.oh {
+        let row = &mut out[oy * g.ow..(oy + 1) * g.ow];
+        let irow = &mut idx[oy * g.ow..(oy + 1) * g.ow];
+        row.fill(f32::NEG_INFINITY);
+        irow.fill(NO_TAP);
         let (ky0, ky1) = g.taps(oy, g.sh, g.ph, g.dh, g.kh, g.h);
-        for ox in 0..g.ow {
-            let (kx0, kx1) = g.taps(ox, g.sw, g.pw, g.dw, g.kw, g.w);
-            let mut best = f32::NEG_INFINITY;
-            // A window with no tap inside (all padding) gives -inf and
-            // passes no gradient back.
-            let mut at = NO_TAP;
-            for ky in ky0..ky1 {
-                let iy = oy * g.sh + ky * g.dh - g.ph;
-                for kx in kx0..kx1 {
-                    let ix = ox * g.sw + kx * g.dw - g.pw;
-                    let v = x[iy * g.w + ix];
-                    if v > best || v.is_nan() {
-                        best = v;
-                        at = (iy * g.w + ix) as u32;
-                    }
+        for ky in ky0..ky1 {
+            let iy = oy * g.sh + ky * g.dh - g.ph;
+            let src = &x[iy * g.w..(iy + 1) * g.w];
+            for kx in 0..g.kw {
+                let off = (kx * g.dw) as isize - g.pw as isize;
+                let lo = if off >= 0 {
+                    0
+                } else {
+                    ((-off) as usize).div_ceil(g.sw)
+                };
+                let hi = if (g.w as isize - 1 - off) < 0 {
+                    0
+                } else {
+                    ((g.w as isize - 1 - off) as usize / g.sw + 1).min(g.ow)
+                };
+                for ox in lo.min(hi)..hi {
+                    let ix = (ox as isize * g.sw as isize + off) as usize;
+                    let v = src[ix];
+                    let take = (v > row[ox]) | v.is_nan();
+                    row[ox] = if take { v } else { row[ox] };
+                    irow[ox] = if take {
+                        (iy * g.w + ix) as u32
+                    } else {
+                        irow[ox]
+                    };
                 }
             }
-            out[oy * g.ow + ox] = best;
-            idx[oy * g.ow + ox] = at;
         }
     }
 }
