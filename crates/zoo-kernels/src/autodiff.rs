@@ -7,7 +7,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Flex};
@@ -41,93 +41,53 @@ fn give<const N: usize>(
     }
 }
 
-// ---------------------------------------------------------------- conv2d
+/// `out` on the autodiff graph: recorded under `step` (keeping `state`) when
+/// a parent is tracked, plain otherwise.
+fn record<C: CheckpointStrategy, T: Backward<Flex, N>, const N: usize>(
+    step: T,
+    nodes: [NodeGuard; N],
+    state: T::State,
+    out: FlexTensor,
+) -> FloatTensor<Ad<C>> {
+    match step.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(state, out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+// ------------------------------------------------- conv2d, conv_transpose2d
 
 #[derive(Clone, Debug)]
-struct ConvState {
+struct ConvState<O> {
     x: FlexTensor,
     w: FlexTensor,
-    options: ConvOptions<2>,
+    options: O,
 }
 
+/// The backward step of a convolution (`T = false`) or a transposed one
+/// (`T = true`) with parents `[x, w]` or `[x, w, bias]` (`N` = 2 or 3).
 #[derive(Debug)]
-struct ConvBackward;
+struct ConvStep<const T: bool, const N: usize>;
 
-impl Backward<Flex, 2> for ConvBackward {
-    type State = ConvState;
-    fn backward(self, ops: Ops<ConvState, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+impl<const N: usize> Backward<Flex, N> for ConvStep<false, N> {
+    type State = ConvState<ConvOptions<2>>;
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (ids, dy) = take(&ops, grads);
         let s = &ops.state;
-        let [dx, dw, _] = fx::conv2d_backward(
-            &s.x,
-            &s.w,
-            &dy,
-            &s.options,
-            [ids[0].is_some(), ids[1].is_some(), false],
-        );
-        give(grads, ids, [dx, dw]);
+        let want = std::array::from_fn(|i| i < N && ids[i].is_some());
+        let mut g = fx::conv2d_backward(&s.x, &s.w, &dy, &s.options, want);
+        give(grads, ids, std::array::from_fn(|i| g[i].take()));
     }
 }
 
-#[derive(Debug)]
-struct ConvBiasBackward;
-
-impl Backward<Flex, 3> for ConvBiasBackward {
-    type State = ConvState;
-    fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+impl<const N: usize> Backward<Flex, N> for ConvStep<true, N> {
+    type State = ConvState<ConvTransposeOptions<2>>;
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (ids, dy) = take(&ops, grads);
         let s = &ops.state;
-        let want = ids.map(|i| i.is_some());
-        give(
-            grads,
-            ids,
-            fx::conv2d_backward(&s.x, &s.w, &dy, &s.options, want),
-        );
-    }
-}
-
-// ------------------------------------------------------ conv_transpose2d
-
-#[derive(Clone, Debug)]
-struct ConvTState {
-    x: FlexTensor,
-    w: FlexTensor,
-    options: ConvTransposeOptions<2>,
-}
-
-#[derive(Debug)]
-struct ConvTBackward;
-
-impl Backward<Flex, 2> for ConvTBackward {
-    type State = ConvTState;
-    fn backward(self, ops: Ops<ConvTState, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (ids, dy) = take(&ops, grads);
-        let s = &ops.state;
-        let [dx, dw, _] = fx::conv_t_backward(
-            &s.x,
-            &s.w,
-            &dy,
-            &s.options,
-            [ids[0].is_some(), ids[1].is_some(), false],
-        );
-        give(grads, ids, [dx, dw]);
-    }
-}
-
-#[derive(Debug)]
-struct ConvTBiasBackward;
-
-impl Backward<Flex, 3> for ConvTBiasBackward {
-    type State = ConvTState;
-    fn backward(self, ops: Ops<ConvTState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (ids, dy) = take(&ops, grads);
-        let s = &ops.state;
-        let want = ids.map(|i| i.is_some());
-        give(
-            grads,
-            ids,
-            fx::conv_t_backward(&s.x, &s.w, &dy, &s.options, want),
-        );
+        let want = std::array::from_fn(|i| i < N && ids[i].is_some());
+        let mut g = fx::conv_t_backward(&s.x, &s.w, &dy, &s.options, want);
+        give(grads, ids, std::array::from_fn(|i| g[i].take()));
     }
 }
 
@@ -255,14 +215,7 @@ impl Backward<Flex, 1> for SigmoidBackward {
 impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
     fn zoo_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let y = fx::sigmoid_forward(&dense(x.primitive().clone()));
-        match SigmoidBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(y.clone(), y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
+        record::<C, _, 1>(SigmoidBackward, [x.node()], y.clone(), y)
     }
 
     fn zoo_conv2d(
@@ -275,41 +228,28 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         let ws = dense(weight.primitive().clone());
         match bias.into_option() {
             Some(b) => {
-                let bs = dense(b.primitive().clone());
-                let out = fx::conv2d_forward(&xs, &ws, Some(&bs), &options);
-                match ConvBiasBackward
-                    .prepare::<C>([x.node(), weight.node(), b.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(
-                        ConvState {
-                            x: xs,
-                            w: ws,
-                            options,
-                        },
-                        out,
-                    ),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                }
+                let out =
+                    fx::conv2d_forward(&xs, &ws, Some(&dense(b.primitive().clone())), &options);
+                let state = ConvState {
+                    x: xs,
+                    w: ws,
+                    options,
+                };
+                record::<C, _, 3>(
+                    ConvStep::<false, 3>,
+                    [x.node(), weight.node(), b.node()],
+                    state,
+                    out,
+                )
             }
             None => {
                 let out = fx::conv2d_forward(&xs, &ws, None, &options);
-                match ConvBackward
-                    .prepare::<C>([x.node(), weight.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(
-                        ConvState {
-                            x: xs,
-                            w: ws,
-                            options,
-                        },
-                        out,
-                    ),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                }
+                let state = ConvState {
+                    x: xs,
+                    w: ws,
+                    options,
+                };
+                record::<C, _, 2>(ConvStep::<false, 2>, [x.node(), weight.node()], state, out)
             }
         }
     }
@@ -324,41 +264,28 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         let ws = dense(weight.primitive().clone());
         match bias.into_option() {
             Some(b) => {
-                let bs = dense(b.primitive().clone());
-                let out = fx::conv_t_forward(&xs, &ws, Some(&bs), &options);
-                match ConvTBiasBackward
-                    .prepare::<C>([x.node(), weight.node(), b.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(
-                        ConvTState {
-                            x: xs,
-                            w: ws,
-                            options,
-                        },
-                        out,
-                    ),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                }
+                let out =
+                    fx::conv_t_forward(&xs, &ws, Some(&dense(b.primitive().clone())), &options);
+                let state = ConvState {
+                    x: xs,
+                    w: ws,
+                    options,
+                };
+                record::<C, _, 3>(
+                    ConvStep::<true, 3>,
+                    [x.node(), weight.node(), b.node()],
+                    state,
+                    out,
+                )
             }
             None => {
                 let out = fx::conv_t_forward(&xs, &ws, None, &options);
-                match ConvTBackward
-                    .prepare::<C>([x.node(), weight.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(
-                        ConvTState {
-                            x: xs,
-                            w: ws,
-                            options,
-                        },
-                        out,
-                    ),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                }
+                let state = ConvState {
+                    x: xs,
+                    w: ws,
+                    options,
+                };
+                record::<C, _, 2>(ConvStep::<true, 2>, [x.node(), weight.node()], state, out)
             }
         }
     }
@@ -389,33 +316,17 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
     fn zoo_avg_pool2d(x: FloatTensor<Self>, options: AvgPoolOptions<2>) -> FloatTensor<Self> {
         let xs = dense(x.primitive().clone());
         let out = fx::avg_pool_forward(&xs, &options);
-        match AvgBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(
-                AvgState {
-                    x_dims: dims(&xs),
-                    options,
-                },
-                out,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        let state = AvgState {
+            x_dims: dims(&xs),
+            options,
+        };
+        record::<C, _, 1>(AvgBackward, [x.node()], state, out)
     }
 
     fn zoo_adaptive_avg_pool2d(x: FloatTensor<Self>, output_size: [usize; 2]) -> FloatTensor<Self> {
         let xs = dense(x.primitive().clone());
         let out = fx::adaptive_forward(&xs, output_size);
-        match AdaptiveBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(dims(&xs), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        record::<C, _, 1>(AdaptiveBackward, [x.node()], dims(&xs), out)
     }
 
     fn zoo_batch_norm_train(
@@ -429,25 +340,17 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         let gs = dense(gamma.primitive().clone());
         let bs = dense(beta.primitive().clone());
         let (y, mean, var) = fx::bn_train_forward(&xs, &gs, &bs, epsilon, relu);
-        let out = match BnBackward
-            .prepare::<C>([x.node(), gamma.node(), beta.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(
-                BnState {
-                    x: xs,
-                    gamma: gs,
-                    beta: bs,
-                    mean: mean.clone(),
-                    var: var.clone(),
-                    eps: epsilon,
-                    relu,
-                },
-                y,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(y),
+        let state = BnState {
+            x: xs,
+            gamma: gs,
+            beta: bs,
+            mean: mean.clone(),
+            var: var.clone(),
+            eps: epsilon,
+            relu,
         };
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let out = record::<C, _, 3>(BnBackward, nodes, state, y);
         (out, Self::from_inner(mean), Self::from_inner(var))
     }
 

@@ -508,9 +508,9 @@ pub fn gather_gemm(
                     unsafe { std::slice::from_raw_parts_mut(dst.add(o * p), len) }.fill(bias_of(o));
                 }
             }
-            let img = &image[(ch.n0 * b.groups + g) * win.image_len()..];
-            if identity {
-                // SAFETY: image rows are `p` apart; the block starts at p0.
+            // `cols`: the k x len column block, rows `rs` apart.
+            let run = |cols: *const f32, rs: usize| {
+                // SAFETY: the block covers k rows of len; dst rows are p apart.
                 unsafe {
                     sgemm(
                         b.m,
@@ -523,35 +523,22 @@ pub fn gather_gemm(
                         a_g,
                         k,
                         1,
-                        img.as_ptr().add(ch.p0),
-                        p,
+                        cols,
+                        rs,
                         1,
                         nested,
                     )
-                };
+                }
+            };
+            if identity {
+                // The image itself: rows `p` apart, the block at p0.
+                let img = &image[(ch.n0 * b.groups + g) * win.image_len() + ch.p0..];
+                run(img.as_ptr(), p);
             } else {
                 let ld = ch.ld();
                 with_scratch(k * ld, |col| {
                     gather_cols(win, b, image, g, &ch, col);
-                    // SAFETY: col is k rows ld apart; dst rows p apart.
-                    unsafe {
-                        sgemm(
-                            b.m,
-                            len,
-                            k,
-                            dst,
-                            p,
-                            1,
-                            bias.is_some(),
-                            a_g,
-                            k,
-                            1,
-                            col.as_ptr(),
-                            ld,
-                            1,
-                            nested,
-                        )
-                    };
+                    run(col.as_ptr(), ld);
                 });
             }
             return;

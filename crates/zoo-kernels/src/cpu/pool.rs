@@ -72,6 +72,24 @@ impl Pool {
         self.oh * self.ow
     }
 
+    /// The output columns `[lo, hi)` whose tap `kx` falls inside the input
+    /// (at `ox * sw + off`), and that `off`.
+    #[inline]
+    fn columns(&self, kx: usize) -> (usize, usize, isize) {
+        let off = (kx * self.dw) as isize - self.pw as isize;
+        let lo = if off >= 0 {
+            0
+        } else {
+            ((-off) as usize).div_ceil(self.sw)
+        };
+        let hi = if (self.w as isize - 1 - off) < 0 {
+            0
+        } else {
+            ((self.w as isize - 1 - off) as usize / self.sw + 1).min(self.ow)
+        };
+        (lo.min(hi), hi, off)
+    }
+
     /// Input rows `iy` of output row `oy` (taps inside the input).
     #[inline]
     fn taps(&self, o: usize, s: usize, p: usize, d: usize, k: usize, len: usize) -> (usize, usize) {
@@ -125,19 +143,8 @@ fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
             let iy = oy * g.sh + ky * g.dh - g.ph;
             let src = &x[iy * g.w..(iy + 1) * g.w];
             for kx in 0..g.kw {
-                let off = (kx * g.dw) as isize - g.pw as isize;
-                // Columns ox with 0 <= ox*sw + off < w.
-                let lo = if off >= 0 {
-                    0
-                } else {
-                    ((-off) as usize).div_ceil(g.sw)
-                };
-                let hi = if (g.w as isize - 1 - off) < 0 {
-                    0
-                } else {
-                    ((g.w as isize - 1 - off) as usize / g.sw + 1).min(g.ow)
-                };
-                for ox in lo.min(hi)..hi {
+                let (lo, hi, off) = g.columns(kx);
+                for ox in lo..hi {
                     let v = src[(ox as isize * g.sw as isize + off) as usize];
                     let m = &mut row[ox];
                     // A select, not a branch: random data mispredicts one.
@@ -163,18 +170,8 @@ fn max_plane_indices(g: &Pool, x: &[f32], out: &mut [f32], idx: &mut [u32]) {
             let iy = oy * g.sh + ky * g.dh - g.ph;
             let src = &x[iy * g.w..(iy + 1) * g.w];
             for kx in 0..g.kw {
-                let off = (kx * g.dw) as isize - g.pw as isize;
-                let lo = if off >= 0 {
-                    0
-                } else {
-                    ((-off) as usize).div_ceil(g.sw)
-                };
-                let hi = if (g.w as isize - 1 - off) < 0 {
-                    0
-                } else {
-                    ((g.w as isize - 1 - off) as usize / g.sw + 1).min(g.ow)
-                };
-                for ox in lo.min(hi)..hi {
+                let (lo, hi, off) = g.columns(kx);
+                for ox in lo..hi {
                     let ix = (ox as isize * g.sw as isize + off) as usize;
                     let v = src[ix];
                     let take = (v > row[ox]) | v.is_nan();
