@@ -52,6 +52,16 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/zoo/target"))
     ap.add_argument("--xtask", default=os.path.join(target, "debug", "xtask"))
     args = ap.parse_args()
+    known = sorted(f[len("bench_"):-3] for f in os.listdir(HERE)
+                   if f.startswith("bench_") and f.endswith(".py") and f != "bench_compare.py"
+                   and "def measure(" in open(os.path.join(HERE, f)).read())
+    for what in args.what:
+        if what not in known:
+            ap.error(f"no PyTorch side for `{what}`: expected one of {', '.join(known)}")
+    if args.rounds < 1 or args.runs < 1:
+        ap.error(f"--rounds {args.rounds} --runs {args.runs}: expected at least 1 each")
+    if not os.access(args.xtask, os.X_OK):
+        ap.error(f"{args.xtask}: no xtask binary there (run `cargo build -p xtask`, or pass --xtask)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{args.rounds} rounds of {args.runs} runs, zoo on {args.device}")
     for what in args.what:

@@ -172,15 +172,26 @@ impl RandomResizedCrop {
     }
 }
 
-/// The `[n, out, input]` matrices mapping each sample's window
-/// `start..start + len` to `out` samples (antialiased bilinear).
-fn window_matrices(windows: &[(usize, usize)], input: usize, out: usize) -> Vec<f32> {
-    let mut m = vec![0.0f32; windows.len() * out * input];
-    for (s, &(start, len)) in windows.iter().enumerate() {
-        for (o, (lo, ws)) in axis_weights(len, out, true).iter().enumerate() {
-            for (k, w) in ws.iter().enumerate() {
-                m[(s * out + o) * input + start + lo + k] = *w;
-            }
+/// Per window `(start, len)` of an axis resized to `out`: each output's
+/// first input index and its antialiased bilinear weights.
+fn window_taps(windows: &[(usize, usize)], out: usize) -> Vec<Vec<(usize, Vec<f32>)>> {
+    windows
+        .iter()
+        .map(|&(start, len)| {
+            axis_weights(len, out, true)
+                .into_iter()
+                .map(|(lo, ws)| (start + lo, ws))
+                .collect()
+        })
+        .collect()
+}
+
+/// The taps of [`window_taps`] as dense `[windows, out, input]` matrices.
+fn dense_taps(taps: &[Vec<(usize, Vec<f32>)>], input: usize, out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; taps.len() * out * input];
+    for (s, per) in taps.iter().enumerate() {
+        for (o, (lo, ws)) in per.iter().enumerate() {
+            m[(s * out + o) * input + lo..][..ws.len()].copy_from_slice(ws);
         }
     }
     m
@@ -209,31 +220,18 @@ impl Transform for RandomResizedCrop {
         let windows: Vec<_> = (0..n).map(|_| self.params(h, w, rng)).collect();
         let rows: Vec<_> = windows.iter().map(|&(i, _, hh, _)| (i, hh)).collect();
         let cols: Vec<_> = windows.iter().map(|&(_, j, _, ww)| (j, ww)).collect();
-        // On flex: the taps gathered (the work of the taps, not of the dense
-        // matrices below, which compute the same sums on other devices).
-        let taps = |windows: &[(usize, usize)], out: usize| -> Vec<Vec<(usize, Vec<f32>)>> {
-            windows
-                .iter()
-                .map(|&(start, len)| {
-                    axis_weights(len, out, true)
-                        .into_iter()
-                        .map(|(lo, ws)| (start + lo, ws))
-                        .collect()
-                })
-                .collect()
-        };
-        if let Some(y) =
-            zoo_kernels::resample_separable(&images, &taps(&rows, oh), &taps(&cols, ow))
-        {
+        let (rows, cols) = (window_taps(&rows, oh), window_taps(&cols, ow));
+        // On flex: the taps gathered; elsewhere the same sums as dense matrices.
+        if let Some(y) = zoo_kernels::resample_separable(&images, &rows, &cols) {
             return Ok(y);
         }
         let device = images.device();
         let a = Tensor::<3>::from_data(
-            TensorData::new(window_matrices(&rows, h, oh), [n, oh, h]),
+            TensorData::new(dense_taps(&rows, h, oh), [n, oh, h]),
             &device,
         );
         let b = Tensor::<3>::from_data(
-            TensorData::new(window_matrices(&cols, w, ow), [n, ow, w]),
+            TensorData::new(dense_taps(&cols, w, ow), [n, ow, w]),
             &device,
         );
         // Per sample: A [oh, h] x X [c, h, w] x B^T [w, ow]: the rows with A

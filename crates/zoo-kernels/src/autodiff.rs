@@ -57,6 +57,44 @@ fn record<C: CheckpointStrategy, T: Backward<Flex, N>, const N: usize>(
 
 // ------------------------------------------------- conv2d, conv_transpose2d
 
+/// A convolution (`T = false`) or transposed one (`T = true`) computed by
+/// `forward` and recorded with the parents it has (bias or not).
+fn conv_like<C: CheckpointStrategy, O, const T: bool>(
+    x: FloatTensor<Ad<C>>,
+    weight: FloatTensor<Ad<C>>,
+    bias: Bias<Ad<C>>,
+    options: O,
+    forward: fn(&FlexTensor, &FlexTensor, Option<&FlexTensor>, &O) -> FlexTensor,
+) -> FloatTensor<Ad<C>>
+where
+    ConvStep<T, 2>: Backward<Flex, 2, State = ConvState<O>>,
+    ConvStep<T, 3>: Backward<Flex, 3, State = ConvState<O>>,
+{
+    let xs = dense(x.primitive().clone());
+    let ws = dense(weight.primitive().clone());
+    match bias.into_option() {
+        Some(b) => {
+            let out = forward(&xs, &ws, Some(&dense(b.primitive().clone())), &options);
+            let state = ConvState {
+                x: xs,
+                w: ws,
+                options,
+            };
+            let nodes = [x.node(), weight.node(), b.node()];
+            record::<C, _, 3>(ConvStep::<T, 3>, nodes, state, out)
+        }
+        None => {
+            let out = forward(&xs, &ws, None, &options);
+            let state = ConvState {
+                x: xs,
+                w: ws,
+                options,
+            };
+            record::<C, _, 2>(ConvStep::<T, 2>, [x.node(), weight.node()], state, out)
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct ConvState<O> {
     x: FlexTensor,
@@ -224,34 +262,7 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         bias: Bias<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let xs = dense(x.primitive().clone());
-        let ws = dense(weight.primitive().clone());
-        match bias.into_option() {
-            Some(b) => {
-                let out =
-                    fx::conv2d_forward(&xs, &ws, Some(&dense(b.primitive().clone())), &options);
-                let state = ConvState {
-                    x: xs,
-                    w: ws,
-                    options,
-                };
-                record::<C, _, 3>(
-                    ConvStep::<false, 3>,
-                    [x.node(), weight.node(), b.node()],
-                    state,
-                    out,
-                )
-            }
-            None => {
-                let out = fx::conv2d_forward(&xs, &ws, None, &options);
-                let state = ConvState {
-                    x: xs,
-                    w: ws,
-                    options,
-                };
-                record::<C, _, 2>(ConvStep::<false, 2>, [x.node(), weight.node()], state, out)
-            }
-        }
+        conv_like::<C, _, false>(x, weight, bias, options, fx::conv2d_forward)
     }
 
     fn zoo_conv_transpose2d(
@@ -260,34 +271,7 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         bias: Bias<Self>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self> {
-        let xs = dense(x.primitive().clone());
-        let ws = dense(weight.primitive().clone());
-        match bias.into_option() {
-            Some(b) => {
-                let out =
-                    fx::conv_t_forward(&xs, &ws, Some(&dense(b.primitive().clone())), &options);
-                let state = ConvState {
-                    x: xs,
-                    w: ws,
-                    options,
-                };
-                record::<C, _, 3>(
-                    ConvStep::<true, 3>,
-                    [x.node(), weight.node(), b.node()],
-                    state,
-                    out,
-                )
-            }
-            None => {
-                let out = fx::conv_t_forward(&xs, &ws, None, &options);
-                let state = ConvState {
-                    x: xs,
-                    w: ws,
-                    options,
-                };
-                record::<C, _, 2>(ConvStep::<true, 2>, [x.node(), weight.node()], state, out)
-            }
-        }
+        conv_like::<C, _, true>(x, weight, bias, options, fx::conv_t_forward)
     }
 
     fn zoo_max_pool2d(x: FloatTensor<Self>, options: MaxPoolOptions<2>) -> FloatTensor<Self> {

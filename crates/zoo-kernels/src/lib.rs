@@ -49,6 +49,13 @@ pub enum Bias<B: Backend> {
     None,
 }
 
+impl Bias<Dispatch> {
+    /// The extension's form of an optional bias tensor.
+    pub fn from_tensor(bias: Option<Tensor<1>>) -> Self {
+        bias.map_or(Bias::None, |b| Bias::Some(b.into_dispatch()))
+    }
+}
+
 impl<B: Backend> Bias<B> {
     /// As an `Option`.
     pub fn into_option(self) -> Option<FloatTensor<B>> {
@@ -149,10 +156,7 @@ pub fn conv2d(
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
-        match bias {
-            Some(b) => Bias::Some(b.into_dispatch()),
-            None => Bias::None,
-        },
+        Bias::from_tensor(bias),
         options,
     ))
 }
@@ -171,10 +175,7 @@ pub fn conv_transpose2d(
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv_transpose2d(
         x.into_dispatch(),
         weight.into_dispatch(),
-        match bias {
-            Some(b) => Bias::Some(b.into_dispatch()),
-            None => Bias::None,
-        },
+        Bias::from_tensor(bias),
         options,
     ))
 }
