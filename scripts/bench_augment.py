@@ -32,7 +32,8 @@ from benchlib import median_ms, read_zoo  # noqa: E402
 def measure(runs):
     """Per-image v2 times (what the zoo's per-sample draws compare with) of
     the stages `scripts/bench_compare.py augment` interleaves: the crop,
-    the flip, and the two together as the zoo's `crop_flip_b128_256to224`."""
+    the flip, the two together as the zoo's `crop_flip_b128_256to224`, and
+    the whole pipeline without and with a hue jitter."""
     x = torch.rand(128, 3, 256, 256)
     crop = v2.RandomResizedCrop(224, antialias=True)
     flip = v2.RandomHorizontalFlip()
@@ -43,7 +44,18 @@ def measure(runs):
         res[name] = median_ms(lambda: [t(img) for img in x], 1, runs)
     small = torch.rand(128, 3, 224, 224)
     res["hflip_b128_224"] = median_ms(lambda: [flip(img) for img in small], 1, runs)
+    for name, hue in [("augment_pipeline_b128_256to224", 0.0),
+                      ("augment_pipeline_hue_b128_256to224", 0.1)]:
+        t = pipeline(hue)
+        res[name] = median_ms(lambda: [t(img) for img in x], 1, runs)
     return res
+
+
+def pipeline(hue=0.0):
+    """The ImageNet training pipeline of `cargo xtask bench augment`."""
+    norm = v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    return v2.Compose([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip(),
+                       v2.ColorJitter(0.4, 0.4, 0.4, hue), norm])
 
 
 def main():
@@ -56,10 +68,6 @@ def main():
     small = torch.rand(128, 3, 224, 224)
     norm = v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     jitter = v2.ColorJitter(0.4, 0.4, 0.4)
-
-    def pipeline(hue=0.0):
-        return v2.Compose([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip(),
-                           v2.ColorJitter(0.4, 0.4, 0.4, hue), norm])
 
     results = {}
     per_image = {}

@@ -651,3 +651,48 @@ fn flip_where_matches_burn_flip() {
         }
     }
 }
+
+/// The one-pass hue rotation against torchvision's formulas composed from
+/// tensors (`rgb_to_hsv`, the turn, `hsv_to_rgb`), on pixels with ties
+/// (grey, max shared by two channels) and on random ones, for one shift and
+/// one per image.
+#[test]
+fn shift_hue_matches_the_composed_formulas() {
+    use zoo_augment::color::{adjust_hue, hsv_to_rgb, rgb_to_hsv};
+    let device = flex();
+    let mut rng = Rng(0x4e_0e);
+    let (n, h, w) = (3, 17, 23);
+    // Half the pixels on a coarse grid of levels (ties and greys), half random.
+    let values: Vec<f32> = (0..n * 3 * h * w)
+        .map(|i| {
+            let v = rng.values(1)[0].abs().min(1.0);
+            if i % 2 == 0 {
+                (v * 4.0).round() / 4.0
+            } else {
+                v
+            }
+        })
+        .collect();
+    let x = tensor(&values, [n, 3, h, w], &device);
+    let composed = |x: Tensor<4>, shift: Tensor<4>| {
+        let hsv = rgb_to_hsv(x).expect("rgb");
+        let part = |i: usize| hsv.clone().slice([0..n, i..i + 1, 0..h, 0..w]);
+        let hue = part(0) + shift.expand([n, 1, h, w]);
+        let hue = hue.clone() - hue.floor();
+        hsv_to_rgb(Tensor::cat(vec![hue, part(1), part(2)], 1)).expect("hsv")
+    };
+    for factor in [0.1f32, -0.3, 0.5, -0.5] {
+        let got = adjust_hue(x.clone(), factor as f64).expect("hue");
+        let shift = Tensor::<4>::full([1, 1, 1, 1], factor, &device);
+        assert_close(
+            "adjust_hue",
+            &format!("factor {factor}"),
+            got,
+            composed(x.clone(), shift),
+        );
+    }
+    let shifts = [0.25f32, -0.1, 0.45];
+    let got = zoo_kernels::shift_hue(&x, &shifts).expect("flex runs the kernel");
+    let shift = tensor(&shifts, [n, 1, 1, 1], &device);
+    assert_close("shift_hue", "per image", got, composed(x, shift));
+}

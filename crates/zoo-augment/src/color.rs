@@ -157,6 +157,17 @@ pub fn adjust_hue(image: Tensor<4>, factor: f64) -> Result<Tensor<4>, AugmentErr
 /// The hue of RGB `image` rotated by `shift` turns (broadcast: one value,
 /// or `[N, 1, 1, 1]` per sample), through HSV.
 pub(crate) fn shift_hue(image: Tensor<4>, shift: Tensor<4>) -> Result<Tensor<4>, AugmentError> {
+    let [n, c, _, _] = image.dims();
+    if c == 3 && zoo_kernels::uses_zoo_kernels(&image) && !image.device().is_autodiff() {
+        // One pass per pixel on flex: the same formulas, no masks or selects.
+        let shifts = shift.to_data().convert::<f32>().try_into_vec::<f32>();
+        if let Ok(shifts) = shifts
+            && (shifts.len() == 1 || shifts.len() == n)
+            && let Some(out) = zoo_kernels::shift_hue(&image, &shifts)
+        {
+            return Ok(out);
+        }
+    }
     let hsv = rgb_to_hsv(image)?;
     let [n, _, h, w] = hsv.dims();
     let part = |i: usize| hsv.clone().slice([0..n, i..i + 1, 0..h, 0..w]);

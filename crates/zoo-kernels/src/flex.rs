@@ -1,6 +1,8 @@
 //! `ZooKernels` for `Flex`: the forward kernels on `FlexTensor`s, and the
 //! tensor-level backward steps the autodiff implementation calls.
 
+use std::borrow::Cow;
+
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
@@ -127,6 +129,23 @@ pub(crate) fn conv_t_geometry(
     )
 }
 
+/// The window without its dead taps and the weight cut to match
+/// ([`Window::trimmed`]), borrowed when nothing is dropped.
+fn trim(win: Window, w: &[f32]) -> (Window, Cow<'_, [f32]>, Option<conv::Trim>) {
+    match win.trimmed() {
+        Some(t) => (t.win, Cow::Owned(t.compact(w)), Some(t)),
+        None => (win, Cow::Borrowed(w), None),
+    }
+}
+
+/// A weight gradient of the trimmed window, back at the full kernel size.
+fn untrim(t: Option<conv::Trim>, dw: Vec<f32>) -> Vec<f32> {
+    match t {
+        Some(t) => t.expand(&dw),
+        None => dw,
+    }
+}
+
 pub(crate) fn conv2d_forward(
     x: &FlexTensor,
     w: &FlexTensor,
@@ -134,9 +153,10 @@ pub(crate) fn conv2d_forward(
     o: &ConvOptions<2>,
 ) -> FlexTensor {
     let (win, bt) = conv_geometry(dims(x), dims(w), o);
+    let (win, w, _) = trim(win, data(w));
     let cout = bt.groups * bt.m;
     let mut out = vec![0.0f32; bt.n * cout * win.p()];
-    conv::gather_gemm(&win, bt, data(x), data(w), b.map(data), &mut out);
+    conv::gather_gemm(&win, bt, data(x), &w, b.map(data), &mut out);
     tensor(out, &[bt.n, cout, win.oh, win.ow])
 }
 
@@ -151,13 +171,19 @@ pub(crate) fn conv2d_backward(
     let xd: [usize; 4] = dims(x);
     let wd: [usize; 4] = dims(w);
     let (win, bt) = conv_geometry(xd, wd, o);
+    let (win, w, t) = trim(win, data(w));
     let cout = bt.groups * bt.m;
     let dx = want[0].then(|| {
         let mut dx = vec![0.0f32; xd.iter().product()];
-        conv::gemm_scatter(&win, bt, data(dy), data(w), &mut dx);
+        conv::gemm_scatter(&win, bt, data(dy), &w, &mut dx);
         tensor(dx, &xd)
     });
-    let dw = want[1].then(|| tensor(conv::weight_grad(&win, bt, data(dy), data(x)), &wd));
+    let dw = want[1].then(|| {
+        tensor(
+            untrim(t, conv::weight_grad(&win, bt, data(dy), data(x))),
+            &wd,
+        )
+    });
     let db = want[2].then(|| tensor(conv::channel_sums(data(dy), bt.n, cout, win.p()), &[cout]));
     [dx, dw, db]
 }
@@ -169,6 +195,7 @@ pub(crate) fn conv_t_forward(
     o: &ConvTransposeOptions<2>,
 ) -> FlexTensor {
     let (win, bt, cout) = conv_t_geometry(dims(x), dims(w), o);
+    let (win, w, _) = trim(win, data(w));
     let plane = win.h * win.w;
     let mut out = vec![0.0f32; bt.n * cout * plane];
     if let Some(b) = b {
@@ -177,7 +204,7 @@ pub(crate) fn conv_t_forward(
             chunk.fill(b[i % cout]);
         }
     }
-    conv::gemm_scatter(&win, bt, data(x), data(w), &mut out);
+    conv::gemm_scatter(&win, bt, data(x), &w, &mut out);
     tensor(out, &[bt.n, cout, win.h, win.w])
 }
 
@@ -191,12 +218,26 @@ pub(crate) fn conv_t_backward(
     let xd: [usize; 4] = dims(x);
     let wd: [usize; 4] = dims(w);
     let (win, bt, cout) = conv_t_geometry(xd, wd, o);
-    let dx = want[0].then(|| {
+    let (win, w, t) = trim(win, data(w));
+    let (dx, dw) = if want[0] && want[1] {
+        // Both read the columns of dy: gathered once.
         let mut dx = vec![0.0f32; xd.iter().product()];
-        conv::gather_gemm(&win, bt, data(dy), data(w), None, &mut dx);
-        tensor(dx, &xd)
-    });
-    let dw = want[1].then(|| tensor(conv::weight_grad(&win, bt, data(x), data(dy)), &wd));
+        let dw = conv::gather_gemm_and_grad(&win, bt, data(dy), &w, &mut dx, data(x));
+        (Some(tensor(dx, &xd)), Some(tensor(untrim(t, dw), &wd)))
+    } else {
+        let dx = want[0].then(|| {
+            let mut dx = vec![0.0f32; xd.iter().product()];
+            conv::gather_gemm(&win, bt, data(dy), &w, None, &mut dx);
+            tensor(dx, &xd)
+        });
+        let dw = want[1].then(|| {
+            tensor(
+                untrim(t, conv::weight_grad(&win, bt, data(x), data(dy))),
+                &wd,
+            )
+        });
+        (dx, dw)
+    };
     let db = want[2].then(|| {
         tensor(
             conv::channel_sums(data(dy), bt.n, cout, win.h * win.w),

@@ -288,6 +288,29 @@ pub fn flip_where(x: &Tensor<4>, flip: &[bool], horizontal: bool) -> Option<Tens
     )))
 }
 
+/// The RGB images of `x` (`[N, 3, H, W]`, no gradient) with their hue
+/// turned by `shift` turns of the circle (one value, or one per image), as
+/// torchvision's `adjust_hue` computes it through HSV, in one pass on flex
+/// with `f32` data and no autodiff; elsewhere `None`, for the caller's own
+/// form.
+///
+/// # Panics
+/// When `x` has other than 3 channels, or `shift` holds neither 1 nor `N` values.
+pub fn shift_hue(x: &Tensor<4>, shift: &[f32]) -> Option<Tensor<4>> {
+    if !uses_zoo_kernels(x) || x.device().is_autodiff() {
+        return None;
+    }
+    let [n, c, h, w] = x.dims();
+    assert_eq!(c, 3, "shift_hue: {c} channels, expected RGB");
+    let prim = flex::dense(x.clone().try_into_primitive::<burn::backend::Flex>().ok()?);
+    let mut out = vec![0.0f32; n * c * h * w];
+    cpu::color::shift_hue(flex::data(&prim), h * w, shift, &mut out);
+    Some(Tensor::from_primitive::<burn::backend::Flex>(flex::tensor(
+        out,
+        &[n, c, h, w],
+    )))
+}
+
 /// `[N, C, ...]` as `[N, C, S]`.
 fn as_3d<const D: usize>(x: Tensor<D>) -> (Tensor<3>, [usize; D]) {
     let dims = x.dims();

@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use super::{SendPtr, sgemm, threads, with_scratch, with_scratch2};
+use super::{SendPtr, sgemm, threads, with_plane, with_scratch2};
 
 /// The sliding-window geometry of one group of a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +113,95 @@ impl Window {
     }
 }
 
+/// A window cut down to the taps some output reads inside the image (see
+/// [`Window::trimmed`]), with the kept range of kernel rows and columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trim {
+    /// The smaller window: the same outputs, fewer taps.
+    pub win: Window,
+    /// Kernel rows kept: `[ki0, ki0 + win.kh)` of `kh`.
+    pub ki0: usize,
+    /// Kernel columns kept: `[kj0, kj0 + win.kw)` of `kw`.
+    pub kj0: usize,
+    /// The full kernel's height.
+    pub kh: usize,
+    /// The full kernel's width.
+    pub kw: usize,
+}
+
+/// The taps `[k0, k1)` along one axis that read inside `[0, len)` for some
+/// output (dilation 1): tap `k` reads `o * s + k - p` for `o < out`.
+fn live_taps(len: usize, k: usize, s: usize, p: usize, out: usize) -> (usize, usize) {
+    let k0 = p.saturating_sub(out.saturating_sub(1) * s);
+    let k1 = k.min(len + p);
+    (k0.min(k1), k1)
+}
+
+impl Window {
+    /// The window without the kernel rows and columns that only ever fall
+    /// on the padding (a 3x3, padding-1 convolution on a 1x1 map reads its
+    /// centre tap alone): their products are zeros, so the convolution,
+    /// its input gradient and the kept taps' weight gradients are those of
+    /// the smaller window, and the dropped taps' weight gradients are 0.
+    /// `None` when every tap is read, or with dilation (where the smaller
+    /// window would need negative padding).
+    pub fn trimmed(&self) -> Option<Trim> {
+        if self.dh != 1 || self.dw != 1 || self.oh == 0 || self.ow == 0 {
+            return None;
+        }
+        let (ki0, ki1) = live_taps(self.h, self.kh, self.sh, self.ph, self.oh);
+        let (kj0, kj1) = live_taps(self.w, self.kw, self.sw, self.pw, self.ow);
+        if (ki0, ki1, kj0, kj1) == (0, self.kh, 0, self.kw) || ki0 >= ki1 || kj0 >= kj1 {
+            return None;
+        }
+        Some(Trim {
+            win: Window {
+                kh: ki1 - ki0,
+                kw: kj1 - kj0,
+                ph: self.ph - ki0,
+                pw: self.pw - kj0,
+                ..*self
+            },
+            ki0,
+            kj0,
+            kh: self.kh,
+            kw: self.kw,
+        })
+    }
+}
+
+impl Trim {
+    /// The kept taps of a `[rows, c, kh, kw]` weight, as `[rows, c, kh', kw']`.
+    pub fn compact(&self, full: &[f32]) -> Vec<f32> {
+        let (kh, kw) = (self.win.kh, self.win.kw);
+        let plane = self.kh * self.kw;
+        assert_eq!(full.len() % plane, 0);
+        let mut out = Vec::with_capacity(full.len() / plane * kh * kw);
+        for taps in full.chunks_exact(plane) {
+            for ki in self.ki0..self.ki0 + kh {
+                out.extend_from_slice(&taps[ki * self.kw + self.kj0..][..kw]);
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`Trim::compact`] for a gradient: the dropped taps 0.
+    pub fn expand(&self, part: &[f32]) -> Vec<f32> {
+        let (kh, kw) = (self.win.kh, self.win.kw);
+        assert_eq!(part.len() % (kh * kw), 0);
+        let mut out = vec![0.0f32; part.len() / (kh * kw) * self.kh * self.kw];
+        for (taps, dst) in part
+            .chunks_exact(kh * kw)
+            .zip(out.chunks_exact_mut(self.kh * self.kw))
+        {
+            for (i, row) in taps.chunks_exact(kw).enumerate() {
+                dst[(self.ki0 + i) * self.kw + self.kj0..][..kw].copy_from_slice(row);
+            }
+        }
+        out
+    }
+}
+
 /// Writes columns `[p0, p1)` of the column matrix of `image` (`c x h x w`)
 /// into `col` (`K x (p1 - p0)`, row-major).
 pub fn im2col(win: &Window, image: &[f32], col: &mut [f32], p0: usize, p1: usize) {
@@ -158,13 +247,52 @@ fn im2col_at(
                             let s = first as usize;
                             out.copy_from_slice(&src[s..s + (b - a)]);
                         } else {
-                            for (i, o) in out.iter_mut().enumerate() {
-                                *o = src[first as usize + i * win.sw];
-                            }
+                            gather_strided(out, &src[first as usize..], win.sw);
                         }
                     }
                 });
             }
+        }
+    }
+}
+
+/// `dst[i] = src[i * stride]`, with stride 2 (transposed convolutions'
+/// and strided convolutions' usual step) in a form the compiler vectorises.
+#[inline(always)]
+fn gather_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    if stride == 2 {
+        let (last, body) = dst.split_last_mut().expect("non-empty");
+        for (d, pair) in body.iter_mut().zip(src[..2 * (n - 1)].chunks_exact(2)) {
+            *d = pair[0];
+        }
+        *last = src[2 * (n - 1)];
+    } else {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = src[i * stride];
+        }
+    }
+}
+
+/// `dst[i * stride] += src[i]`: the adjoint of [`gather_strided`].
+#[inline(always)]
+fn scatter_add_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    let n = src.len();
+    if n == 0 {
+        return;
+    }
+    if stride == 2 {
+        let (last, body) = src.split_last().expect("non-empty");
+        for (pair, s) in dst[..2 * (n - 1)].chunks_exact_mut(2).zip(body) {
+            pair[0] += s;
+        }
+        dst[2 * (n - 1)] += last;
+    } else {
+        for (i, s) in src.iter().enumerate() {
+            dst[i * stride] += s;
         }
     }
 }
@@ -206,6 +334,9 @@ fn im2col_rows(
 ) {
     let (h, w, ow) = (win.h, win.w, win.ow);
     let len = (oy1 - oy0) * ow;
+    if win.kh * win.kw > 1 {
+        return im2col_padded(win, image, col, ld, off, oy0, oy1);
+    }
     for c in 0..win.c {
         let plane = &image[c * h * w..(c + 1) * h * w];
         for ki in 0..win.kh {
@@ -234,15 +365,88 @@ fn im2col_rows(
                             let s0 = first as usize;
                             copy_short(&mut dst[a..b], &src[s0..s0 + (b - a)]);
                         } else {
-                            for (i, d) in dst[a..b].iter_mut().enumerate() {
-                                *d = src[first as usize + i * win.sw];
-                            }
+                            gather_strided(&mut dst[a..b], &src[first as usize..], win.sw);
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// `dst`'s rows of `N` values from `src`'s, `stride` apart: the short rows
+/// of the smallest maps, each one fixed-size copy.
+#[inline(always)]
+fn copy_rows<const N: usize>(dst: &mut [f32], src: &[f32], stride: usize) {
+    for (i, d) in dst.chunks_exact_mut(N).enumerate() {
+        let s: &[f32; N] = src[i * stride..][..N].try_into().expect("N values");
+        let d: &mut [f32; N] = d.try_into().expect("N values");
+        *d = *s;
+    }
+}
+
+/// [`im2col_rows`] through a zero-padded copy of the rows each channel's
+/// windows read: every tap of every output row is then one copy of `ow`
+/// values (strided for strides above one), with no clipping: the short
+/// rows of small images cost their copy, not their bounds.
+fn im2col_padded(
+    win: &Window,
+    image: &[f32],
+    col: &mut [f32],
+    ld: usize,
+    off: usize,
+    oy0: usize,
+    oy1: usize,
+) {
+    let (h, w, ow) = (win.h, win.w, win.ow);
+    let len = (oy1 - oy0) * ow;
+    // Padded coordinates: (yy, xx) is the input's (yy + y0 - ph, xx - pw).
+    let y0 = oy0 * win.sh;
+    let hp = (oy1 - 1) * win.sh + (win.kh - 1) * win.dh + 1 - y0;
+    let wp = (ow - 1) * win.sw + (win.kw - 1) * win.dw + 1;
+    // The input columns inside the padded row: [xa, xb) from input column 0.
+    let xa = win.pw.min(wp);
+    let xb = (win.pw + w).min(wp);
+    with_plane(hp * wp, |pad| {
+        for c in 0..win.c {
+            let plane = &image[c * h * w..(c + 1) * h * w];
+            for (yy, prow) in pad.chunks_exact_mut(wp).enumerate() {
+                let iy = (yy + y0) as isize - win.ph as isize;
+                if iy < 0 || iy >= h as isize || xa >= xb {
+                    prow.fill(0.0);
+                    continue;
+                }
+                let src = &plane[iy as usize * w..][..xb - xa];
+                prow[..xa].fill(0.0);
+                prow[xa..xb].copy_from_slice(src);
+                prow[xb..].fill(0.0);
+            }
+            for ki in 0..win.kh {
+                for kj in 0..win.kw {
+                    let r = (c * win.kh + ki) * win.kw + kj;
+                    let row = &mut col[r * ld + off..r * ld + off + len];
+                    // Output row i reads padded row i * sh + ki * dh from column kj * dw.
+                    let src = &pad[ki * win.dh * wp + kj * win.dw..];
+                    match (win.sw, ow) {
+                        (1, 1) => copy_rows::<1>(row, src, win.sh * wp),
+                        (1, 2) => copy_rows::<2>(row, src, win.sh * wp),
+                        (1, 4) => copy_rows::<4>(row, src, win.sh * wp),
+                        (1, 8) => copy_rows::<8>(row, src, win.sh * wp),
+                        _ => {
+                            for (i, dst) in row.chunks_exact_mut(ow).enumerate() {
+                                let src = &src[i * win.sh * wp..];
+                                if win.sw == 1 {
+                                    copy_short(dst, src);
+                                } else {
+                                    gather_strided(dst, src, win.sw);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Adds columns `[p0, p1)` of `col` (`K x (p1 - p0)`) back onto `image`: the
@@ -287,9 +491,7 @@ fn col2im_at(
                                 *d += s;
                             }
                         } else {
-                            for (i, s) in src.iter().enumerate() {
-                                dst[first + i * win.sw] += s;
-                            }
+                            scatter_add_strided(&mut dst[first..], src, win.sw);
                         }
                     }
                 });
@@ -334,9 +536,7 @@ fn col2im_rows(
                             *d += s;
                         }
                     } else {
-                        for (i, s) in src.iter().enumerate() {
-                            dst[first + i * win.sw] += s;
-                        }
+                        scatter_add_strided(&mut dst[first..], src, win.sw);
                     }
                 }
             }
@@ -496,93 +696,249 @@ pub fn gather_gemm(
     let identity = win.is_identity();
     (0..tasks).into_par_iter().for_each(|t| {
         let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
-        let (len, seg) = (ch.len(), ch.seg());
         let a_g = a[g * b.m * k..].as_ptr();
-        let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[g * b.m + o]);
-        if ch.single() {
-            // SAFETY: task (g, chunk) alone writes rows g*m.. of its image, columns p0..p1.
-            let dst = unsafe { out.get().add((ch.n0 * rows + g * b.m) * p + ch.p0) };
-            if bias.is_some() {
-                for o in 0..b.m {
-                    // SAFETY: as above.
-                    unsafe { std::slice::from_raw_parts_mut(dst.add(o * p), len) }.fill(bias_of(o));
-                }
-            }
-            // `cols`: the k x len column block, rows `rs` apart.
-            let run = |cols: *const f32, rs: usize| {
-                // SAFETY: the block covers k rows of len; dst rows are p apart.
-                unsafe {
-                    sgemm(
-                        b.m,
-                        len,
-                        k,
-                        dst,
-                        p,
-                        1,
-                        bias.is_some(),
-                        a_g,
-                        k,
-                        1,
-                        cols,
-                        rs,
-                        1,
-                        nested,
-                    )
-                }
-            };
-            if identity {
-                // The image itself: rows `p` apart, the block at p0.
-                let img = &image[(ch.n0 * b.groups + g) * win.image_len() + ch.p0..];
-                run(img.as_ptr(), p);
-            } else {
-                let ld = ch.ld();
-                with_scratch(k * ld, |col| {
-                    gather_cols(win, b, image, g, &ch, col);
-                    run(col.as_ptr(), ld);
-                });
-            }
-            return;
-        }
-        let ld = ch.ld();
-        with_scratch2(k * ld, b.m * ld, |col, tmp| {
-            gather_cols(win, b, image, g, &ch, col);
-            // SAFETY: col is k rows and tmp m rows, ld apart.
+        if ch.single() && identity {
+            // The image itself: rows `p` apart, the block at p0.
+            let img = &image[(ch.n0 * b.groups + g) * win.image_len() + ch.p0..];
+            // SAFETY: the image covers k rows of p from p0.
             unsafe {
-                sgemm(
-                    b.m,
-                    len,
-                    k,
-                    tmp.as_mut_ptr(),
-                    ld,
-                    1,
-                    false,
+                gemm_block(
+                    win,
+                    b,
                     a_g,
-                    k,
-                    1,
-                    col.as_ptr(),
-                    ld,
-                    1,
+                    bias,
+                    g,
+                    &ch,
+                    img.as_ptr(),
+                    p,
+                    out,
+                    &mut [],
                     nested,
                 )
             };
-            for i in ch.n0..ch.n1 {
+            return;
+        }
+        let ld = ch.ld();
+        with_scratch2(
+            k * ld,
+            if ch.single() { 0 } else { b.m * ld },
+            |col, tmp| {
+                gather_cols(win, b, image, g, &ch, col);
+                // SAFETY: col holds k rows ld apart; tmp m rows of ld when several images.
+                unsafe {
+                    gemm_block(
+                        win,
+                        b,
+                        a_g,
+                        bias,
+                        g,
+                        &ch,
+                        col.as_ptr(),
+                        ld,
+                        out,
+                        tmp,
+                        nested,
+                    )
+                };
+            },
+        );
+    });
+}
+
+/// One block of [`gather_gemm`] from its columns (`k` rows, `cols_rs`
+/// apart): straight into the output for one image, through `tmp` (`m` rows
+/// of `ch.ld()`) for several.
+///
+/// # Safety
+/// `cols` covers the block; `out` is the output of [`gather_gemm`], whose
+/// rows `g * m..` of the chunk's images, columns `p0..p1`, this task alone writes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_block(
+    win: &Window,
+    b: Batch,
+    a_g: *const f32,
+    bias: Option<&[f32]>,
+    g: usize,
+    ch: &Chunk,
+    cols: *const f32,
+    cols_rs: usize,
+    out: SendPtr,
+    tmp: &mut [f32],
+    nested: bool,
+) {
+    let (k, p, rows) = (win.k(), win.p(), b.groups * b.m);
+    let (len, seg, ld) = (ch.len(), ch.seg(), ch.ld());
+    let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[g * b.m + o]);
+    if ch.single() {
+        // SAFETY: by the contract, these rows and columns are this task's.
+        unsafe {
+            let dst = out.get().add((ch.n0 * rows + g * b.m) * p + ch.p0);
+            if bias.is_some() {
                 for o in 0..b.m {
-                    // SAFETY: task (g, chunk) alone writes rows g*m.. of its images.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            out.get().add((i * rows + g * b.m + o) * p + ch.p0),
-                            seg,
-                        )
-                    };
-                    let src = &tmp[o * ld + (i - ch.n0) * seg..][..seg];
-                    let bo = bias_of(o);
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = s + bo;
-                    }
+                    std::slice::from_raw_parts_mut(dst.add(o * p), len).fill(bias_of(o));
                 }
             }
-        });
-    });
+            sgemm(
+                b.m,
+                len,
+                k,
+                dst,
+                p,
+                1,
+                bias.is_some(),
+                a_g,
+                k,
+                1,
+                cols,
+                cols_rs,
+                1,
+                nested,
+            );
+        }
+        return;
+    }
+    // SAFETY: tmp is m rows of ld; cols covers the block.
+    unsafe {
+        sgemm(
+            b.m,
+            len,
+            k,
+            tmp.as_mut_ptr(),
+            ld,
+            1,
+            false,
+            a_g,
+            k,
+            1,
+            cols,
+            cols_rs,
+            1,
+            nested,
+        )
+    };
+    for i in ch.n0..ch.n1 {
+        for o in 0..b.m {
+            // SAFETY: by the contract, these rows and columns are this task's.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.get().add((i * rows + g * b.m + o) * p + ch.p0),
+                    seg,
+                )
+            };
+            let src = &tmp[o * ld + (i - ch.n0) * seg..][..seg];
+            let bo = bias_of(o);
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s + bo;
+            }
+        }
+    }
+}
+
+/// [`gather_gemm`] (`small = A @ im2col(image)`, no bias) and
+/// [`weight_grad`] (`returned = grad @ im2col(image)^T`) over the same
+/// columns, each block gathered once: a transposed convolution's backward,
+/// whose input and weight gradients both read the output gradient's columns.
+pub fn gather_gemm_and_grad(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    a: &[f32],
+    small: &mut [f32],
+    grad: &[f32],
+) -> Vec<f32> {
+    let (k, p) = (win.k(), win.p());
+    let rows = b.groups * b.m;
+    assert_eq!(image.len(), b.n * b.groups * win.image_len());
+    assert_eq!(a.len(), rows * k);
+    assert_eq!(small.len(), b.n * rows * p);
+    assert_eq!(grad.len(), b.n * rows * p);
+    let total = rows * k;
+    if win.is_identity() || p == 0 || total == 0 || b.n == 0 {
+        gather_gemm(win, b, image, a, None, small);
+        return weight_grad(win, b, grad, image);
+    }
+    let chunks: Vec<Chunk> = units(win, b).into_iter().flatten().collect();
+    let tasks = b.groups * chunks.len();
+    let nested = tasks < threads();
+    let out = SendPtr(small.as_mut_ptr());
+    let one = |acc: &mut [f32], t: usize| {
+        let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
+        let ld = ch.ld();
+        let a_g = a[g * b.m * k..].as_ptr();
+        with_scratch2(
+            k * ld,
+            if ch.single() { 0 } else { b.m * ld },
+            |col, tmp| {
+                gather_cols(win, b, image, g, &ch, col);
+                let (src, src_rs) = if ch.single() {
+                    (grad[(ch.n0 * rows + g * b.m) * p + ch.p0..].as_ptr(), p)
+                } else {
+                    gather_rows(grad, rows, p, g, b.m, &ch, tmp);
+                    (tmp.as_ptr(), ld)
+                };
+                // SAFETY: as in weight_grad (the columns transposed: rows 1, columns ld apart),
+                // then as in gather_gemm (tmp reused once the gradient's rows are read).
+                unsafe {
+                    let dst = acc[g * b.m * k..].as_mut_ptr();
+                    sgemm(
+                        b.m,
+                        k,
+                        ch.len(),
+                        dst,
+                        k,
+                        1,
+                        true,
+                        src,
+                        src_rs,
+                        1,
+                        col.as_ptr(),
+                        1,
+                        ld,
+                        nested,
+                    );
+                    gemm_block(
+                        win,
+                        b,
+                        a_g,
+                        None,
+                        g,
+                        &ch,
+                        col.as_ptr(),
+                        ld,
+                        out,
+                        tmp,
+                        nested,
+                    );
+                }
+            },
+        );
+    };
+    in_order_sum(tasks, total, one)
+}
+
+/// `sum_t one(t)` over `tasks`, in fixed chunks of tasks added in order:
+/// the same sums on every run (a work-stealing fold would change the order,
+/// and so the last bits).
+fn in_order_sum(tasks: usize, total: usize, one: impl Fn(&mut [f32], usize) + Sync) -> Vec<f32> {
+    let parts = threads().min(tasks).max(1);
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|ci| {
+            let mut acc = vec![0.0f32; total];
+            for t in ci * tasks / parts..(ci + 1) * tasks / parts {
+                one(&mut acc, t);
+            }
+            acc
+        })
+        .collect();
+    let mut parts = partials.into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![0.0; total]);
+    for part in parts {
+        for (x, y) in acc.iter_mut().zip(&part) {
+            *x += y;
+        }
+    }
+    acc
 }
 
 /// `image[n, g] += col2im(A[g]^T @ small[n, g])`: `image` is
@@ -720,27 +1076,7 @@ pub fn weight_grad(win: &Window, b: Batch, small: &[f32], image: &[f32]) -> Vec<
             },
         );
     };
-    // Fixed chunks summed in order: the same sums on every run (a
-    // work-stealing fold would change the order, and so the last bits).
-    let parts = threads().min(tasks);
-    let partials: Vec<Vec<f32>> = (0..parts)
-        .into_par_iter()
-        .map(|ci| {
-            let mut acc = vec![0.0f32; total];
-            for t in ci * tasks / parts..(ci + 1) * tasks / parts {
-                one(&mut acc, t);
-            }
-            acc
-        })
-        .collect();
-    let mut parts = partials.into_iter();
-    let mut acc = parts.next().unwrap_or_else(|| vec![0.0; total]);
-    for part in parts {
-        for (x, y) in acc.iter_mut().zip(&part) {
-            *x += y;
-        }
-    }
-    acc
+    in_order_sum(tasks, total, one)
 }
 
 /// Sums `x` (`[n, c, s]`) over `n` and `s`: a bias gradient, `[c]`.
@@ -757,4 +1093,111 @@ pub fn channel_sums(x: &[f32], n: usize, c: usize, s: usize) -> Vec<f32> {
             acc as f32
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(h: usize, k: usize, s: usize, p: usize) -> Window {
+        let o = (h + 2 * p - k) / s + 1;
+        Window {
+            c: 2,
+            h,
+            w: h,
+            kh: k,
+            kw: k,
+            sh: s,
+            sw: s,
+            ph: p,
+            pw: p,
+            dh: 1,
+            dw: 1,
+            oh: o,
+            ow: o,
+        }
+    }
+
+    /// The column matrix written tap by tap from the definition.
+    fn naive_im2col(win: &Window, image: &[f32]) -> Vec<f32> {
+        let mut col = vec![0.0; win.k() * win.p()];
+        for c in 0..win.c {
+            for ki in 0..win.kh {
+                for kj in 0..win.kw {
+                    let r = (c * win.kh + ki) * win.kw + kj;
+                    for oy in 0..win.oh {
+                        for ox in 0..win.ow {
+                            let iy = (oy * win.sh + ki) as isize - win.ph as isize;
+                            let ix = (ox * win.sw + kj) as isize - win.pw as isize;
+                            if (0..win.h as isize).contains(&iy)
+                                && (0..win.w as isize).contains(&ix)
+                            {
+                                col[r * win.p() + oy * win.ow + ox] =
+                                    image[(c * win.h + iy as usize) * win.w + ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn trimming_drops_only_taps_that_read_padding() {
+        // ResNet's last stage at 32x32 inputs: a 3x3, padding-1 window on a 1x1
+        // map reads its centre alone; the stride-2 one on 2x2 its lower-right 2x2.
+        let t = window(1, 3, 1, 1).trimmed().expect("trimmed");
+        assert_eq!(
+            (t.win.kh, t.win.kw, t.win.ph, t.ki0, t.kj0),
+            (1, 1, 0, 1, 1)
+        );
+        let t = window(2, 3, 2, 1).trimmed().expect("trimmed");
+        assert_eq!((t.win.kh, t.win.ph, t.ki0, t.win.oh), (2, 0, 1, 1));
+        // Every tap read: nothing to trim.
+        assert_eq!(window(8, 3, 1, 1).trimmed(), None);
+        assert_eq!(window(7, 7, 2, 3).trimmed(), None);
+        // The trimmed window's columns are the full window's live rows.
+        for (h, k, s, p) in [
+            (1, 3, 1, 1),
+            (2, 3, 2, 1),
+            (1, 5, 1, 2),
+            (2, 5, 1, 2),
+            (3, 7, 2, 3),
+        ] {
+            let full = window(h, k, s, p);
+            let Some(t) = full.trimmed() else { continue };
+            let image: Vec<f32> = (0..full.image_len()).map(|i| i as f32 + 1.0).collect();
+            let (a, b) = (naive_im2col(&full, &image), naive_im2col(&t.win, &image));
+            let mut kept = vec![0.0; full.k() * full.p()];
+            for (r, row) in b.chunks_exact(t.win.p()).enumerate() {
+                let (c, ki, kj) = (
+                    r / (t.win.kh * t.win.kw),
+                    r / t.win.kw % t.win.kh,
+                    r % t.win.kw,
+                );
+                let fr = (c * k + ki + t.ki0) * k + kj + t.kj0;
+                kept[fr * full.p()..][..full.p()].copy_from_slice(row);
+            }
+            assert_eq!(
+                a, kept,
+                "h {h} k {k} s {s} p {p}: a dropped tap read the image"
+            );
+            // And the library's im2col agrees with the definition on both windows.
+            for win in [full, t.win] {
+                let mut col = vec![f32::NAN; win.k() * win.p()];
+                im2col(&win, &image, &mut col, 0, win.p());
+                assert_eq!(col, naive_im2col(&win, &image));
+            }
+            // compact and expand are inverse on the kept taps.
+            let w: Vec<f32> = (0..3 * 2 * k * k).map(|i| i as f32).collect();
+            let back = t.expand(&t.compact(&w));
+            for (i, (&x, &y)) in w.iter().zip(&back).enumerate() {
+                let (ki, kj) = (i / k % k, i % k);
+                let live = (t.ki0..t.ki0 + t.win.kh).contains(&ki)
+                    && (t.kj0..t.kj0 + t.win.kw).contains(&kj);
+                assert_eq!(y, if live { x } else { 0.0 });
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The kernels on plain `f32` slices in NCHW order: no burn types here, so
 //! each one can be read (and tested) against its formula alone.
 
+pub mod color;
 pub mod conv;
 pub mod elementwise;
 pub mod norm;
@@ -35,6 +36,21 @@ thread_local! {
     /// once and reused.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static SCRATCH2: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PLANE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer for one padded plane (of at least
+/// `len` values, contents unspecified), apart from [`with_scratch2`]'s two.
+pub(crate) fn with_plane<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    PLANE.with(|s| match s.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 /// Runs `f` with this thread's scratch buffer of at least `len` values

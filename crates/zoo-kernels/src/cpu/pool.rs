@@ -230,29 +230,73 @@ fn avg_window(
     (a, b, padded)
 }
 
+/// An average window along one axis: `(start, end, padded extent)`.
+type Span = (usize, usize, usize);
+
+impl Pool {
+    /// Each output's average window along both axes, `(start, end, padded
+    /// extent)`: worked out once per call, not per output.
+    fn avg_windows(&self) -> (Vec<Span>, Vec<Span>) {
+        let rows = (0..self.oh)
+            .map(|o| avg_window(o, self.sh, self.kh, self.ph, self.ph_end, self.h))
+            .collect();
+        let cols = (0..self.ow)
+            .map(|o| avg_window(o, self.sw, self.kw, self.pw, self.pw_end, self.w))
+            .collect();
+        (rows, cols)
+    }
+
+    /// A 2x2 window with stride 2 and no padding (LeNet's, DenseNet's
+    /// transitions): every window whole and disjoint, divisor 4 either way.
+    fn is_halving(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw) == (2, 2, 2, 2)
+            && self.ph + self.pw + self.ph_end + self.pw_end == 0
+            && 2 * self.oh <= self.h
+            && 2 * self.ow <= self.w
+    }
+}
+
+/// The average divisor of a window.
+#[inline]
+fn divisor(rows: Span, cols: Span, with_pad: bool) -> usize {
+    if with_pad {
+        rows.2 * cols.2
+    } else {
+        (rows.1 - rows.0) * (cols.1 - cols.0)
+    }
+}
+
 /// Average pooling of `x` into `out` (planes of `h x w` into `oh x ow`).
 pub fn avg_pool(g: &Pool, count_include_pad: bool, x: &[f32], out: &mut [f32]) {
     let (ip, op) = (g.in_plane(), g.out_plane());
     if op == 0 {
         return;
     }
+    let (rows, cols) = g.avg_windows();
+    let halving = g.is_halving();
     out.par_chunks_mut(op)
         .zip(x.par_chunks(ip.max(1)))
         .for_each(|(o, xp)| {
-            for oy in 0..g.oh {
-                let (y0, y1, py) = avg_window(oy, g.sh, g.kh, g.ph, g.ph_end, g.h);
-                for ox in 0..g.ow {
-                    let (x0, x1, px) = avg_window(ox, g.sw, g.kw, g.pw, g.pw_end, g.w);
-                    let div = if count_include_pad {
-                        py * px
-                    } else {
-                        (y1 - y0) * (x1 - x0)
-                    };
-                    let mut acc = 0.0f32;
-                    for iy in y0..y1 {
-                        acc += xp[iy * g.w + x0..iy * g.w + x1].iter().sum::<f32>();
+            for (oy, (orow, &ry)) in o.chunks_exact_mut(g.ow).zip(&rows).enumerate() {
+                if halving {
+                    let r0 = &xp[2 * oy * g.w..][..2 * g.ow];
+                    let r1 = &xp[(2 * oy + 1) * g.w..][..2 * g.ow];
+                    for ((d, a), b) in orow
+                        .iter_mut()
+                        .zip(r0.chunks_exact(2))
+                        .zip(r1.chunks_exact(2))
+                    {
+                        *d = ((a[0] + a[1]) + (b[0] + b[1])) * 0.25;
                     }
-                    o[oy * g.ow + ox] = if div == 0 { 0.0 } else { acc / div as f32 };
+                    continue;
+                }
+                for (d, &cx) in orow.iter_mut().zip(&cols) {
+                    let div = divisor(ry, cx, count_include_pad);
+                    let mut acc = 0.0f32;
+                    for iy in ry.0..ry.1 {
+                        acc += xp[iy * g.w + cx.0..iy * g.w + cx.1].iter().sum::<f32>();
+                    }
+                    *d = if div == 0 { 0.0 } else { acc / div as f32 };
                 }
             }
         });
@@ -264,28 +308,42 @@ pub fn avg_pool_backward(g: &Pool, count_include_pad: bool, dy: &[f32], dx: &mut
     if ip == 0 {
         return;
     }
+    let (rows, cols) = g.avg_windows();
+    let halving = g.is_halving();
     dx.par_chunks_mut(ip)
         .zip(dy.par_chunks(op.max(1)))
         .for_each(|(d, gy)| {
-            d.fill(0.0);
             if op == 0 {
+                d.fill(0.0);
                 return;
             }
-            for oy in 0..g.oh {
-                let (y0, y1, py) = avg_window(oy, g.sh, g.kh, g.ph, g.ph_end, g.h);
-                for ox in 0..g.ow {
-                    let (x0, x1, px) = avg_window(ox, g.sw, g.kw, g.pw, g.pw_end, g.w);
-                    let div = if count_include_pad {
-                        py * px
-                    } else {
-                        (y1 - y0) * (x1 - x0)
-                    };
+            if halving {
+                // Disjoint windows: each input written once (the odd last
+                // row or column, outside every window, gets zero).
+                for (oy, grow) in gy.chunks_exact(g.ow).enumerate() {
+                    for r in 0..2 {
+                        let drow = &mut d[(2 * oy + r) * g.w..][..g.w];
+                        let (covered, rest) = drow.split_at_mut(2 * g.ow);
+                        for (pair, &v) in covered.chunks_exact_mut(2).zip(grow) {
+                            pair[0] = v * 0.25;
+                            pair[1] = v * 0.25;
+                        }
+                        rest.fill(0.0);
+                    }
+                }
+                d[2 * g.oh * g.w..].fill(0.0);
+                return;
+            }
+            d.fill(0.0);
+            for (grow, &ry) in gy.chunks_exact(g.ow).zip(&rows) {
+                for (&gv, &cx) in grow.iter().zip(&cols) {
+                    let div = divisor(ry, cx, count_include_pad);
                     if div == 0 {
                         continue;
                     }
-                    let v = gy[oy * g.ow + ox] / div as f32;
-                    for iy in y0..y1 {
-                        for e in &mut d[iy * g.w + x0..iy * g.w + x1] {
+                    let v = gv / div as f32;
+                    for iy in ry.0..ry.1 {
+                        for e in &mut d[iy * g.w + cx.0..iy * g.w + cx.1] {
                             *e += v;
                         }
                     }
