@@ -3,7 +3,6 @@
 //! `colorsys` HLS, reordered to H, S, L: the course notes describe HSL),
 //! `adjust_hue`, and `gaussian_blur`.
 
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Bool, Tensor, TensorData};
 
@@ -260,7 +259,7 @@ pub fn gaussian_blur_each(
     // One kernel per sample: the batch folded into the channels.
     let [_, _, ph, pw] = padded.dims();
     let batch = n * c / groups;
-    let out = conv2d(
+    let out = zoo_kernels::conv2d(
         padded.reshape([batch, groups, ph, pw]),
         weight,
         None,

@@ -24,10 +24,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
+use zoo_layers::trace::{avg_pool2d, conv2d, max_pool2d, relu};
 use zoo_models::weights::{StateDict, load_state_dict};
 
 use crate::StyleError;
@@ -224,7 +223,7 @@ impl Vgg19Features {
         let mut taps: Vec<Option<Tensor<4>>> = vec![None; self.convs.len()];
         let mut x = x;
         for (k, conv) in self.convs.iter().enumerate().take(deepest + 1) {
-            let y = conv.forward(x);
+            let y = conv2d(conv, x);
             let r = relu(y.clone());
             taps[k] = Some(if self.after_relu { r.clone() } else { y });
             x = r;
