@@ -104,7 +104,10 @@ impl Backend {
                 Ok(Device::ndarray())
             }
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            Backend::Wgpu => {
+                private_runtime_dir();
+                Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+            }
             #[allow(unreachable_patterns)]
             other => Err(DeviceError::NotCompiled {
                 name: other.name().to_string(),
@@ -112,6 +115,37 @@ impl Backend {
             }),
         }
     }
+}
+
+/// Gives the process a private `XDG_RUNTIME_DIR` (mode 0700 under the
+/// temporary directory) when it has none, once, before the first wgpu
+/// device: without one, Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is
+/// invalid or not set" at every device start (`.ci/run` does the same for
+/// the whole run). A directory the caller set is left alone.
+#[cfg(feature = "wgpu")]
+fn private_runtime_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            if std::env::var_os("XDG_RUNTIME_DIR")
+                .is_some_and(|d| std::path::Path::new(&d).is_dir())
+            {
+                return;
+            }
+            // SAFETY: getuid has no preconditions.
+            let uid = unsafe { libc::getuid() };
+            let dir = std::env::temp_dir().join(format!("zoo-xdg-{uid}"));
+            let made = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+            if made.is_ok() || dir.is_dir() {
+                // SAFETY: set once, before this process starts its first
+                // wgpu device (the only reader of the variable); Rust's own
+                // environment reads are serialised with this write.
+                unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+            }
+        }
+    });
 }
 
 /// Lets the C allocator keep freed memory for reuse, once per process (a

@@ -9,7 +9,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 use zoo_layers::activation::Activation;
@@ -90,7 +90,11 @@ impl LeNetConfig {
         Ok(16 * side(self.input_size[0])? * side(self.input_size[1])?)
     }
 
-    /// Builds the model, Xavier-uniform initialised as the course trains it.
+    /// Builds the model initialised as the course trains it: PyTorch's
+    /// default initialisation, then Xavier-uniform weights on every
+    /// convolution and dense layer (`nn.init.xavier_uniform_` in d2l's
+    /// `train_ch6`), the biases left at PyTorch's `U(-1/sqrt(fan_in),
+    /// 1/sqrt(fan_in))`.
     ///
     /// # Panics
     /// When the input size is too small for LeNet (see [`Self::flat_features`]).
@@ -98,32 +102,19 @@ impl LeNetConfig {
         let flat = self
             .flat_features()
             .unwrap_or_else(|e| panic!("LeNet input {:?}: {e}", self.input_size));
-        let xavier = Initializer::XavierUniform { gain: 1.0 };
-        LeNet {
+        let p = self.conv1_padding;
+        let model = LeNet {
             conv1: Conv2dConfig::new([self.in_channels, 6], [5, 5])
-                .with_padding(PaddingConfig2d::Explicit(
-                    self.conv1_padding,
-                    self.conv1_padding,
-                    self.conv1_padding,
-                    self.conv1_padding,
-                ))
-                .with_initializer(xavier.clone())
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
                 .init(device),
-            conv2: Conv2dConfig::new([6, 16], [5, 5])
-                .with_initializer(xavier.clone())
-                .init(device),
-            fc1: LinearConfig::new(flat, 120)
-                .with_initializer(xavier.clone())
-                .init(device),
-            fc2: LinearConfig::new(120, 84)
-                .with_initializer(xavier.clone())
-                .init(device),
-            fc3: LinearConfig::new(84, self.num_classes)
-                .with_initializer(xavier)
-                .init(device),
+            conv2: Conv2dConfig::new([6, 16], [5, 5]).init(device),
+            fc1: LinearConfig::new(flat, 120).init(device),
+            fc2: LinearConfig::new(120, 84).init(device),
+            fc3: LinearConfig::new(84, self.num_classes).init(device),
             activation: self.activation,
             pool: self.pool,
-        }
+        };
+        zoo_layers::init::xavier_uniform_conv_linear(model)
     }
 }
 

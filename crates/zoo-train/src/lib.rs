@@ -1,9 +1,12 @@
 //! Training glue of the zoo.
 //!
-//! - [`trainer::fit`]: the training loop the examples share (epochs over a
-//!   burn `DataLoader`, train/eval modes, progress bar, validation,
-//!   atomic checkpoints with model, optimizer and schedule state, exact
-//!   resumption, `metrics.jsonl`, `curves.png`).
+//! - [`trainer::train`]: the training loop every task shares (epochs over
+//!   the task's burn `DataLoader`, progress bar, validation, atomic
+//!   checkpoints with the task's model(s), optimizer state(s) and the
+//!   schedule's position, exact resumption, `metrics.jsonl`, `curves.png`).
+//! - [`task::Task`]: what a task supplies to it (batches, a step, measures,
+//!   saving and loading its state); [`classify`] is image classification,
+//!   with [`classify::fit`] for the classification examples.
 //! - [`metrics`]: accuracy, per-class and macro precision / recall / F1,
 //!   the confusion matrix, perplexity.
 //! - [`plot`]: the loss/accuracy curves PNG.
@@ -15,8 +18,12 @@
 //! assert_eq!(cm.accuracy(), 0.5);
 //! ```
 
+pub mod classify;
 pub mod metrics;
 pub mod plot;
+pub mod task;
 pub mod trainer;
 
-pub use trainer::{EpochRecord, Outcome, TrainConfig, TrainError, fit};
+pub use classify::{Classification, Outcome, fit};
+pub use task::{Step, Task};
+pub use trainer::{EpochRecord, Run, TrainConfig, TrainError, train};

@@ -152,33 +152,64 @@ fn panel(
     }
 }
 
-/// The curves of `history` as PNG bytes: loss (left) and accuracy (right).
+/// Colours after the first two (training, validation).
+const MORE: [Rgb<u8>; 3] = [Rgb([44, 160, 44]), Rgb([214, 39, 40]), Rgb([148, 103, 189])];
+
+/// The series of the measures named by `keep`, in the record's order
+/// (`train_*` before `valid_*`): training in blue and validation in orange
+/// when there is one of each, further ones in other colours.
+fn series(history: &[EpochRecord], keep: impl Fn(&str) -> bool) -> Vec<(Rgb<u8>, Vec<f64>)> {
+    let mut names: Vec<&String> = history
+        .iter()
+        .flat_map(|r| r.metrics.keys())
+        .filter(|k| keep(k))
+        .collect();
+    names.sort_by_key(|k| (!k.starts_with("train_"), k.to_string()));
+    names.dedup();
+    let two = names.len() == 2;
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let colour = match i {
+                0 if two || k.starts_with("train_") => TRAIN,
+                1 if two => VALID,
+                _ if names.len() <= 2 => VALID,
+                _ => MORE[(i - 1).min(MORE.len() - 1)],
+            };
+            (colour, history.iter().map(|r| r.get(k)).collect())
+        })
+        .collect()
+}
+
+/// The curves of `history` as PNG bytes: the losses (left) and the
+/// accuracies (right), or the task's other measures when it has no accuracy.
 pub fn curves_png(history: &[EpochRecord]) -> Vec<u8> {
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-    let finite = |v: &f64| v.is_finite();
-    let losses: Vec<f64> = history
-        .iter()
-        .flat_map(|r| [r.train_loss, r.valid_loss])
-        .filter(finite)
-        .collect();
-    let hi = losses.iter().cloned().fold(f64::MIN, f64::max).max(0.0);
-    let loss_series = vec![
-        (TRAIN, history.iter().map(|r| r.train_loss).collect()),
-        (VALID, history.iter().map(|r| r.valid_loss).collect()),
-    ];
-    panel(
-        &mut img,
-        0,
-        "loss",
-        &loss_series,
-        0.0,
-        if hi > 0.0 { hi } else { 1.0 },
-    );
-    let acc_series = vec![
-        (TRAIN, history.iter().map(|r| r.train_acc).collect()),
-        (VALID, history.iter().map(|r| r.valid_acc).collect()),
-    ];
-    panel(&mut img, PANEL as i64, "accuracy", &acc_series, 0.0, 1.0);
+    let range = |s: &[(Rgb<u8>, Vec<f64>)]| {
+        let v: Vec<f64> = s
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        let lo = v.iter().copied().fold(f64::MAX, f64::min).min(0.0);
+        let hi = v.iter().copied().fold(f64::MIN, f64::max).max(0.0);
+        (
+            if lo.is_finite() { lo } else { 0.0 },
+            if hi > lo { hi } else { lo + 1.0 },
+        )
+    };
+    let losses = series(history, |k| k.contains("loss"));
+    let (lo, hi) = range(&losses);
+    panel(&mut img, 0, "loss", &losses, lo.min(0.0), hi);
+    let accs = series(history, |k| k.contains("acc"));
+    if accs.is_empty() {
+        let other = series(history, |k| !k.contains("loss"));
+        let (lo, hi) = range(&other);
+        panel(&mut img, PANEL as i64, "metrics", &other, lo, hi);
+    } else {
+        panel(&mut img, PANEL as i64, "accuracy", &accs, 0.0, 1.0);
+    }
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, ImageFormat::Png)
         .expect("encoding an in-memory PNG");
@@ -194,12 +225,17 @@ mod tests {
         let rec = |epoch, loss: f64, acc: f64| EpochRecord {
             epoch,
             lr: 0.1,
-            train_loss: loss,
-            train_acc: acc,
-            valid_loss: loss * 0.8,
-            valid_acc: acc * 0.9,
-            valid_macro_f1: acc,
-            images_per_sec: 1.0,
+            metrics: [
+                ("train_loss", loss),
+                ("train_acc", acc),
+                ("valid_loss", loss * 0.8),
+                ("valid_acc", acc * 0.9),
+                ("valid_macro_f1", acc),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            items_per_sec: 1.0,
             seconds: 1.0,
         };
         let png = curves_png(&[rec(1, 2.0, 0.3), rec(2, 1.0, 0.6), rec(3, 0.5, 0.8)]);

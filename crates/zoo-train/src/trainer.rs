@@ -1,9 +1,12 @@
-//! The training loop the examples share: epochs over a burn `DataLoader`,
-//! train and evaluation modes handled, a progress bar with running loss,
-//! accuracy and images/s, validation each epoch, checkpoints written
-//! atomically each epoch (model, optimizer and schedule state), resumption
-//! that continues to the same numbers as an uninterrupted run, a JSON-lines
-//! metrics log and loss/accuracy curves in a PNG.
+//! The training loop every task shares ([`train`]): epochs over the
+//! task's burn `DataLoader`, a progress bar with the running means of the
+//! task's measures and its throughput, validation each epoch, checkpoints
+//! written atomically each epoch (the task's model(s) and optimizer
+//! state(s), the schedule's position, the history), resumption that
+//! continues to the same numbers as an uninterrupted run, a JSON-lines
+//! metrics log and curves in a PNG. A task ([`crate::task::Task`]) supplies
+//! its batches, its step and its measures; [`crate::classify::fit`] is the
+//! image-classification one.
 //!
 //! It is a small loop of its own rather than burn-train's `Learner`:
 //! burn-train is not otherwise built here (its TUI dashboard, system-metrics
@@ -12,7 +15,8 @@
 //! the per-epoch shuffling seed and the device RNG that the loop below keeps.
 //!
 //! Resumption checks what it finds: the checkpoint records the run's
-//! configuration (the loop's own settings and the caller's
+//! configuration (the loop's own settings, the task's
+//! [`crate::task::Task::recorded`] and the caller's
 //! [`TrainConfig::identity`]) and the SHA-256 of its files; `resume` refuses
 //! a checkpoint of another configuration, naming the fields that differ,
 //! checks that `state.json` is consistent, and falls back to the previous
@@ -31,21 +35,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zoo_augment::stage::Augmented;
 use zoo_augment::transforms::Transform;
-use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
-use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::schedule::LrSchedule;
 
-use crate::metrics::ConfusionMatrix;
 use crate::plot;
+use crate::task::Task;
 
 /// Why training stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +79,7 @@ pub enum TrainError {
         /// The epoch.
         epoch: usize,
         /// What became non-finite: `training loss`, `validation loss` or `weights`.
-        which: &'static str,
+        which: String,
         /// The loss (NaN for the weights).
         loss: f64,
     },
@@ -151,21 +150,14 @@ impl TrainConfig {
         }
     }
 
-    /// Everything a checkpoint records of this configuration: the loop's
-    /// settings that shape the trajectory and [`Self::identity`].
-    fn recorded(&self, train_images: usize) -> BTreeMap<String, String> {
+    /// Everything a checkpoint records of this run: the loop's settings
+    /// that shape the trajectory, the task's own and [`Self::identity`].
+    fn recorded(&self, task: Vec<(String, String)>) -> BTreeMap<String, String> {
         let mut m: BTreeMap<String, String> = self.identity.iter().cloned().collect();
         m.insert("batch_size".into(), self.batch_size.to_string());
         m.insert("seed".into(), self.seed.to_string());
-        m.insert("label_smoothing".into(), self.label_smoothing.to_string());
         m.insert("schedule".into(), format!("{:?}", self.schedule));
-        m.insert("train_images".into(), train_images.to_string());
-        m.insert(
-            "augment".into(),
-            self.augment
-                .as_ref()
-                .map_or("none".into(), |a| format!("{a:?}")),
-        );
+        m.extend(task);
         m
     }
 
@@ -201,20 +193,24 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Learning rate used.
     pub lr: f64,
-    /// Mean training loss over the epoch's images.
-    pub train_loss: f64,
-    /// Training accuracy over the epoch (train mode).
-    pub train_acc: f64,
-    /// Mean validation loss.
-    pub valid_loss: f64,
-    /// Validation accuracy.
-    pub valid_acc: f64,
-    /// Validation macro F1.
-    pub valid_macro_f1: f64,
-    /// Training throughput.
-    pub images_per_sec: f64,
+    /// The task's measures: `train_<name>`, the mean over the epoch's
+    /// training items (train mode), and `valid_<name>`, the validation's
+    /// (`train_loss`, `train_acc`, `valid_loss`, `valid_acc`,
+    /// `valid_macro_f1` for a classifier).
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, f64>,
+    /// Training throughput, in the task's unit (images, tokens) per second.
+    #[serde(alias = "images_per_sec")]
+    pub items_per_sec: f64,
     /// Wall time of the training part of the epoch.
     pub seconds: f64,
+}
+
+impl EpochRecord {
+    /// The measure `name` (`"valid_acc"`), NaN when the task has none of that name.
+    pub fn get(&self, name: &str) -> f64 {
+        self.metrics.get(name).copied().unwrap_or(f64::NAN)
+    }
 }
 
 /// What is saved beside the model and optimizer in a checkpoint.
@@ -303,19 +299,17 @@ impl ModuleVisitor for FiniteCheck {
     }
 }
 
-/// Whether every float parameter of `model` is finite (one read-back).
-fn weights_finite<M: Module>(model: &M) -> bool {
+/// Whether every float parameter of `model` is finite (one read-back):
+/// for [`Task::weights_finite`].
+pub fn weights_finite<M: Module>(model: &M) -> bool {
     let mut v = FiniteCheck(None);
     model.visit(&mut v);
     v.0.is_none_or(|t| t.into_scalar::<f32>().is_finite())
 }
 
-/// The result of [`fit`].
-pub struct Outcome<M> {
-    /// The trained model (on the training device).
-    pub model: M,
-    /// The optimizer, with its state.
-    pub optim: ModuleOptimizer,
+/// What [`train`] returns (the task keeps the trained model).
+#[derive(Debug, Clone)]
+pub struct Run {
     /// Every epoch's record, the resumed ones included.
     pub history: Vec<EpochRecord>,
     /// The epoch a resumed run started after.
@@ -342,10 +336,9 @@ fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
 
 /// Writes the checkpoint of `state.epoch` through a temporary directory
 /// renamed when complete; keeps the newest `keep`.
-fn save_checkpoint<M: Module + Clone>(
+fn save_checkpoint<T: Task>(
     out: &Path,
-    model: &M,
-    optim: &ModuleOptimizer,
+    task: &T,
     state: &TrainerState,
     keep: usize,
 ) -> Result<PathBuf, TrainError> {
@@ -355,23 +348,11 @@ fn save_checkpoint<M: Module + Clone>(
     let tmp = dir.join(format!(".epoch-{:04}.tmp", state.epoch));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let model_path = tmp.join("model.bpk");
-    model
-        .clone()
-        .save_file(&model_path)
-        .map_err(|e| TrainError::Io {
-            path: model_path.clone(),
-            reason: e.to_string(),
-        })?;
-    let optim_path = tmp.join("optim.bpk");
-    optim.save(&optim_path).map_err(|e| TrainError::Io {
-        path: optim_path.clone(),
-        reason: e.to_string(),
-    })?;
     let mut state = state.clone();
-    for (name, path) in [("model.bpk", &model_path), ("optim.bpk", &optim_path)] {
-        let bytes = fs::read(path).map_err(io(path))?;
-        state.sha256.insert(name.into(), sha256_hex(&bytes));
+    for name in task.save(&tmp)? {
+        let path = tmp.join(&name);
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        state.sha256.insert(name, sha256_hex(&bytes));
     }
     let state_path = tmp.join("state.json");
     let json = serde_json::to_string_pretty(&state).expect("plain data serialises");
@@ -393,15 +374,14 @@ enum LoadError {
     Damaged(TrainError),
 }
 
-/// Loads the checkpoint of epoch `dir_epoch` in `dir`, checked against
-/// this run's configuration `config`.
-fn load_checkpoint<M: Module>(
+/// Loads the checkpoint of epoch `dir_epoch` in `dir` into `task`, checked
+/// against this run's configuration `config`.
+fn load_checkpoint<T: Task>(
     dir: &Path,
     dir_epoch: usize,
     config: &BTreeMap<String, String>,
-    model: M,
-    optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer, TrainerState), LoadError> {
+    task: &mut T,
+) -> Result<TrainerState, LoadError> {
     let fail = |reason: String| {
         LoadError::Damaged(TrainError::Checkpoint {
             path: dir.to_path_buf(),
@@ -430,28 +410,22 @@ fn load_checkpoint<M: Module>(
             }));
         }
     }
-    for name in ["model.bpk", "optim.bpk"] {
+    if state.sha256.is_empty() {
+        eprintln!(
+            "warning: {} records no checksums; its files are not verified",
+            dir.display()
+        );
+    }
+    for (name, want) in &state.sha256 {
         let bytes = fs::read(dir.join(name)).map_err(|e| fail(format!("{name}: {e}")))?;
-        match state.sha256.get(name) {
-            Some(want) if *want != sha256_hex(&bytes) => {
-                return Err(fail(format!(
-                    "{name} does not match the SHA-256 recorded in state.json (the file is damaged)"
-                )));
-            }
-            Some(_) => {}
-            None => eprintln!(
-                "warning: {} records no checksum of {name}; it is not verified",
-                dir.display()
-            ),
+        if *want != sha256_hex(&bytes) {
+            return Err(fail(format!(
+                "{name} does not match the SHA-256 recorded in state.json (the file is damaged)"
+            )));
         }
     }
-    let model = model
-        .try_load_file(dir.join("model.bpk"))
-        .map_err(|e| fail(format!("model.bpk: {e}")))?;
-    let optim = optim
-        .load(dir.join("optim.bpk"))
-        .map_err(|e| fail(format!("optim.bpk: {e}")))?;
-    Ok((model, optim, state))
+    task.load(dir).map_err(fail)?;
+    Ok(state)
 }
 
 /// Atomically replaces `path` with `bytes`.
@@ -472,68 +446,61 @@ fn write_logs(out: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
     write_atomic(&out.join("curves.png"), &png)
 }
 
-/// Validation loss, confusion matrix of `model` (already in evaluation mode).
-fn evaluate<M>(
-    model: &M,
-    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
-    data: &ImageDataset,
-    batcher: &ImageBatcher,
-    batch_size: usize,
-    device: &Device,
-) -> (f64, ConfusionMatrix) {
-    let mut cm = ConfusionMatrix::new(data.classes().len());
-    let mut loss_sum = Tensor::<1>::zeros([1], device);
-    let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch_size) {
-        let b = batcher.batch_indices(data, chunk, device);
-        let logits = forward(model, b.images);
-        let loss = zoo_losses::cross_entropy(
-            logits.clone(),
-            CeTarget::Classes(b.targets.clone()),
-            0.0,
-            Reduction::Sum,
-        );
-        loss_sum = loss_sum + loss.reshape([1]);
-        cm.add_logits(logits, b.targets);
+/// `name value` pairs for a progress or epoch line.
+fn show(prefix: &str, values: &[(&str, f64)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{prefix}{k} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Running sums of a task's step measures over an epoch.
+struct Sums {
+    names: Vec<&'static str>,
+    values: Vec<Tensor<1>>,
+    count: usize,
+}
+
+impl Sums {
+    fn new() -> Self {
+        Self {
+            names: Vec::new(),
+            values: Vec::new(),
+            count: 0,
+        }
     }
-    let loss = loss_sum.into_scalar::<f32>() as f64 / data.len().max(1) as f64;
-    (loss, cm)
+
+    fn add(&mut self, step: crate::task::Step) {
+        self.count += step.count;
+        for (name, v) in step.sums {
+            match self.names.iter().position(|n| *n == name) {
+                Some(i) => self.values[i] = self.values[i].clone() + v,
+                None => {
+                    self.names.push(name);
+                    self.values.push(v);
+                }
+            }
+        }
+    }
+
+    /// The means (one read-back each).
+    fn means(&self) -> Vec<(&'static str, f64)> {
+        let n = self.count.max(1) as f64;
+        self.names
+            .iter()
+            .zip(&self.values)
+            .map(|(k, v)| (*k, v.clone().into_scalar::<f32>() as f64 / n))
+            .collect()
+    }
 }
 
-fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
-    logits
-        .argmax(1)
-        .flatten::<1>(0, 1)
-        .equal(targets)
-        .int()
-        .sum()
-}
-
-/// Trains `model` (on an autodiff device) with `optim` on `train`,
-/// validating on `valid` each epoch; `forward` maps images `[N, C, H, W]`
-/// to logits `[N, classes]`. See the module docs for what is written.
-#[allow(clippy::too_many_arguments)]
-pub fn fit<M: Module + Clone + 'static>(
-    mut model: M,
-    mut optim: ModuleOptimizer,
-    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
-    train: Arc<ImageDataset>,
-    valid: &ImageDataset,
-    batcher: &ImageBatcher,
-    config: &TrainConfig,
-    device: &Device,
-) -> Result<Outcome<M>, TrainError> {
+/// Trains `task` for `config.epochs` epochs (or from its newest checkpoint
+/// when `config.resume`), validating after each. See the module docs for
+/// what is written.
+pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainError> {
     config.check()?;
-    let n = train.len();
-    if n == 0 || valid.is_empty() {
-        return Err(TrainError::Config(format!(
-            "{n} training and {} validation images, expected at least one of each",
-            valid.len()
-        )));
-    }
-    let recorded = config.recorded(n);
-    let train_device = device.clone().autodiff();
-    let plain = train_device.clone().inner();
+    let recorded = config.recorded(task.recorded());
     let mut history = Vec::new();
     let mut start_epoch = 1;
     let mut resumed_from = None;
@@ -549,8 +516,8 @@ pub fn fit<M: Module + Clone + 'static>(
             }
             let mut damaged = Vec::new();
             for (epoch, dir) in found.iter().rev() {
-                match load_checkpoint(dir, *epoch, &recorded, model.clone(), optim.clone()) {
-                    Ok((m, o, state)) => {
+                match load_checkpoint(dir, *epoch, &recorded, task) {
+                    Ok(state) => {
                         if !damaged.is_empty() {
                             eprintln!(
                                 "resume: the newer checkpoint is damaged ({}); resuming from {} instead",
@@ -558,7 +525,6 @@ pub fn fit<M: Module + Clone + 'static>(
                                 dir.display()
                             );
                         }
-                        (model, optim) = (m, o);
                         history = state.history;
                         start_epoch = state.epoch + 1;
                         resumed_from = Some(state.epoch);
@@ -576,43 +542,25 @@ pub fn fit<M: Module + Clone + 'static>(
             }
         }
     }
+    let (watch, higher) = task.monitor();
+    let watch = format!("valid_{watch}");
+    let mode = if higher {
+        zoo_optim::Mode::Max
+    } else {
+        zoo_optim::Mode::Min
+    };
     let mut stopper = config
         .patience
-        .map(|p| zoo_optim::EarlyStopping::new(zoo_optim::Mode::Max, p, 0.0));
+        .map(|p| zoo_optim::EarlyStopping::new(mode, p, 0.0));
     for r in &history {
         if let Some(s) = stopper.as_mut() {
-            s.update(r.valid_acc);
+            s.update(r.get(&watch));
         }
     }
-    // A batch larger than the set is the whole set (as torch's DataLoader
-    // makes it), never an allocation of the size asked for.
-    let batch_size = config.batch_size.min(n);
-    // A last batch of one image cannot train batch norm (one value per
-    // channel has no variance): it is dropped, as `DataLoader(drop_last=True)`
-    // drops it, and the run says so.
-    let drop_single = n > 1 && n % batch_size == 1;
-    let batches = n.div_ceil(batch_size) - usize::from(drop_single);
-    if drop_single && start_epoch <= config.epochs {
-        eprintln!(
-            "note: {n} training images in batches of {batch_size} leave a last batch of one image; it is dropped each epoch (batch norm cannot train on one value per channel)"
-        );
-    }
+    let batches = task.batches_per_epoch();
     for epoch in start_epoch..=config.epochs {
         let seed = config.seed.wrapping_add(epoch as u64);
-        train_device.seed(seed);
-        let builder = match &config.augment {
-            Some(t) => DataLoaderBuilder::<_, ImageBatch>::new(Augmented::new(
-                batcher.clone(),
-                t.clone(),
-                seed,
-            )),
-            None => DataLoaderBuilder::<_, ImageBatch>::new(batcher.clone()),
-        };
-        let loader = builder
-            .batch_size(batch_size)
-            .shuffle(seed)
-            .set_device(train_device.clone())
-            .build(train.clone());
+        let loader = task.train_loader(seed);
         let lr = config.schedule.lr(epoch - 1);
         let bar = if config.progress {
             let bar = ProgressBar::new(batches as u64);
@@ -628,87 +576,77 @@ pub fn fit<M: Module + Clone + 'static>(
         } else {
             ProgressBar::hidden()
         };
+        let unit = task.unit();
         let start = Instant::now();
-        let mut loss_sum = Tensor::<1>::zeros([1], &plain);
-        let mut right = Tensor::<1, Int>::zeros([1], &plain);
-        let mut seen = 0usize;
+        let mut sums = Sums::new();
         for (i, batch) in loader.iter().enumerate() {
             if i == batches {
                 break;
             }
             let batch = batch.map_err(|e| TrainError::Data(e.to_string()))?;
-            let count = batch.targets.dims()[0];
-            let logits = forward(&model, batch.images);
-            let loss = zoo_losses::cross_entropy(
-                logits.clone(),
-                CeTarget::Classes(batch.targets.clone()),
-                config.label_smoothing,
-                Reduction::Mean,
-            );
-            right = right + correct(logits.detach(), batch.targets).inner();
-            loss_sum = loss_sum + loss.clone().detach().inner().mul_scalar(count as f64);
-            seen += count;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            sums.add(task.step(batch, lr));
             bar.inc(1);
             // Reading the sums syncs the device: only a few times per epoch.
             if config.progress && (i % 20 == 19 || i + 1 == batches) {
-                let l = loss_sum.clone().into_scalar::<f32>() as f64 / seen as f64;
-                let a = right.clone().into_scalar::<i64>() as f64 / seen as f64;
-                let rate = seen as f64 / start.elapsed().as_secs_f64();
-                bar.set_message(format!("loss {l:.4} acc {a:.3} {rate:.0} img/s"));
+                let rate = sums.count as f64 / start.elapsed().as_secs_f64();
+                bar.set_message(format!("{} {rate:.0} {unit}/s", show("", &sums.means())));
             }
         }
-        let train_loss = loss_sum.into_scalar::<f32>() as f64 / seen.max(1) as f64;
-        let train_acc = right.into_scalar::<i64>() as f64 / seen.max(1) as f64;
+        let train_means = sums.means();
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        if !train_loss.is_finite() {
+        if let Some((name, v)) = train_means
+            .iter()
+            .find(|(k, v)| k.contains("loss") && !v.is_finite())
+        {
             return Err(TrainError::Diverged {
                 epoch,
-                which: "training loss",
-                loss: train_loss,
+                which: format!("training {name}"),
+                loss: *v,
             });
         }
-        let eval = model.valid();
-        let (valid_loss, cm) = evaluate(&eval, forward, valid, batcher, 1000, &plain);
-        if !valid_loss.is_finite() {
+        let valid = task.validate();
+        if let Some((name, v)) = valid
+            .iter()
+            .find(|(k, v)| k.contains("loss") && !v.is_finite())
+        {
             return Err(TrainError::Diverged {
                 epoch,
-                which: "validation loss",
-                loss: valid_loss,
+                which: format!("validation {name}"),
+                loss: *v,
             });
         }
-        if !weights_finite(&model) {
+        if !task.weights_finite() {
             return Err(TrainError::Diverged {
                 epoch,
-                which: "weights",
+                which: "weights".into(),
                 loss: f64::NAN,
             });
+        }
+        let mut metrics = BTreeMap::new();
+        for (k, v) in &train_means {
+            metrics.insert(format!("train_{k}"), *v);
+        }
+        for (k, v) in &valid {
+            metrics.insert(format!("valid_{k}"), *v);
         }
         let record = EpochRecord {
             epoch,
             lr,
-            train_loss,
-            train_acc,
-            valid_loss,
-            valid_acc: cm.accuracy(),
-            valid_macro_f1: cm.macro_prf().2,
-            images_per_sec: seen as f64 / seconds,
+            metrics,
+            items_per_sec: sums.count as f64 / seconds,
             seconds,
         };
         if config.progress {
             eprintln!(
-                "epoch {epoch:>3}/{}: lr {lr:.4} loss {:.4} acc {:.3} | valid loss {:.4} acc {:.3} macro F1 {:.3} | {:.0} img/s",
+                "epoch {epoch:>3}/{}: lr {lr:.4} | train {} | valid {} | {:.0} {unit}/s",
                 config.epochs,
-                record.train_loss,
-                record.train_acc,
-                record.valid_loss,
-                record.valid_acc,
-                record.valid_macro_f1,
-                record.images_per_sec
+                show("", &train_means),
+                show("", &valid),
+                record.items_per_sec
             );
         }
+        let monitored = record.get(&watch);
         history.push(record);
         if let Some(out) = &config.out_dir {
             let state = TrainerState {
@@ -719,24 +657,22 @@ pub fn fit<M: Module + Clone + 'static>(
                 config: recorded.clone(),
                 sha256: BTreeMap::new(),
             };
-            save_checkpoint(out, &model, &optim, &state, config.keep_checkpoints)?;
+            save_checkpoint(out, task, &state, config.keep_checkpoints)?;
             write_logs(out, &history)?;
         }
         if let Some(s) = stopper.as_mut()
-            && s.update(history.last().expect("just pushed").valid_acc)
+            && s.update(monitored)
         {
             if config.progress {
                 eprintln!(
-                    "early stop: no better validation accuracy for {} epochs",
+                    "early stop: no better {watch} for {} epochs",
                     config.patience.unwrap_or(0)
                 );
             }
             break;
         }
     }
-    Ok(Outcome {
-        model,
-        optim,
+    Ok(Run {
         history,
         resumed_from,
     })

@@ -1,6 +1,6 @@
 //! Trains the course's LeNet-5 on Fashion-MNIST (d2l 7.6):
 //!
-//!     cargo run -p examples --bin lenet -- [--epochs 10] [--device flex|ndarray|wgpu]
+//!     cargo run -p examples --bin lenet -- [--epochs N] [--device flex|ndarray|wgpu]
 //!
 //! Without `--data-dir` it trains on the full set when `cargo xtask download
 //! fashion-mnist` has put it in the data directory (`$ZOO_DATA_DIR`, else
@@ -9,9 +9,11 @@
 //! machine without network. `--data-dir /usr/share/datasets/fashion-mnist`
 //! (Debian's `dataset-fashion-mnist`) trains on the full 60,000 images.
 //!
-//! Uses the shared training loop (`zoo_train::fit`): a progress bar, per
-//! epoch the training loss and accuracy, the test loss, accuracy and macro
-//! F1, the throughput; checkpoints, `metrics.jsonl` and `curves.png` in
+//! The course's setup: sigmoid and average pooling, Xavier-uniform
+//! weights, SGD at 0.9, batch 256, 10 epochs of the full set (60 of the
+//! subset: as many images seen). Uses the shared training loop
+//! (`zoo_train::fit`): a progress bar, one line per epoch (training loss and
+//! accuracy, test loss, accuracy and macro F1, throughput); checkpoints, `metrics.jsonl` and `curves.png` in
 //! `--out` (default `runs/lenet`); `--resume` continues from the newest
 //! checkpoint there to the same numbers as an uninterrupted run.
 
@@ -30,9 +32,10 @@ use zoo_train::{TrainConfig, fit};
 #[derive(Parser)]
 #[command(about = "Train LeNet-5 on Fashion-MNIST (the course's d2l 7.6 setup)")]
 struct Args {
-    /// Epochs.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
+    /// Epochs (default: the course's 10 on the full 60,000 images; 60 on
+    /// the embedded 10,000-image subset, as many images seen).
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Mini-batch size.
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
@@ -74,7 +77,9 @@ fn main() -> ExitCode {
         }
     };
     let device = backend.device().expect("compiled in");
-    if let Err((code, e)) = examples::check_training_flags(args.epochs, args.batch_size, args.lr) {
+    if let Err((code, e)) =
+        examples::check_training_flags(args.epochs.unwrap_or(1), args.batch_size, args.lr)
+    {
         eprintln!("error: {e}");
         return ExitCode::from(code);
     }
@@ -93,8 +98,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The course trains 10 epochs of 60,000 images: on the subset, as many
+    // images seen (60 epochs of its 10,000).
+    let epochs = args.epochs.unwrap_or_else(|| {
+        if matches!(train.source(), zoo_datasets::Source::Embedded) {
+            10 * 60_000usize.div_ceil(train.len().max(1))
+        } else {
+            10
+        }
+    });
     println!(
-        "LeNet-5 on Fashion-MNIST ({}: {} train, {} test) on {backend}, batch {}, lr {}",
+        "LeNet-5 on Fashion-MNIST ({}: {} train, {} test) on {backend}, {epochs} epochs of batch {}, lr {}",
         train.source(),
         train.len(),
         test.len(),
@@ -128,7 +142,7 @@ fn main() -> ExitCode {
             ("augment_preset".into(), args.augment.clone()),
         ],
         augment,
-        ..TrainConfig::new(args.epochs, args.batch_size, args.lr)
+        ..TrainConfig::new(epochs, args.batch_size, args.lr)
     };
     let forward = |m: &LeNet, x: Tensor<4>| m.forward(x);
     let outcome = match fit(
@@ -150,10 +164,12 @@ fn main() -> ExitCode {
     if let Some(e) = outcome.resumed_from {
         println!("resumed after epoch {e} from {}", args.out.display());
     }
-    for r in &outcome.history {
+    if let Some(last) = outcome.history.last() {
         println!(
-            "epoch {:>2}: loss {:.4}, train acc {:.3}, test acc {:.3}, test macro F1 {:.3}, {:.0} images/s",
-            r.epoch, r.train_loss, r.train_acc, r.valid_acc, r.valid_macro_f1, r.images_per_sec
+            "after {} epochs: test accuracy {:.3}, test macro F1 {:.3}",
+            last.epoch,
+            last.get("valid_acc"),
+            last.get("valid_macro_f1")
         );
     }
     let model = outcome.model.valid();
