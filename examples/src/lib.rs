@@ -177,17 +177,50 @@ fn with_weights(
     }
 }
 
-/// Why an example stopped: its exit code (2: bad flags or input files, 1:
-/// a failure while running) and the message.
-pub type Failure = (u8, String);
+/// Why an example stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A flag or input file that cannot be used (exit code 2); the message
+    /// names it and what was expected.
+    #[error("{0}")]
+    Usage(String),
+    /// A failure while running (exit code 1), with its cause.
+    #[error(transparent)]
+    Run(Box<dyn std::error::Error + Send + Sync>),
+}
 
-/// The process exit code of an example's `result`, the error printed.
+impl Failure {
+    /// A failure while running, from an error (its source chain kept) or a message.
+    pub fn run(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Failure::Run(e.into())
+    }
+
+    /// The process exit code: 2 for usage errors, 1 otherwise.
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Run(_) => 1,
+        }
+    }
+}
+
+/// The process exit code of an example's `result`, the error printed with
+/// its causes.
 pub fn exit(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err((code, e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(code)
+        Err(e) => {
+            let mut line = format!("error: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !line.contains(&text) {
+                    line.push_str(&format!(": {text}"));
+                }
+                cause = c.source();
+            }
+            eprintln!("{line}");
+            ExitCode::from(e.code())
         }
     }
 }
@@ -195,9 +228,11 @@ pub fn exit(result: Result<(), Failure>) -> ExitCode {
 /// The backend named by `--device` (else `$ZOO_DEVICE`, else flex) and its
 /// device; an unknown or missing one is a usage error.
 pub fn device(flag: Option<&str>) -> Result<(zoo_device::Backend, Device), Failure> {
-    let backend =
-        zoo_device::resolve(flag, zoo_device::DEFAULT_DEVICE).map_err(|e| (2, e.to_string()))?;
-    let device = backend.device().map_err(|e| (2, e.to_string()))?;
+    let backend = zoo_device::resolve(flag, zoo_device::DEFAULT_DEVICE)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let device = backend
+        .device()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     Ok((backend, device))
 }
 
@@ -206,12 +241,12 @@ pub fn device(flag: Option<&str>) -> Result<(zoo_device::Backend, Device), Failu
 /// finite in float32 (the precision the model trains in).
 pub fn check_training_flags(epochs: usize, batch_size: usize, lr: f64) -> Result<(), Failure> {
     if epochs == 0 {
-        return Err((2, "--epochs 0: expected at least 1".into()));
+        return Err(Failure::Usage("--epochs 0: expected at least 1".into()));
     }
     if batch_size == 0 {
-        return Err((2, "--batch-size 0: expected at least 1".into()));
+        return Err(Failure::Usage("--batch-size 0: expected at least 1".into()));
     }
-    zoo_optim::check_lr(lr).map_err(|e| (2, format!("--lr: {}", e.0)))
+    zoo_optim::check_lr(lr).map_err(|e| Failure::Usage(format!("--lr: {e}")))
 }
 
 /// Checks that a batch of `batch` images of `channels x side x side` fits
@@ -224,22 +259,20 @@ pub fn check_batch_size(
     side: usize,
 ) -> Result<(), Failure> {
     if side == 0 {
-        return Err((2, format!("{side_flag} 0: expected a positive side")));
+        return Err(Failure::Usage(format!(
+            "{side_flag} 0: expected a positive side"
+        )));
     }
     zoo_device::budget::check("a batch of images", &[batch, channels, side, side])
         .map(|_| ())
-        .map_err(|e| {
-            (
-                2,
-                format!("{side_flag} {side} with --batch-size {batch}: {e}"),
-            )
-        })
+        .map_err(|e| Failure::Usage(format!("{side_flag} {side} with --batch-size {batch}: {e}")))
 }
 
 /// Checks an `--out` PNG path before any work, by the rules
 /// `zoo_detect::draw::save_png` applies when writing.
 pub fn check_png_out(path: &std::path::Path) -> Result<(), Failure> {
-    zoo_detect::draw::check_png_path(path).map_err(|e| (2, format!("--out {}", e.reason)))
+    zoo_detect::draw::check_png_path(path)
+        .map_err(|e| Failure::Usage(format!("--out {}", e.reason)))
 }
 
 /// Parses the flags and trains; the process exit code.
@@ -249,7 +282,7 @@ pub fn run(family: &str, course: Course) -> ExitCode {
 }
 
 fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
-    let usage = |e: String| (2u8, e);
+    let usage = Failure::Usage;
     let (backend, device) = device(flags.device.as_deref())?;
     let name = flags.model.clone().unwrap_or(course.model.to_string());
     let info = registry::info(&name).ok_or_else(|| {
@@ -400,7 +433,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         &config,
         &device,
     )
-    .map_err(|e| (1, e.to_string()))?;
+    .map_err(Failure::run)?;
     if let Some(last) = outcome.history.last() {
         println!(
             "after {} epochs: test accuracy {:.3}",

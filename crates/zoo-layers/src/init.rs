@@ -119,23 +119,29 @@ pub fn xavier_uniform_conv_linear<M: burn::module::Module>(model: M) -> M {
             if !is_weight {
                 return param;
             }
-            let value = param.val();
-            let dims = value.dims();
-            // burn's Linear weight is [in, out]; torch's fans are of [out, in].
-            let shape: Vec<usize> = if owner == Some("Struct:Linear") {
-                vec![dims[1], dims[0]]
-            } else {
-                dims.to_vec()
-            };
-            let (fan_in, fan_out) = fans(&shape);
-            let b = xavier_uniform_bound(fan_in, fan_out, 1.0);
-            let device = value.device();
-            let mut t =
-                Tensor::<D>::random(dims, burn::tensor::Distribution::Uniform(-b, b), &device);
-            if value.is_require_grad() {
-                t = t.require_grad();
-            }
-            burn::module::Param::initialized(param.id, t)
+            let linear = owner == Some("Struct:Linear");
+            // `map` keeps the parameter's id and its training state (a
+            // parameter made on a plain device stays trainable when the
+            // module moves to an autodiff one).
+            param.map(|value| {
+                let dims = value.dims();
+                // burn's Linear weight is [in, out]; torch's fans are of [out, in].
+                let shape: Vec<usize> = if linear {
+                    vec![dims[1], dims[0]]
+                } else {
+                    dims.to_vec()
+                };
+                let (fan_in, fan_out) = fans(&shape);
+                let b = xavier_uniform_bound(fan_in, fan_out, 1.0);
+                let device = value.device();
+                let t =
+                    Tensor::<D>::random(dims, burn::tensor::Distribution::Uniform(-b, b), &device);
+                if value.is_require_grad() {
+                    t.require_grad()
+                } else {
+                    t
+                }
+            })
         }
     }
     model.map(&mut Xavier {

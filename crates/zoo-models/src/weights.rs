@@ -18,13 +18,14 @@ use burn::tensor::{Tensor, TensorData};
 /// Why weights could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {reason}")]
+    /// The file could not be read or written.
+    #[error("cannot access {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// The file is not a valid weight file.
     #[error("{path}: {reason}")]
@@ -137,7 +138,7 @@ impl StateDict {
         if !path.is_file() {
             return Err(WeightsError::Io {
                 path: path.to_path_buf(),
-                reason: "no such file".into(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
         let mut reader =
@@ -222,9 +223,9 @@ impl StateDict {
 
     /// Reads a `.safetensors` file (F32, F16, BF16, F64 and I64 tensors).
     pub fn from_safetensors(path: &Path) -> Result<Self, WeightsError> {
-        let bytes = std::fs::read(path).map_err(|e| WeightsError::Io {
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source,
         })?;
         let bad = |reason: String| WeightsError::Format {
             path: path.to_path_buf(),
@@ -295,9 +296,13 @@ impl StateDict {
     /// Writes the tensors to a `.safetensors` file (F32, I64), through a
     /// temporary file renamed when complete.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), WeightsError> {
-        let io = |e: String| WeightsError::Io {
+        let bad = |reason: String| WeightsError::Format {
             path: path.to_path_buf(),
-            reason: e,
+            reason,
+        };
+        let io = |source: std::io::Error| WeightsError::Io {
+            path: path.to_path_buf(),
+            source,
         };
         let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for (key, data) in &self.tensors {
@@ -306,7 +311,7 @@ impl StateDict {
                 let v = data
                     .clone()
                     .try_into_vec_as::<f32>()
-                    .map_err(|e| io(format!("{key}: {e:?}")))?;
+                    .map_err(|e| bad(format!("{key}: {e:?}")))?;
                 (
                     safetensors::Dtype::F32,
                     v.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -315,7 +320,7 @@ impl StateDict {
                 let v = data
                     .clone()
                     .try_into_vec_as::<i64>()
-                    .map_err(|e| io(format!("{key}: {e:?}")))?;
+                    .map_err(|e| bad(format!("{key}: {e:?}")))?;
                 (
                     safetensors::Dtype::I64,
                     v.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -328,13 +333,13 @@ impl StateDict {
             .map(|(k, dt, shape, bytes)| {
                 safetensors::tensor::TensorView::new(*dt, shape.clone(), bytes)
                     .map(|v| (k.clone(), v))
-                    .map_err(|e| io(e.to_string()))
+                    .map_err(|e| bad(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
-        let bytes = safetensors::serialize(views, None).map_err(|e| io(e.to_string()))?;
+        let bytes = safetensors::serialize(views, None).map_err(|e| bad(e.to_string()))?;
         let tmp = path.with_extension("safetensors.tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| io(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| io(e.to_string()))
+        std::fs::write(&tmp, bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
     }
 }
 

@@ -159,7 +159,7 @@ impl Vgg19Features {
     /// ignored, `features.*` must fit VGG-19 exactly: the first key or shape
     /// that does not is named).
     pub fn load(config: &Vgg19Config, path: &Path, device: &Device) -> Result<Self, StyleError> {
-        let mut sd = StateDict::load(path).map_err(|e| StyleError::Weights(e.to_string()))?;
+        let mut sd = StateDict::load(path)?;
         let extra: Vec<String> = sd
             .keys()
             .filter(|k| !k.starts_with("features."))
@@ -167,16 +167,23 @@ impl Vgg19Features {
             .collect();
         if extra.len() == sd.keys().count() {
             let first = extra.first().cloned().unwrap_or_default();
-            return Err(StyleError::Weights(format!(
-                "{}: no `features.*` keys (the first key is `{first}`): expected torchvision's vgg19 weights",
-                path.display()
-            )));
+            return Err(StyleError::NotVgg19 {
+                path: Some(path.to_path_buf()),
+                reason: format!(
+                    "no `features.*` keys (the first key is `{first}`): expected torchvision's vgg19 weights"
+                ),
+            });
         }
         for k in extra.iter().filter(|k| k.starts_with("classifier.")) {
             sd.remove(k);
         }
-        Self::from_state_dict(config, &sd, device)
-            .map_err(|e| StyleError::Weights(format!("{}: {e}", path.display())))
+        Self::from_state_dict(config, &sd, device).map_err(|e| match e {
+            StyleError::NotVgg19 { reason, .. } => StyleError::NotVgg19 {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            e => e,
+        })
     }
 
     /// The extractor with the `features.*` tensors of `sd`.
@@ -193,7 +200,10 @@ impl Vgg19Features {
             let k: usize = k.parse().ok()?;
             Some(format!("features.{}.{leaf}", torchvision_index(k)))
         };
-        load_state_dict(model, sd, &keys).map_err(|e| StyleError::Weights(e.to_string()))
+        load_state_dict(model, sd, &keys).map_err(|e| StyleError::NotVgg19 {
+            path: None,
+            reason: e.to_string(),
+        })
     }
 
     /// `image [N, 3, H, W]` in `[0, 1]` normalised with ImageNet's statistics.

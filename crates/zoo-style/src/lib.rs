@@ -15,6 +15,8 @@ pub mod features;
 pub mod losses;
 pub mod transfer;
 
+use std::path::PathBuf;
+
 /// Why style transfer could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum StyleError {
@@ -26,9 +28,17 @@ pub enum StyleError {
         /// The name.
         name: String,
     },
+    /// The weight file could not be read.
+    #[error(transparent)]
+    Weights(#[from] zoo_models::weights::WeightsError),
     /// The weights do not fit VGG-19.
-    #[error("{0}")]
-    Weights(String),
+    #[error("{}{reason}", path.as_ref().map_or(String::new(), |p| format!("{}: ", p.display())))]
+    NotVgg19 {
+        /// The weight file (none for a state dict given in memory).
+        path: Option<PathBuf>,
+        /// What does not fit.
+        reason: String,
+    },
     /// An image or setting that cannot be used.
     #[error("{0}")]
     Invalid(String),

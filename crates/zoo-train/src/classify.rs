@@ -98,7 +98,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
 impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     type Batch = ImageBatch;
 
-    fn train_loader(&self, seed: u64) -> Arc<dyn DataLoader<ImageBatch>> {
+    fn train_loader(&self, _epoch: usize, seed: u64) -> Arc<dyn DataLoader<ImageBatch>> {
         self.device.seed(seed);
         let builder = match &self.config.augment {
             Some(t) => DataLoaderBuilder::<_, ImageBatch>::new(Augmented::new(
@@ -196,7 +196,7 @@ pub fn save_model_and_optim<M: Module + Clone>(
     model: &M,
     optim: &ModuleOptimizer,
 ) -> Result<Vec<String>, TrainError> {
-    let err = |path: &Path, e: String| TrainError::Io {
+    let err = |path: &Path, e: String| TrainError::Save {
         path: path.to_path_buf(),
         reason: e,
     };

@@ -19,11 +19,13 @@
 //! ```
 
 pub mod classify;
+pub mod loader;
 pub mod metrics;
 pub mod plot;
 pub mod task;
 pub mod trainer;
 
 pub use classify::{Classification, Outcome, fit};
+pub use loader::IndexLoader;
 pub use task::{Step, Task};
 pub use trainer::{EpochRecord, Run, TrainConfig, TrainError, train};

@@ -31,9 +31,11 @@ pub trait Task {
     /// A training batch, as the task's loader yields it.
     type Batch: Send + 'static;
 
-    /// The training batches of one epoch, shuffled with `seed` and made on
-    /// the training (autodiff) device.
-    fn train_loader(&self, seed: u64) -> Arc<dyn DataLoader<Self::Batch>>;
+    /// The training batches of epoch `epoch` (from 1), shuffled with `seed`
+    /// (the loop's seed plus the epoch) and made on the training (autodiff)
+    /// device. A task whose data is in memory can return an
+    /// [`crate::loader::IndexLoader`].
+    fn train_loader(&self, epoch: usize, seed: u64) -> Arc<dyn DataLoader<Self::Batch>>;
 
     /// Batches trained per epoch (the loader's first ones; it may yield more,
     /// such as a last batch of one item that batch norm cannot train on).

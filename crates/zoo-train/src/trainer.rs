@@ -53,11 +53,20 @@ pub enum TrainError {
     #[error("TrainConfig: {0}")]
     Config(String),
     /// A file of the output directory could not be written or read.
-    #[error("cannot access {path}: {reason}")]
+    #[error("cannot access {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model or optimizer record could not be written.
+    #[error("cannot save {path}: {reason}")]
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// What burn's recorder said.
         reason: String,
     },
     /// A checkpoint could not be loaded.
@@ -86,9 +95,9 @@ pub enum TrainError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |e| TrainError::Io {
+    move |source| TrainError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source,
     }
 }
 
@@ -169,7 +178,7 @@ impl TrainConfig {
                 self.epochs, self.batch_size
             ));
         }
-        zoo_optim::check_lr(self.schedule.lr(0)).map_err(|e| TrainError::Config(e.0))?;
+        zoo_optim::check_lr(self.schedule.lr(0)).map_err(|e| TrainError::Config(e.to_string()))?;
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad(format!(
                 "label_smoothing {}, expected a value in [0, 1)",
@@ -450,7 +459,13 @@ fn write_logs(out: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
 fn show(prefix: &str, values: &[(&str, f64)]) -> String {
     values
         .iter()
-        .map(|(k, v)| format!("{prefix}{k} {v:.4}"))
+        .map(|(k, v)| {
+            if *v != 0.0 && v.abs() < 0.01 {
+                format!("{prefix}{k} {v:.3e}")
+            } else {
+                format!("{prefix}{k} {v:.4}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -560,7 +575,7 @@ pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainEr
     let batches = task.batches_per_epoch();
     for epoch in start_epoch..=config.epochs {
         let seed = config.seed.wrapping_add(epoch as u64);
-        let loader = task.train_loader(seed);
+        let loader = task.train_loader(epoch, seed);
         let lr = config.schedule.lr(epoch - 1);
         let bar = if config.progress {
             let bar = ProgressBar::new(batches as u64);

@@ -10,6 +10,7 @@
 //! multi-sample ops with the image's mirror and rotation as partners. The grid
 //! is written to a temporary file and renamed when complete.
 
+use examples::Failure;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -243,8 +244,8 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
     Ok(out)
 }
 
-fn run(args: &Args) -> Result<(), examples::Failure> {
-    let usage = |e: String| (2u8, e);
+fn run(args: &Args) -> Result<(), Failure> {
+    let usage = Failure::Usage;
     if args.cell < 16 || args.columns == 0 {
         return Err(usage(format!(
             "--cell {} --columns {}: expected a cell of at least 16 pixels and at least one column",
@@ -257,7 +258,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         .map_err(|e| usage(format!("--cell {}: {e}", args.cell)))?;
     let (backend, device) = examples::device(args.device.as_deref())?;
     let x = load(&args.image, args.cell, &device).map_err(usage)?;
-    let cells = gallery(x, args.seed).map_err(|e| (1, e.to_string()))?;
+    let cells = gallery(x, args.seed).map_err(Failure::run)?;
     let [_, _, h, w] = cells[0].1.dims();
     let label_h = 12;
     let (cw, ch) = (w.max(8 * 20) + 4, h + label_h + 4);
@@ -268,7 +269,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         Rgb([255, 255, 255]),
     );
     for (k, (label, t)) in cells.iter().enumerate() {
-        let img = examples::images::to_rgb_image(t.clone()).map_err(|e| (1, e))?;
+        let img = examples::images::to_rgb_image(t.clone()).map_err(Failure::run)?;
         let (ox, oy) = (
             (k % args.columns * cw + 2) as u32,
             (k / args.columns * ch + 2) as u32,
@@ -279,7 +280,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         let img = image::imageops::crop_imm(&img, 0, 0, w as u32, h as u32).to_image();
         image::imageops::replace(&mut grid, &img, ox as i64, (oy as usize + label_h) as i64);
     }
-    zoo_detect::draw::save_png(&grid, &args.out).map_err(|e| (1, e.to_string()))?;
+    zoo_detect::draw::save_png(&grid, &args.out).map_err(Failure::run)?;
     println!(
         "{} augmentations of {} ({h}x{w}) on {backend} written to {}",
         cells.len() - 1,

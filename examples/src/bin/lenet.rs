@@ -77,11 +77,11 @@ fn main() -> ExitCode {
         }
     };
     let device = backend.device().expect("compiled in");
-    if let Err((code, e)) =
+    if let Err(e) =
         examples::check_training_flags(args.epochs.unwrap_or(1), args.batch_size, args.lr)
     {
         eprintln!("error: {e}");
-        return ExitCode::from(code);
+        return ExitCode::from(e.code());
     }
     let augment = match examples::augmentation(&args.augment, 28) {
         Ok(a) => a,

@@ -9,29 +9,37 @@
 //! bananas onto backgrounds. As the course: SGD lr 0.2, weight decay 5e-4,
 //! batch 32, the loss cross-entropy over every anchor plus the masked L1 of
 //! the box offsets; per epoch the class error and box MAE (the course's
-//! `cls_eval` / `bbox_eval`). Then on the held-out split: `multibox_detection`
+//! `cls_eval` / `bbox_eval`) and the held-out mAP@0.5, through the shared
+//! training loop (checkpoints, `--resume`, `metrics.jsonl`, `curves.png` in
+//! `--out`). Then on the held-out split: `multibox_detection`
 //! (NMS 0.5), mAP@0.5 (VOC all-point) and COCO-style mAP@[.5:.95], and a PNG
 //! of the predictions (coloured, with class and score) beside the true boxes
 //! (white). `--voc DIR` trains on Pascal VOC 2007 instead (an extracted
 //! `VOCdevkit/VOC2007`: `trainval` to train, `test` held out).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
+use burn::data::dataloader::DataLoader;
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
+use examples::Failure;
 use image::{Rgb, RgbImage};
-use zoo_datasets::detection::{DetectionDataset, fashion_on_photos, voc};
+use zoo_datasets::detection::{DetectionBatch, DetectionDataset, fashion_on_photos, voc};
 use zoo_detect::anchors::{multibox_detection, multibox_priors, multibox_target};
 use zoo_detect::draw::{COLOURS, DrawBox, draw_boxes, save_png};
 use zoo_detect::eval::{Detection, GroundTruth, coco_map, mean_average_precision};
 use zoo_losses::multibox_loss;
 use zoo_models::ssd::{TinySsd, TinySsdConfig};
 use zoo_optim::SgdConfig;
+use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
+use zoo_train::trainer::weights_finite;
+use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError};
 
 #[derive(Parser)]
 #[command(about = "Train the course's TinySSD on a generated detection set (or VOC 2007)")]
@@ -66,9 +74,12 @@ struct Args {
     /// Train on Pascal VOC 2007 from this `VOC2007` folder instead.
     #[arg(long)]
     voc: Option<PathBuf>,
-    /// Where the predictions PNG goes.
+    /// Where checkpoints, metrics.jsonl, curves.png and the predictions PNG go.
     #[arg(long, default_value = "runs/ssd")]
     out: PathBuf,
+    /// Continue from the newest checkpoint in --out.
+    #[arg(long)]
+    resume: bool,
 }
 
 fn main() -> ExitCode {
@@ -137,8 +148,131 @@ fn detect(
     Ok((dets, gts))
 }
 
-fn run(args: &Args) -> Result<(), examples::Failure> {
-    let usage = |e: String| (2u8, e);
+/// TinySSD trained as the course trains it, as a task of the shared loop:
+/// the loss is the cross-entropy over every anchor plus the masked L1 of the
+/// box offsets; the measures are the course's `cls_eval` / `bbox_eval` and,
+/// on the held-out images, mAP@0.5.
+struct SsdTask<'a> {
+    /// `None` only inside a step.
+    model: Option<TinySsd>,
+    optim: ModuleOptimizer,
+    train: Arc<DetectionDataset>,
+    val: &'a DetectionDataset,
+    batch_size: usize,
+    /// Seed of the shuffling: epoch `e` visits the images in the order of
+    /// `e` successive shuffles from it (so a resumed run repeats it).
+    data_seed: u64,
+    size: usize,
+    device: Device,
+    plain: Device,
+    /// The anchors (the same for every batch of one image size).
+    priors: Option<Tensor<3>>,
+}
+
+impl SsdTask<'_> {
+    fn model(&self) -> &TinySsd {
+        self.model.as_ref().expect("between steps")
+    }
+}
+
+impl Task for SsdTask<'_> {
+    type Batch = DetectionBatch;
+
+    fn train_loader(&self, epoch: usize, _seed: u64) -> Arc<dyn DataLoader<DetectionBatch>> {
+        let mut rng = zoo_augment::Rng::new(self.data_seed);
+        let mut order: Vec<usize> = (0..self.train.items.len()).collect();
+        for _ in 0..epoch {
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+        }
+        let (data, device) = (self.train.clone(), self.device.clone());
+        Arc::new(IndexLoader::new(
+            order,
+            self.batch_size,
+            Arc::new(move |ix: &[usize]| data.batch(ix, &device)),
+        ))
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        self.train.items.len().div_ceil(self.batch_size)
+    }
+
+    fn step(&mut self, batch: DetectionBatch, lr: f64) -> Step {
+        let model = self.model.take().expect("between steps");
+        let out = model.forward(batch.images);
+        let [b, a, _] = out.cls_preds.dims();
+        let anchors = self
+            .priors
+            .get_or_insert_with(|| {
+                anchors(&out.feature_sizes, &self.device).expect("TinySSD's own anchor sizes")
+            })
+            .clone();
+        let t = multibox_target(anchors, batch.labels).expect("labels made by the data set");
+        let loss = multibox_loss(out.cls_preds.clone(), out.bbox_preds.clone(), &t);
+        let loss_sum = loss.clone().detach().inner().mul_scalar(b as f64);
+        // The course's cls_eval / bbox_eval, per image: a anchors, 4 offsets each.
+        let predicted: Tensor<2, Int> = out.cls_preds.detach().argmax(2).squeeze_dim(2);
+        let wrong = predicted
+            .not_equal(t.class_labels)
+            .int()
+            .sum()
+            .inner()
+            .float()
+            .div_scalar(a as f64);
+        let masked = (out.bbox_preds.detach() - t.bbox_offset) * t.bbox_mask;
+        let abs_err = masked.abs().sum().inner().div_scalar((4 * a) as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optim.step(lr, model, grads));
+        Step {
+            count: b,
+            sums: vec![
+                ("loss", loss_sum),
+                ("class_err", wrong),
+                ("bbox_mae", abs_err),
+            ],
+        }
+    }
+
+    fn validate(&mut self) -> Vec<(&'static str, f64)> {
+        let eval = self.model().valid();
+        match detect(&eval, self.val, self.size, &self.plain)
+            .and_then(|(d, g)| mean_average_precision(&d, &g, 0.5).map_err(|e| e.to_string()))
+        {
+            Ok(m) => vec![("map50", m.map)],
+            Err(e) => {
+                eprintln!("warning: held-out mAP not computed: {e}");
+                vec![("map50", f64::NAN)]
+            }
+        }
+    }
+
+    fn monitor(&self) -> (&'static str, bool) {
+        ("map50", true)
+    }
+
+    fn recorded(&self) -> Vec<(String, String)> {
+        vec![("train_images".into(), self.train.items.len().to_string())]
+    }
+
+    fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
+        save_model_and_optim(dir, self.model(), &self.optim)
+    }
+
+    fn load(&mut self, dir: &Path) -> Result<(), String> {
+        let (m, o) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
+        self.model = Some(m);
+        self.optim = o;
+        Ok(())
+    }
+
+    fn weights_finite(&self) -> bool {
+        weights_finite(self.model())
+    }
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    let usage = Failure::Usage;
     examples::check_training_flags(args.epochs, args.batch_size, args.lr)?;
     if args.size < 64 {
         return Err(usage(format!(
@@ -197,64 +331,45 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
 
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
-    let mut model = TinySsdConfig::new(num_classes).init(&train_device);
-    let mut optim = SgdConfig::torch_default().with_weight_decay(5e-4).init();
-    let mut rng = zoo_augment::Rng::new(args.seed);
-    let mut order: Vec<usize> = (0..train.items.len()).collect();
-    let mut priors: Option<Tensor<3>> = None;
-    for epoch in 1..=args.epochs {
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
-        let t0 = Instant::now();
-        // Sums kept on the device, read once per epoch.
-        let plain = train_device.clone().inner();
-        let mut loss_sum = Tensor::<1>::zeros([1], &plain);
-        let mut wrong = Tensor::<1, Int>::zeros([1], &plain);
-        let mut abs_err = Tensor::<1>::zeros([1], &plain);
-        let (mut labelled, mut offsets) = (0.0, 0.0);
-        for chunk in order.chunks(args.batch_size) {
-            let batch = train.batch(chunk, &train_device);
-            let out = model.forward(batch.images);
-            if priors.is_none() {
-                priors = Some(anchors(&out.feature_sizes, &train_device).map_err(|e| (1, e))?);
-            }
-            let anchors = priors.clone().expect("computed above");
-            let t = multibox_target(anchors, batch.labels).map_err(|e| (1, e.to_string()))?;
-            let [b, a, _] = out.cls_preds.dims();
-            let loss = multibox_loss(out.cls_preds.clone(), out.bbox_preds.clone(), &t);
-            loss_sum = loss_sum + loss.clone().detach().inner().mul_scalar(chunk.len() as f64);
-            // The course's cls_eval / bbox_eval.
-            let predicted: Tensor<2, Int> = out.cls_preds.detach().argmax(2).squeeze_dim(2);
-            wrong = wrong + predicted.not_equal(t.class_labels).int().sum().inner();
-            labelled += (b * a) as f64;
-            let masked = (out.bbox_preds.detach() - t.bbox_offset) * t.bbox_mask;
-            abs_err = abs_err + masked.abs().sum().inner();
-            offsets += (b * a * 4) as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(args.lr, model, grads);
-        }
-        let n = train.items.len() as f64;
-        let loss = loss_sum.into_scalar::<f32>() as f64 / n;
-        if !loss.is_finite() {
-            return Err((
-                1,
-                format!("the training loss became {loss} in epoch {epoch}; lower --lr"),
-            ));
-        }
-        println!(
-            "epoch {epoch:>2}: loss {:.4}, class err {:.2e}, bbox mae {:.2e}, {:.1} images/s",
-            loss,
-            wrong.into_scalar::<i64>() as f64 / labelled,
-            abs_err.into_scalar::<f32>() as f64 / offsets,
-            n / t0.elapsed().as_secs_f64()
-        );
+    let mut task = SsdTask {
+        model: Some(TinySsdConfig::new(num_classes).init(&train_device)),
+        optim: SgdConfig::torch_default().with_weight_decay(5e-4).init(),
+        train: Arc::new(train),
+        val: &val,
+        batch_size: args.batch_size,
+        data_seed: args.seed,
+        size: args.size,
+        device: train_device,
+        plain: device.clone(),
+        priors: None,
+    };
+    let config = TrainConfig {
+        seed: args.seed,
+        out_dir: Some(args.out.clone()),
+        resume: args.resume,
+        identity: vec![
+            ("model".into(), "tiny_ssd".into()),
+            ("size".into(), args.size.to_string()),
+            ("train".into(), args.train.to_string()),
+            ("objects".into(), args.objects.to_string()),
+            (
+                "voc".into(),
+                args.voc
+                    .as_ref()
+                    .map_or("none".into(), |p| p.display().to_string()),
+            ),
+        ],
+        ..TrainConfig::new(args.epochs, args.batch_size, args.lr)
+    };
+    let run = zoo_train::train(&mut task, &config).map_err(Failure::run)?;
+    if let Some(e) = run.resumed_from {
+        println!("resumed after epoch {e} from {}", args.out.display());
     }
-
+    let model = task.model.take().expect("between steps");
     let eval = model.valid();
-    let (dets, gts) = detect(&eval, &val, args.size, &device).map_err(|e| (1, e))?;
-    let voc50 = mean_average_precision(&dets, &gts, 0.5).map_err(|e| (1, e.to_string()))?;
-    let coco = coco_map(&dets, &gts).map_err(|e| (1, e.to_string()))?;
+    let (dets, gts) = detect(&eval, &val, args.size, &device).map_err(Failure::run)?;
+    let voc50 = mean_average_precision(&dets, &gts, 0.5).map_err(Failure::run)?;
+    let coco = coco_map(&dets, &gts).map_err(Failure::run)?;
     println!(
         "held-out: mAP@0.5 {:.3} (VOC all-point), mAP@[.5:.95] {:.3}; AP@0.5 per class: {}",
         voc50.map,
@@ -301,9 +416,9 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         );
     }
     std::fs::create_dir_all(&args.out)
-        .map_err(|e| (1, format!("cannot create {}: {e}", args.out.display())))?;
+        .map_err(|e| Failure::run(format!("cannot create {}: {e}", args.out.display())))?;
     let png = args.out.join("predictions.png");
-    save_png(&grid, &png).map_err(|e| (1, e.to_string()))?;
+    save_png(&grid, &png).map_err(Failure::run)?;
     println!(
         "predictions (score > 0.5, coloured) and true boxes (white): {}",
         png.display()

@@ -12,6 +12,7 @@
 //! Without `--weights` it says that the result needs ImageNet-trained VGG-19
 //! weights and runs on random ones (for testing the pipeline).
 
+use examples::Failure;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -97,8 +98,8 @@ fn intermediate(out: &Path, step: usize) -> PathBuf {
     out.with_file_name(format!("{stem}-{step:04}.png"))
 }
 
-fn run(args: &Args) -> Result<(), examples::Failure> {
-    let usage = |e: String| (2u8, e);
+fn run(args: &Args) -> Result<(), Failure> {
+    let usage = Failure::Usage;
     let size = parse_size(&args.size).map_err(usage)?;
     examples::check_png_out(&args.out)?;
     zoo_device::budget::check("the image", &[64, 3, size[0], size[1]]).map_err(|e| {
@@ -168,7 +169,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         .map_err(|e| usage(e.to_string()))?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
-            .map_err(|e| (1, format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
     }
     let bar = ProgressBar::new(args.steps as u64);
     bar.set_style(
@@ -183,14 +184,11 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         let r = transfer.step();
         if !r.total.is_finite() {
             bar.finish_and_clear();
-            return Err((
-                1,
-                format!(
-                    "the loss became {} at step {} (content {}, style {}, tv {}); nothing was written. \
+            return Err(Failure::run(format!(
+                "the loss became {} at step {} (content {}, style {}, tv {}); nothing was written. \
                      Lower --style-weight, or check that --weights holds finite values",
-                    r.total, r.step, r.content, r.style, r.tv
-                ),
-            ));
+                r.total, r.step, r.content, r.style, r.tv
+            )));
         }
         bar.set_message(format!(
             "content {:.3e} style {:.3e} tv {:.3e} lr {:.3}",
@@ -202,7 +200,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
         }
         if args.every > 0 && r.step % args.every == 0 && r.step < args.steps {
             let path = intermediate(&args.out, r.step);
-            examples::images::save_rgb(transfer.image(), &path).map_err(|e| (1, e))?;
+            examples::images::save_rgb(transfer.image(), &path).map_err(Failure::run)?;
             bar.suspend(|| {
                 println!(
                     "step {:>4}: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e} -> {}",
@@ -219,7 +217,7 @@ fn run(args: &Args) -> Result<(), examples::Failure> {
     }
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    examples::images::save_rgb(transfer.image(), &args.out).map_err(|e| (1, e))?;
+    examples::images::save_rgb(transfer.image(), &args.out).map_err(Failure::run)?;
     if let (Some(a), Some(b)) = (first, last) {
         println!(
             "step 1: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
