@@ -13,6 +13,17 @@
 //!
 //! Boxes are `[N, 4]` float tensors. Bad input is a [`DetectError`] naming
 //! the op and the values.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use zoo_detect::boxes::box_iou;
+//! let device = zoo_device::from_name("flex").unwrap();
+//! let a = Tensor::<2>::from_floats([[0.0, 0.0, 2.0, 2.0]], &device);
+//! let b = Tensor::<2>::from_floats([[1.0, 0.0, 3.0, 2.0], [4.0, 4.0, 5.0, 5.0]], &device);
+//! let iou: Vec<f32> = box_iou(a, b).unwrap().into_data().try_into_vec_as().unwrap();
+//! // Overlap 2 of a union 6; no overlap.
+//! assert_eq!(iou, vec![2.0 / 6.0, 0.0]);
+//! ```
 
 pub mod anchors;
 pub mod boxes;

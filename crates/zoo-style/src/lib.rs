@@ -10,6 +10,16 @@
 //! - [`transfer`]: the loop: the synthesised image as the only parameter,
 //!   Adam (the course's schedule) or L-BFGS (burn's), clamped to the valid
 //!   pixel range, each loss term reported as it goes.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use zoo_style::losses::gram_matrix;
+//! let device = zoo_device::from_name("flex").unwrap();
+//! // Two channels of two pixels: X = [[1, 2], [3, 4]], X X^T / (C H W) = X X^T / 4.
+//! let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 2, 1, 2]);
+//! let g: Vec<f32> = gram_matrix(x).into_data().try_into_vec_as().unwrap();
+//! assert_eq!(g, vec![5.0 / 4.0, 11.0 / 4.0, 11.0 / 4.0, 25.0 / 4.0]);
+//! ```
 
 pub mod features;
 pub mod losses;
