@@ -67,7 +67,7 @@ pub fn run(
     };
     let mut next = 0;
     while next < files.len() {
-        let (mut child, rx, stderr) = spawn(worker, &files[next..])?;
+        let (mut child, rx, stderr, mut stderr_reader) = spawn(worker, &files[next..])?;
         let mut current: Option<usize> = None;
         loop {
             match rx.recv_timeout(limit) {
@@ -85,6 +85,11 @@ pub fn run(
                         .wait()
                         .map(|s| s.to_string())
                         .unwrap_or_else(|e| e.to_string());
+                    // The worker's stderr is closed now: its last lines (an
+                    // allocation failure's message) are read before they are shown.
+                    if let Some(reader) = stderr_reader.take() {
+                        let _ = reader.join();
+                    }
                     let last = stderr.lock().map(|l| tail(&l)).unwrap_or_default();
                     match current {
                         Some(i) => {
@@ -137,7 +142,14 @@ fn tail(lines: &VecDeque<String>) -> String {
     }
 }
 
-type Spawned = (Child, mpsc::Receiver<Msg>, Arc<Mutex<VecDeque<String>>>);
+/// The worker, its protocol messages, the last lines of its stderr and
+/// the thread reading them.
+type Spawned = (
+    Child,
+    mpsc::Receiver<Msg>,
+    Arc<Mutex<VecDeque<String>>>,
+    Option<std::thread::JoinHandle<()>>,
+);
 
 fn spawn(worker: &Worker, files: &[PathBuf]) -> Result<Spawned, String> {
     let mut child = Command::new(&worker.program)
@@ -188,7 +200,7 @@ fn spawn(worker: &Worker, files: &[PathBuf]) -> Result<Spawned, String> {
     let lines = Arc::new(Mutex::new(VecDeque::new()));
     let keep = lines.clone();
     let stderr = child.stderr.take().expect("piped");
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let line = line.trim().to_string();
@@ -203,7 +215,7 @@ fn spawn(worker: &Worker, files: &[PathBuf]) -> Result<Spawned, String> {
             }
         }
     });
-    Ok((child, rx, lines))
+    Ok((child, rx, lines, Some(reader)))
 }
 
 /// The worker: reads case paths from stdin, runs each in this process and
