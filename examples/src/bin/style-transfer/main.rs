@@ -142,6 +142,8 @@ fn run(args: &Args) -> Result<(), Failure> {
                  Get them with `cargo xtask download vgg19` (torchvision's {url}) and pass \
                  --weights <that file>."
             );
+            // Drawn from a fixed seed, so a run repeats its numbers.
+            device.seed(0);
             config.init(&device)
         }
     };
