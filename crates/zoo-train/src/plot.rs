@@ -166,16 +166,15 @@ fn series(history: &[EpochRecord], keep: impl Fn(&str) -> bool) -> Vec<(Rgb<u8>,
         .collect();
     names.sort_by_key(|k| (!k.starts_with("train_"), k.to_string()));
     names.dedup();
-    let two = names.len() == 2;
     names
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let colour = match i {
-                0 if two || k.starts_with("train_") => TRAIN,
-                1 if two => VALID,
-                _ if names.len() <= 2 => VALID,
-                _ => MORE[(i - 1).min(MORE.len() - 1)],
+            let colour = match (names.len(), i) {
+                (1, _) if !k.starts_with("train_") => VALID,
+                (_, 0) => TRAIN,
+                (2, _) => VALID,
+                (_, i) => MORE[(i - 1).min(MORE.len() - 1)],
             };
             (colour, history.iter().map(|r| r.get(k)).collect())
         })
