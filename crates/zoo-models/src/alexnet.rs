@@ -189,3 +189,72 @@ impl AlexNet {
         }
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, TV_ARGS, d2l, tv};
+
+const ALEXNET: &str = "Krizhevsky et al. 2012, ImageNet classification with deep convolutional neural networks (torchvision: Krizhevsky 2014, One weird trick)";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[
+    Registration::new(
+        d2l("d2l_alexnet", "alexnet", ALEXNET, 224, (0.01, 10, 128)),
+        &["num_classes", "in_channels", "input_size"],
+        build_d2l,
+    ),
+    Registration::new(
+        tv(
+            "alexnet",
+            "alexnet",
+            ALEXNET,
+            224,
+            (
+                "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+                61_100_840,
+                0.714,
+                56.522,
+                79.066,
+                233.087,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    let c = AlexNetConfig::d2l()
+        .with_in_channels(b.in_channels)
+        .with_num_classes(b.num_classes)
+        .with_input_size(b.input_size);
+    c.flat_features().map_err(|e| b.arg_err("input_size", e))?;
+    Ok(Model::AlexNet(c.init(b.device)))
+}
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    Ok(Model::AlexNet(
+        AlexNetConfig::new()
+            .with_in_channels(b.in_channels)
+            .with_num_classes(b.num_classes)
+            .init(b.device),
+    ))
+}
+
+impl Classifier for AlexNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        AlexNet::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(AlexNet::features(self, x))
+    }
+    fn state_dict_key(&self, path: &str) -> String {
+        AlexNet::torchvision_key(self, path)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc3"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc3 = crate::parts::new_head(&self.fc3, num_classes, device);
+    }
+}

@@ -185,3 +185,144 @@ impl DenseNet {
         trace::linear(&self.classifier, global_avg(relu(self.features(x))))
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, TV_ARGS, d2l, tv};
+
+const DENSENET: &str = "Huang et al. 2017, Densely connected convolutional networks";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[
+    Registration::new(
+        d2l("d2l_densenet", "densenet", DENSENET, 96, (0.1, 10, 256)),
+        &[
+            "num_classes",
+            "in_channels",
+            "input_size",
+            "blocks",
+            "num_channels",
+            "growth_rate",
+        ],
+        build_d2l,
+    ),
+    Registration::new(
+        tv(
+            "densenet121",
+            "densenet",
+            DENSENET,
+            224,
+            (
+                "https://download.pytorch.org/models/densenet121-a639ec97.pth",
+                7_978_856,
+                2.834,
+                74.434,
+                91.972,
+                30.845,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "densenet161",
+            "densenet",
+            DENSENET,
+            224,
+            (
+                "https://download.pytorch.org/models/densenet161-8d451a50.pth",
+                28_681_000,
+                7.728,
+                77.138,
+                93.56,
+                110.369,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "densenet169",
+            "densenet",
+            DENSENET,
+            224,
+            (
+                "https://download.pytorch.org/models/densenet169-b2777c0a.pth",
+                14_149_480,
+                3.36,
+                75.6,
+                92.806,
+                54.708,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "densenet201",
+            "densenet",
+            DENSENET,
+            224,
+            (
+                "https://download.pytorch.org/models/densenet201-c1103571.pth",
+                20_013_928,
+                4.291,
+                76.896,
+                93.37,
+                77.373,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    let mut c = DenseNetConfig::d2l()
+        .with_in_channels(b.in_channels)
+        .with_num_classes(b.num_classes)
+        .with_num_init_features(b.args.num_channels.unwrap_or(64))
+        .with_growth_rate(b.args.growth_rate.unwrap_or(32));
+    if let Some(blocks) = &b.args.blocks {
+        c.blocks = blocks
+            .iter()
+            .map(|e| match e.as_slice() {
+                [n] => Ok(*n),
+                _ => Err(b.arg_err("blocks", format!("expected [convs, ...], got {blocks:?}"))),
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(Model::DenseNet(c.init(b.device)))
+}
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    let depth = b.depth("densenet").unwrap_or(0);
+    DenseNetConfig::torchvision(depth, b.num_classes)
+        .map(|c| Model::DenseNet(c.with_in_channels(b.in_channels).init(b.device)))
+        .ok_or_else(|| b.arg_err("name", format!("no DenseNet of depth {depth}")))
+}
+
+impl Classifier for DenseNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        DenseNet::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(DenseNet::features(self, x))
+    }
+    fn state_dict_key(&self, path: &str) -> String {
+        DenseNet::torchvision_key(path)
+    }
+    fn legacy_key(&self, key: &str) -> Option<String> {
+        let modern = DenseNet::modern_key(key);
+        (modern != key).then_some(modern)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["classifier"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.classifier = crate::parts::new_head(&self.classifier, num_classes, device);
+    }
+}

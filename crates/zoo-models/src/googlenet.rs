@@ -359,3 +359,106 @@ impl GoogLeNet {
         trace::linear(&self.fc, self.dropout.forward(global_avg(x)))
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, ModelArgs, Registration, RegistryError, d2l, tv};
+
+const GOOGLENET: &str = "Szegedy et al. 2015, Going deeper with convolutions";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[
+    Registration::new(
+        d2l("d2l_googlenet", "googlenet", GOOGLENET, 96, (0.1, 10, 128)),
+        &["num_classes", "in_channels", "input_size"],
+        build_d2l,
+    ),
+    Registration::new(
+        tv(
+            "googlenet",
+            "googlenet",
+            GOOGLENET,
+            224,
+            (
+                "https://download.pytorch.org/models/googlenet-1378be20.pth",
+                6_624_904,
+                1.498,
+                69.778,
+                89.53,
+                49.731,
+            ),
+        ),
+        &[
+            "num_classes",
+            "in_channels",
+            "input_size",
+            "aux_logits",
+            "transform_input",
+        ],
+        build_tv,
+    )
+    .with_weights_args(tv_weights_args),
+];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    Ok(Model::D2lGoogLeNet(
+        D2lGoogLeNetConfig::new()
+            .with_in_channels(b.in_channels)
+            .with_num_classes(b.num_classes)
+            .init(b.device),
+    ))
+}
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    Ok(Model::GoogLeNet(
+        GoogLeNetConfig::new()
+            .with_in_channels(b.in_channels)
+            .with_num_classes(b.num_classes)
+            .with_aux_logits(b.args.aux_logits.unwrap_or(true))
+            .with_transform_input(b.args.transform_input.unwrap_or(false))
+            .init(b.device),
+    ))
+}
+
+/// torchvision loads GoogLeNet's weights without the auxiliary heads and
+/// with `transform_input`.
+fn tv_weights_args() -> ModelArgs {
+    ModelArgs {
+        aux_logits: Some(false),
+        transform_input: Some(true),
+        ..ModelArgs::default()
+    }
+}
+
+impl Classifier for D2lGoogLeNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        D2lGoogLeNet::forward(self, x)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc = crate::parts::new_head(&self.fc, num_classes, device);
+    }
+}
+
+impl Classifier for GoogLeNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        GoogLeNet::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(GoogLeNet::features(self, x))
+    }
+    fn state_dict_key(&self, path: &str) -> String {
+        GoogLeNet::torchvision_key(path)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc", "aux1.fc2", "aux2.fc2"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc = crate::parts::new_head(&self.fc, num_classes, device);
+        for aux in [&mut self.aux1, &mut self.aux2].into_iter().flatten() {
+            aux.fc2 = crate::parts::new_head(&aux.fc2, num_classes, device);
+        }
+    }
+}

@@ -483,3 +483,74 @@ impl InceptionV3 {
         trace::linear(&self.fc, self.dropout.forward(global_avg(x)))
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, ModelArgs, Registration, RegistryError, tv};
+
+const INCEPTION3: &str =
+    "Szegedy et al. 2016, Rethinking the Inception architecture for computer vision";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[Registration::new(
+    tv(
+        "inception_v3",
+        "inception",
+        INCEPTION3,
+        299,
+        (
+            "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+            27_161_264,
+            5.713,
+            77.294,
+            93.45,
+            103.903,
+        ),
+    ),
+    &[
+        "num_classes",
+        "in_channels",
+        "input_size",
+        "aux_logits",
+        "transform_input",
+    ],
+    build_tv,
+)
+.with_weights_args(tv_weights_args)];
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    Ok(Model::InceptionV3(
+        InceptionV3Config::new()
+            .with_in_channels(b.in_channels)
+            .with_num_classes(b.num_classes)
+            .with_aux_logits(b.args.aux_logits.unwrap_or(true))
+            .with_transform_input(b.args.transform_input.unwrap_or(false))
+            .init(b.device),
+    ))
+}
+
+/// torchvision loads Inception v3's weights with `transform_input`.
+fn tv_weights_args() -> ModelArgs {
+    ModelArgs {
+        transform_input: Some(true),
+        ..ModelArgs::default()
+    }
+}
+
+impl Classifier for InceptionV3 {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        InceptionV3::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(InceptionV3::features(self, x))
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc", "AuxLogits.fc"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc = crate::parts::new_head(&self.fc, num_classes, device);
+        if let Some(aux) = &mut self.AuxLogits {
+            aux.fc = crate::parts::new_head(&aux.fc, num_classes, device);
+        }
+    }
+}

@@ -143,6 +143,52 @@ impl LeNet {
     }
 }
 
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, d2l};
+
+const LENET: &str = "LeCun et al. 1998, Gradient-based learning applied to document recognition";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[Registration::new(
+    d2l("d2l_lenet", "lenet", LENET, 28, (0.9, 10, 256)),
+    &[
+        "num_classes",
+        "in_channels",
+        "input_size",
+        "conv1_padding",
+        "relu",
+    ],
+    build_d2l,
+)];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    let mut c = LeNetConfig::new()
+        .with_in_channels(b.in_channels)
+        .with_num_classes(b.num_classes)
+        .with_input_size(b.input_size)
+        .with_conv1_padding(b.args.conv1_padding.unwrap_or(2));
+    if b.args.relu == Some(true) {
+        c = c
+            .with_activation(LeNetActivation::Relu)
+            .with_pool(LeNetPool::Max);
+    }
+    c.flat_features().map_err(|e| b.arg_err("input_size", e))?;
+    Ok(Model::LeNet(c.init(b.device)))
+}
+
+impl Classifier for LeNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        LeNet::forward(self, x)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc3"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc3 = crate::parts::new_head(&self.fc3, num_classes, device);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

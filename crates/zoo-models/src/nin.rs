@@ -79,3 +79,37 @@ impl Nin {
         global_avg(x)
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, d2l};
+
+const NIN: &str = "Lin et al. 2014, Network in network";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[Registration::new(
+    d2l("d2l_nin", "nin", NIN, 224, (0.1, 10, 128)),
+    &["num_classes", "in_channels", "input_size"],
+    build_d2l,
+)];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    Ok(Model::Nin(
+        NinConfig::new()
+            .with_in_channels(b.in_channels)
+            .with_num_classes(b.num_classes)
+            .init(b.device),
+    ))
+}
+
+impl Classifier for Nin {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        Nin::forward(self, x)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["blocks.3"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        Nin::reset_classifier(self, num_classes, device);
+    }
+}

@@ -12,6 +12,13 @@ pub(crate) fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out).init(device)
 }
 
+/// A fresh classifier in place of `old`: the same inputs, `num_classes`
+/// outputs.
+pub(crate) fn new_head(old: &Linear, num_classes: usize, device: &Device) -> Linear {
+    let [d_in, _] = old.weight.dims();
+    linear(d_in, num_classes, device)
+}
+
 /// Max pooling `k x k`, stride `s`, padding `p`.
 pub(crate) fn max_pool(x: Tensor<4>, k: usize, s: usize, p: usize, ceil: bool) -> Tensor<4> {
     trace::max_pool2d(

@@ -244,3 +244,242 @@ impl ResNet {
         trace::linear(&self.fc, global_avg(self.features(x)))
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, TV_ARGS, d2l, tv};
+
+const RESNET: &str = "He et al. 2016, Deep residual learning for image recognition";
+const RESNEXT: &str =
+    "Xie et al. 2017, Aggregated residual transformations for deep neural networks";
+const WRN: &str = "Zagoruyko & Komodakis 2016, Wide residual networks";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[
+    Registration::new(
+        d2l("d2l_resnet18", "resnet", RESNET, 96, (0.05, 10, 256)),
+        &["num_classes", "in_channels", "input_size", "blocks"],
+        build_d2l,
+    ),
+    Registration::new(
+        tv(
+            "resnet18",
+            "resnet",
+            RESNET,
+            224,
+            (
+                "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+                11_689_512,
+                1.814,
+                69.758,
+                89.078,
+                44.661,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnet34",
+            "resnet",
+            RESNET,
+            224,
+            (
+                "https://download.pytorch.org/models/resnet34-b627a593.pth",
+                21_797_672,
+                3.664,
+                73.314,
+                91.42,
+                83.275,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnet50",
+            "resnet",
+            RESNET,
+            224,
+            (
+                "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+                25_557_032,
+                4.089,
+                76.13,
+                92.862,
+                97.781,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnet101",
+            "resnet",
+            RESNET,
+            224,
+            (
+                "https://download.pytorch.org/models/resnet101-63fe2227.pth",
+                44_549_160,
+                7.801,
+                77.374,
+                93.546,
+                170.511,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnet152",
+            "resnet",
+            RESNET,
+            224,
+            (
+                "https://download.pytorch.org/models/resnet152-394f9c45.pth",
+                60_192_808,
+                11.514,
+                78.312,
+                94.046,
+                230.434,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnext50_32x4d",
+            "resnet",
+            RESNEXT,
+            224,
+            (
+                "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
+                25_028_904,
+                4.23,
+                77.618,
+                93.698,
+                95.789,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnext101_32x8d",
+            "resnet",
+            RESNEXT,
+            224,
+            (
+                "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth",
+                88_791_336,
+                16.414,
+                79.312,
+                94.526,
+                339.586,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "resnext101_64x4d",
+            "resnet",
+            RESNEXT,
+            224,
+            (
+                "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth",
+                83_455_272,
+                15.46,
+                83.246,
+                96.454,
+                319.318,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "wide_resnet50_2",
+            "resnet",
+            WRN,
+            224,
+            (
+                "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth",
+                68_883_240,
+                11.398,
+                78.468,
+                94.086,
+                131.82,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "wide_resnet101_2",
+            "resnet",
+            WRN,
+            224,
+            (
+                "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
+                126_886_696,
+                22.753,
+                78.848,
+                94.284,
+                242.896,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    let mut c = ResNetConfig::d2l_resnet18()
+        .with_in_channels(b.in_channels)
+        .with_num_classes(b.num_classes);
+    if let Some(stages) = b.pairs()? {
+        if stages.len() != 4 {
+            return Err(b.arg_err("blocks", format!("{} stages, expected 4", stages.len())));
+        }
+        c.stages = stages;
+    }
+    Ok(Model::ResNet(c.init(b.device)))
+}
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    let config = match b.depth("resnet") {
+        Some(depth) => ResNetConfig::torchvision(depth, b.num_classes),
+        None => ResNetConfig::torchvision_variant(b.name, b.num_classes),
+    };
+    config
+        .map(|c| Model::ResNet(c.with_in_channels(b.in_channels).init(b.device)))
+        .ok_or_else(|| b.arg_err("name", format!("no ResNet builder for `{}`", b.name)))
+}
+
+impl Classifier for ResNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        ResNet::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(ResNet::features(self, x))
+    }
+    fn state_dict_key(&self, path: &str) -> String {
+        ResNet::torchvision_key(path)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc = crate::parts::new_head(&self.fc, num_classes, device);
+    }
+}

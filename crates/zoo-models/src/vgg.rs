@@ -200,3 +200,207 @@ impl Vgg {
         trace::linear(&self.fc3, x)
     }
 }
+
+// The registry's entries for this family (see `crate::registry`).
+
+use crate::registry::{Build, Classifier, Model, Registration, RegistryError, TV_ARGS, d2l, tv};
+
+const VGG: &str =
+    "Simonyan & Zisserman 2015, Very deep convolutional networks for large-scale image recognition";
+
+/// The registered models of this family.
+pub(crate) const MODELS: &[Registration] = &[
+    Registration::new(
+        d2l("d2l_vgg11", "vgg", VGG, 224, (0.05, 10, 128)),
+        &["num_classes", "in_channels", "input_size", "blocks"],
+        build_d2l,
+    ),
+    Registration::new(
+        tv(
+            "vgg11",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg11-8a719046.pth",
+                132_863_336,
+                7.609,
+                69.02,
+                88.628,
+                506.84,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg11_bn",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg11_bn-6002323d.pth",
+                132_868_840,
+                7.609,
+                70.37,
+                89.81,
+                506.881,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg13",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg13-19584684.pth",
+                133_047_848,
+                11.308,
+                69.928,
+                89.246,
+                507.545,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg13_bn",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth",
+                133_053_736,
+                11.308,
+                71.586,
+                90.374,
+                507.59,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg16",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg16-397923af.pth",
+                138_357_544,
+                15.47,
+                71.592,
+                90.382,
+                527.796,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg16_bn",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth",
+                138_365_992,
+                15.47,
+                73.36,
+                91.516,
+                527.866,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg19",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+                143_667_240,
+                19.632,
+                72.376,
+                90.876,
+                548.051,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+    Registration::new(
+        tv(
+            "vgg19_bn",
+            "vgg",
+            VGG,
+            224,
+            (
+                "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth",
+                143_678_248,
+                19.632,
+                74.218,
+                91.842,
+                548.143,
+            ),
+        ),
+        TV_ARGS,
+        build_tv,
+    ),
+];
+
+fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
+    let size = b.input_size;
+    let mut c = VggConfig::d2l_vgg11()
+        .with_in_channels(b.in_channels)
+        .with_num_classes(b.num_classes)
+        .with_input_size(size);
+    if let Some(blocks) = b.pairs()? {
+        c.blocks = blocks;
+    }
+    let halvings = c.blocks.len() as u32;
+    if size.iter().any(|s| s >> halvings == 0) {
+        return Err(b.arg_err(
+            "input_size",
+            format!("{size:?} is too small for {halvings} 2x2 poolings"),
+        ));
+    }
+    Ok(Model::Vgg(c.init(b.device)))
+}
+
+fn build_tv(b: &Build) -> Result<Model, RegistryError> {
+    let depth = b.depth("vgg").unwrap_or(0);
+    VggConfig::torchvision(depth, b.name.ends_with("_bn"), b.num_classes)
+        .map(|c| Model::Vgg(c.with_in_channels(b.in_channels).init(b.device)))
+        .ok_or_else(|| b.arg_err("name", format!("no VGG of depth {depth}")))
+}
+
+impl Classifier for Vgg {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        Vgg::forward(self, x)
+    }
+    fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(Vgg::features(self, x))
+    }
+    fn state_dict_key(&self, path: &str) -> String {
+        Vgg::torchvision_key(self, path)
+    }
+    fn head_prefixes(&self) -> &'static [&'static str] {
+        &["fc3"]
+    }
+    fn reset_head(&mut self, num_classes: usize, device: &Device) {
+        self.fc3 = crate::parts::new_head(&self.fc3, num_classes, device);
+    }
+}
