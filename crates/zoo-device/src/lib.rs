@@ -212,7 +212,7 @@ pub enum DeviceError {
     /// The backend exists but this binary was built without it.
     #[error(
         "device `{name}` is not compiled into this binary: available devices are {available} \
-         (build with the zoo-device feature `{name}`)"
+         (build with `--features {name}`: for the examples, `cargo run -p examples --features {name} --bin ...`)"
     )]
     NotCompiled {
         /// The backend's name.
