@@ -69,5 +69,5 @@ pub fn to_rgb_image(image: Tensor<4>) -> Result<RgbImage, String> {
 /// Writes `image [1, 3, H, W]` as PNG to `path` (temporary file, renamed when complete).
 pub fn save_rgb(image: Tensor<4>, path: &Path) -> Result<(), String> {
     let img = to_rgb_image(image)?;
-    zoo_detect::draw::save_png(&img, path).map_err(|e| e.to_string())
+    zoo_plot::png::save(&img, path).map_err(|e| e.to_string())
 }

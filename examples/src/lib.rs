@@ -269,10 +269,9 @@ pub fn check_batch_size(
 }
 
 /// Checks an `--out` PNG path before any work, by the rules
-/// `zoo_detect::draw::save_png` applies when writing.
+/// `zoo_plot::png::save` applies when writing.
 pub fn check_png_out(path: &std::path::Path) -> Result<(), Failure> {
-    zoo_detect::draw::check_png_path(path)
-        .map_err(|e| Failure::Usage(format!("--out {}", e.reason)))
+    zoo_plot::png::check_path(path).map_err(|e| Failure::Usage(format!("--out {e}")))
 }
 
 /// Parses the flags and trains; the process exit code.

@@ -9,7 +9,6 @@
 //! - [`roi`]: RoI pooling and RoI align (with gradients; also as layers).
 //! - [`anchors`]: the course's SSD anchors, targets and detection.
 //! - [`eval`]: mAP at one IoU (VOC all-point) and COCO-style mAP@[.5:.95].
-//! - [`draw`]: boxes and labels drawn onto an image, saved as PNG.
 //!
 //! Boxes are `[N, 4]` float tensors. Bad input is a [`DetectError`] naming
 //! the op and the values.
@@ -27,7 +26,6 @@
 
 pub mod anchors;
 pub mod boxes;
-pub mod draw;
 pub mod eval;
 pub mod nms;
 pub mod roi;

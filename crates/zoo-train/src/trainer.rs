@@ -92,6 +92,9 @@ pub enum TrainError {
         /// The loss (NaN for the weights).
         loss: f64,
     },
+    /// The curves could not be drawn.
+    #[error("drawing the curves")]
+    Plot(#[from] zoo_plot::PlotError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -451,7 +454,7 @@ fn write_logs(out: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
         jsonl.push('\n');
     }
     write_atomic(&out.join("metrics.jsonl"), jsonl.as_bytes())?;
-    let png = plot::curves_png(history);
+    let png = plot::curves_png(history)?;
     write_atomic(&out.join("curves.png"), &png)
 }
 

@@ -260,8 +260,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     let x = load(&args.image, args.cell, &device).map_err(usage)?;
     let cells = gallery(x, args.seed).map_err(Failure::run)?;
     let [_, _, h, w] = cells[0].1.dims();
-    let label_h = 12;
-    let (cw, ch) = (w.max(8 * 20) + 4, h + label_h + 4);
+    const LABEL_PX: f64 = 12.0;
+    let label_h = 15;
+    let (cw, ch) = (w.max(160) + 4, h + label_h + 4);
     let rows = cells.len().div_ceil(args.columns);
     let mut grid = RgbImage::from_pixel(
         (cw * args.columns) as u32,
@@ -274,13 +275,30 @@ fn run(args: &Args) -> Result<(), Failure> {
             (k % args.columns * cw + 2) as u32,
             (k / args.columns * ch + 2) as u32,
         );
-        let fits: String = label.chars().take(cw / 8).collect();
-        zoo_detect::draw::draw_text(&mut grid, ox as i64, oy as i64 + 1, &fits, Rgb([0, 0, 0]));
+        // The longest prefix of the label that fits the cell.
+        let mut fits: String = label.clone();
+        while !fits.is_empty()
+            && zoo_plot::boxes::text_size(&fits, LABEL_PX)
+                .map_err(Failure::run)?
+                .0
+                + 4
+                > cw as u32
+        {
+            fits.pop();
+        }
+        zoo_plot::boxes::draw_text(
+            &mut grid,
+            (ox as i32, oy as i32),
+            &fits,
+            LABEL_PX,
+            Rgb([0, 0, 0]),
+        )
+        .map_err(Failure::run)?;
         // At most the original's size, so no cell spills into the next.
         let img = image::imageops::crop_imm(&img, 0, 0, w as u32, h as u32).to_image();
         image::imageops::replace(&mut grid, &img, ox as i64, (oy as usize + label_h) as i64);
     }
-    zoo_detect::draw::save_png(&grid, &args.out).map_err(Failure::run)?;
+    zoo_plot::png::save(&grid, &args.out).map_err(Failure::run)?;
     println!(
         "{} augmentations of {} ({h}x{w}) on {backend} written to {}",
         cells.len() - 1,

@@ -32,11 +32,12 @@ use examples::Failure;
 use image::{Rgb, RgbImage};
 use zoo_datasets::detection::{DetectionBatch, DetectionDataset, fashion_on_photos, voc};
 use zoo_detect::anchors::{multibox_detection, multibox_priors, multibox_target};
-use zoo_detect::draw::{COLOURS, DrawBox, draw_boxes, save_png};
 use zoo_detect::eval::{Detection, GroundTruth, coco_map, mean_average_precision};
 use zoo_losses::multibox_loss;
 use zoo_models::ssd::{TinySsd, TinySsdConfig};
 use zoo_optim::SgdConfig;
+use zoo_plot::boxes::{COLOURS, DrawBox, draw_boxes};
+use zoo_plot::png::save as save_png;
 use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
 use zoo_train::trainer::weights_finite;
 use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError};
@@ -407,7 +408,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                     colour: COLOURS[d.class % COLOURS.len()],
                 }),
         );
-        draw_boxes(&mut img, &boxes);
+        draw_boxes(&mut img, &boxes).map_err(Failure::run)?;
         image::imageops::replace(
             &mut grid,
             &img,
