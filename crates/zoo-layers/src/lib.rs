@@ -17,6 +17,9 @@
 //! - [`norm::BatchNorm`]: the module form of PyTorch's batch norm.
 //! - [`blocks`]: NiN, Inception, residual (basic, bottleneck), dense block
 //!   and transition layer.
+//! - [`recurrent`]: RNN (tanh, ReLU), GRU and LSTM with torch's semantics
+//!   and parameter layout: multi-layer, bidirectional, `batch_first`,
+//!   dropout between layers, states in and out, single-step cells.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -39,4 +42,5 @@ pub mod init;
 pub mod norm;
 pub mod params;
 pub mod pool;
+pub mod recurrent;
 pub mod trace;
