@@ -8,6 +8,8 @@
 //! - [`images`]: what every loader returns, an in-memory [`ImageDataset`]
 //!   that is a burn `Dataset`; [`batcher`] makes `[N, C, H, W]` tensors and
 //!   labels on any device, with optional resize and normalisation.
+//! - [`text`]: d2l's text pipeline (preprocessing, char / word tokens,
+//!   `Vocab`, the corpus) and the random and sequential minibatch samplers.
 //! - [`catalog`], [`store`] and (feature `download`) `download`: what
 //!   `cargo xtask download` fetches, verifies and installs under
 //!   [`data_dir`], where the loaders look.
@@ -42,6 +44,7 @@ pub mod idx;
 pub mod images;
 pub mod mnist;
 pub mod store;
+pub mod text;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use cifar::Cifar10;

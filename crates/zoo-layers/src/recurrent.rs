@@ -31,7 +31,7 @@
 //! ```
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::{Dropout, DropoutConfig, Initializer};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Int, Tensor};
@@ -149,7 +149,10 @@ impl RnnCellConfig {
     /// A cell initialised as torch does: every weight and bias uniform in
     /// `[-1/sqrt(H), 1/sqrt(H)]`.
     pub fn init(&self, device: &Device) -> RnnCell {
-        assert!(self.hidden_size > 0, "RnnCellConfig: hidden_size must be at least 1");
+        assert!(
+            self.hidden_size > 0,
+            "RnnCellConfig: hidden_size must be at least 1"
+        );
         let k = 1.0 / (self.hidden_size as f64).sqrt();
         let init = Initializer::Uniform { min: -k, max: k };
         let gh = self.mode.gates() * self.hidden_size;
@@ -182,6 +185,54 @@ pub struct RnnCell {
 }
 
 impl RnnCell {
+    /// A cell from torch-layout tensors (`weight_ih [G*H, I]`,
+    /// `weight_hh [G*H, H]`, biases `[G*H]` or none), used as they are: a
+    /// tensor that tracks gradients keeps tracking them.
+    pub fn from_tensors(
+        mode: RnnMode,
+        weight_ih: Tensor<2>,
+        weight_hh: Tensor<2>,
+        bias_ih: Option<Tensor<1>>,
+        bias_hh: Option<Tensor<1>>,
+    ) -> Result<Self, RecurrentError> {
+        let [gh, h] = weight_hh.dims();
+        let g = mode.gates();
+        if h == 0 || gh != g * h {
+            return Err(shape_err(
+                "weight_hh",
+                &[gh, h],
+                format!("[{g} * H, H] ({} gates of a {})", g, mode.name()),
+            ));
+        }
+        if weight_ih.dims()[0] != gh {
+            return Err(shape_err(
+                "weight_ih",
+                &weight_ih.dims(),
+                format!("[{gh}, I]"),
+            ));
+        }
+        for (what, b) in [("bias_ih", &bias_ih), ("bias_hh", &bias_hh)] {
+            if let Some(b) = b
+                && b.dims() != [gh]
+            {
+                return Err(shape_err(what, &b.dims(), format!("[{gh}]")));
+            }
+        }
+        if bias_ih.is_some() != bias_hh.is_some() {
+            return Err(RecurrentError::Config(
+                "bias_ih and bias_hh go together: give both or neither".into(),
+            ));
+        }
+        let param = |t| Param::initialized(ParamId::new(), t);
+        Ok(Self {
+            weight_ih: param(weight_ih),
+            weight_hh: param(weight_hh),
+            bias_ih: bias_ih.map(|t| Param::initialized(ParamId::new(), t)),
+            bias_hh: bias_hh.map(|t| Param::initialized(ParamId::new(), t)),
+            mode,
+        })
+    }
+
     /// The recurrence.
     pub fn mode(&self) -> RnnMode {
         self.mode
@@ -261,7 +312,11 @@ impl RnnCell {
         let [n, i] = x.dims();
         let hd = self.hidden_size();
         if i != self.input_size() {
-            return Err(shape_err("input", &[n, i], format!("[N, {}]", self.input_size())));
+            return Err(shape_err(
+                "input",
+                &[n, i],
+                format!("[N, {}]", self.input_size()),
+            ));
         }
         let device = x.device();
         let check = |what: &str, t: Option<Tensor<2>>| -> Result<Tensor<2>, RecurrentError> {
@@ -405,6 +460,61 @@ enum Input {
 }
 
 impl Rnn {
+    /// A layer from its cells (`layer * directions + direction`, each as
+    /// [`RnnCell::from_tensors`] makes them), checked against each other.
+    pub fn from_cells(
+        cells: Vec<RnnCell>,
+        num_layers: usize,
+        bidirectional: bool,
+        batch_first: bool,
+        dropout: f64,
+    ) -> Result<Self, RecurrentError> {
+        let dirs = if bidirectional { 2 } else { 1 };
+        if num_layers == 0 || cells.len() != num_layers * dirs {
+            return Err(RecurrentError::Config(format!(
+                "{} cells for {num_layers} layers of {dirs} direction(s), expected {}",
+                cells.len(),
+                num_layers * dirs
+            )));
+        }
+        if !(0.0..1.0).contains(&dropout) {
+            return Err(RecurrentError::Config(format!(
+                "dropout {dropout} outside [0, 1)"
+            )));
+        }
+        let (mode, hd) = (cells[0].mode, cells[0].hidden_size());
+        for (k, c) in cells.iter().enumerate() {
+            let l = k / dirs;
+            if c.mode != mode || c.hidden_size() != hd {
+                return Err(RecurrentError::Config(format!(
+                    "cell {k} is a {} of {} hidden units, expected a {} of {hd}",
+                    c.mode.name(),
+                    c.hidden_size(),
+                    mode.name()
+                )));
+            }
+            if l > 0 && c.input_size() != dirs * hd {
+                return Err(shape_err(
+                    &format!("weight_ih_l{l}"),
+                    &c.weight_ih.dims(),
+                    format!(
+                        "[{}, {}] (layer {l} reads the previous layer's outputs)",
+                        c.mode.gates() * hd,
+                        dirs * hd
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            cells,
+            dropout: DropoutConfig::new(dropout).init(),
+            mode,
+            num_layers,
+            bidirectional,
+            batch_first,
+        })
+    }
+
     /// The recurrence.
     pub fn mode(&self) -> RnnMode {
         self.mode
@@ -491,10 +601,18 @@ impl Rnn {
         x: Tensor<3>,
         state: Option<RnnState>,
     ) -> Result<(Tensor<3>, RnnState), RecurrentError> {
-        let x = if self.batch_first { x.swap_dims(0, 1) } else { x };
+        let x = if self.batch_first {
+            x.swap_dims(0, 1)
+        } else {
+            x
+        };
         let dims = x.dims();
         if dims[2] != self.input_size() {
-            let layout = if self.batch_first { "[N, T, I]" } else { "[T, N, I]" };
+            let layout = if self.batch_first {
+                "[N, T, I]"
+            } else {
+                "[T, N, I]"
+            };
             return Err(shape_err(
                 "input",
                 &dims,
@@ -502,7 +620,14 @@ impl Rnn {
             ));
         }
         let (y, state) = self.run(Input::Dense(x), dims[1], state)?;
-        Ok((if self.batch_first { y.swap_dims(0, 1) } else { y }, state))
+        Ok((
+            if self.batch_first {
+                y.swap_dims(0, 1)
+            } else {
+                y
+            },
+            state,
+        ))
     }
 
     /// The same on one-hot inputs given as token indices `[T, N]`
@@ -530,7 +655,14 @@ impl Rnn {
             }
         }
         let (y, state) = self.run(Input::Tokens(tokens), dims[1], state)?;
-        Ok((if self.batch_first { y.swap_dims(0, 1) } else { y }, state))
+        Ok((
+            if self.batch_first {
+                y.swap_dims(0, 1)
+            } else {
+                y
+            },
+            state,
+        ))
     }
 
     fn run(
@@ -562,13 +694,19 @@ impl Rnn {
                 let gi = match &x {
                     Input::Dense(x) => {
                         let [t, n, i] = x.dims();
-                        cell.input_gates(x.clone().reshape([t * n, i]))
-                            .reshape([t, n, cell.mode.gates() * hd])
+                        cell.input_gates(x.clone().reshape([t * n, i])).reshape([
+                            t,
+                            n,
+                            cell.mode.gates() * hd,
+                        ])
                     }
                     Input::Tokens(tok) => {
                         let [t, n] = tok.dims();
-                        cell.token_gates(tok.clone().reshape([t * n]))
-                            .reshape([t, n, cell.mode.gates() * hd])
+                        cell.token_gates(tok.clone().reshape([t * n])).reshape([
+                            t,
+                            n,
+                            cell.mode.gates() * hd,
+                        ])
                     }
                 };
                 let h0 = state.h.clone().narrow(0, k, 1).reshape([n, hd]);

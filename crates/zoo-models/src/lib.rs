@@ -9,6 +9,8 @@
 //! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152.
 //! - [`densenet`]: the course's DenseNet and torchvision's densenet121/161/169/201.
 //! - [`ssd`]: the course's TinySSD.
+//! - [`rnn_lm`]: the course's recurrent language model (`RNNModel`) and
+//!   generation (greedy, temperature, top-k).
 //!
 //! [`weights`] loads torchvision `state_dict`s (`.safetensors`) through
 //! each family's `torchvision_key`.
@@ -34,6 +36,7 @@ pub mod nin;
 mod parts;
 pub mod registry;
 pub mod resnet;
+pub mod rnn_lm;
 pub mod ssd;
 pub mod vgg;
 pub mod weights;

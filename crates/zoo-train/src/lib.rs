@@ -6,7 +6,8 @@
 //!   schedule's position, exact resumption, `metrics.jsonl`, `curves.png`).
 //! - [`task::Task`]: what a task supplies to it (batches, a step, measures,
 //!   saving and loading its state); [`classify`] is image classification,
-//!   with [`classify::fit`] for the classification examples.
+//!   with [`classify::fit`] for the classification examples; [`language`]
+//!   is the course's character language model (`train_ch8`).
 //! - [`metrics`]: accuracy, per-class and macro precision / recall / F1,
 //!   the confusion matrix, perplexity.
 //! - [`plot`]: the loss/accuracy curves PNG.
@@ -19,6 +20,7 @@
 //! ```
 
 pub mod classify;
+pub mod language;
 pub mod loader;
 pub mod metrics;
 pub mod plot;

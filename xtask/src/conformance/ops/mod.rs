@@ -11,6 +11,7 @@ mod layers;
 mod losses;
 mod models;
 mod optim;
+mod sequence;
 mod style;
 
 use std::cell::RefCell;
@@ -108,6 +109,12 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "gradient_descent" => optim::gradient_descent,
         "model_params" => models::model_params,
         "model_forward" => models::model_forward,
+        "rnn" => sequence::rnn,
+        "rnn_lm" => sequence::rnn_lm,
+        "rnn_lm_predict" => sequence::rnn_lm_predict,
+        "rnn_lm_train" => sequence::rnn_lm_train,
+        "text_corpus" => sequence::text_corpus,
+        "seq_partition" => sequence::seq_partition,
         _ => return None,
     };
     Some(f)
