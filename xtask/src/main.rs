@@ -1,6 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
-//! - `conformance <DIR> [--device D] [--filter S]`: the reference-parity
+//! - `conformance <DIR> [--device D] [--filter S] [--ops A,B]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
 //! - `bench <matmul|conv|data|models|kernels|augment|detect|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
@@ -35,6 +35,10 @@ enum Task {
         /// Only run cases whose file name contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Only run the cases of these ops (comma-separated; a case file is
+        /// `<op>__<what>.safetensors`), e.g. one SPEC section.
+        #[arg(long, value_delimiter = ',')]
+        ops: Vec<String>,
         /// Exit 0 even when some ops are UNSUPPORTED (failures still fail).
         /// For CI while parts of the project are still being built.
         #[arg(long)]
@@ -239,6 +243,7 @@ fn main() -> ExitCode {
             dir,
             device,
             filter,
+            ops,
             allow_unsupported,
             timeout_s,
         } => {
@@ -250,7 +255,7 @@ fn main() -> ExitCode {
                 eprintln!("error: --timeout-s {timeout_s}: expected a positive number of seconds");
                 return ExitCode::from(2);
             }
-            let files = match conformance::case_files(&dir, filter.as_deref()) {
+            let files = match conformance::case_files_of(&dir, filter.as_deref(), &ops) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("error: {e}");

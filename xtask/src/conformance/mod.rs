@@ -54,8 +54,15 @@ impl Summary {
     }
 }
 
-/// The case files of `dir` whose file name contains `filter`, sorted by name.
-pub fn case_files(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, String> {
+/// The case files of `dir` whose file name contains `filter`, sorted by
+/// name, restricted to the ops in `ops` when it is not empty (a case
+/// file is named `<op>__<what>.safetensors`): how CI takes the second-round
+/// cases section by section.
+pub fn case_files_of(
+    dir: &Path,
+    filter: Option<&str>,
+    ops: &[String],
+) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read the case directory {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -66,6 +73,14 @@ pub fn case_files(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, Stri
                 p.file_name()
                     .is_some_and(|n| n.to_string_lossy().contains(f))
             })
+        })
+        .filter(|p| {
+            ops.is_empty()
+                || p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.split_once("__")
+                        .is_some_and(|(op, _)| ops.iter().any(|o| o == op))
+                })
         })
         .collect();
     files.sort();
@@ -327,7 +342,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("notes.txt"), b"not a case").unwrap();
 
-        let files = case_files(&dir, None).unwrap();
+        let files = case_files_of(&dir, None, &[]).unwrap();
         assert_eq!(files.len(), 7, "only *.safetensors files are cases");
         let device = zoo_device::from_name("flex").unwrap();
         let mut lines = Vec::new();
@@ -372,8 +387,10 @@ mod tests {
         );
         assert!(lines[6].contains("not a safetensors file"), "{}", lines[6]);
 
-        let filtered = case_files(&dir, Some("good")).unwrap();
+        let filtered = case_files_of(&dir, Some("good"), &[]).unwrap();
         assert_eq!(filtered.len(), 1);
+        let none = case_files_of(&dir, None, &["no_such_op".to_string()]).unwrap();
+        assert!(none.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
