@@ -13,7 +13,7 @@ pub struct RemoteFile {
     /// The file name, on the server and on disk.
     pub name: &'static str,
     /// The MD5 of the archive, as upstream publishes it (empty where
-    /// upstream publishes a SHA-256 prefix instead).
+    /// upstream publishes a SHA-256 prefix or a SHA-1 instead).
     pub md5: &'static str,
     /// The SHA-256 of the decompressed content, recorded by this project
     /// from the genuine files (`None` where it has not been recorded).
@@ -22,6 +22,9 @@ pub struct RemoteFile {
     /// files by them (torchvision's weight files carry them in their names,
     /// `resnet18-f37072fd.pth`, and `torch.hub` verifies exactly that).
     pub sha256_prefix: Option<&'static str>,
+    /// The file's SHA-1, where upstream checks files by it (d2l's
+    /// `DATA_HUB`).
+    pub sha1: Option<&'static str>,
 }
 
 /// What to do with a file once it is verified.
@@ -75,6 +78,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
                 "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             ),
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
@@ -83,6 +87,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
                 "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
             ),
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
@@ -91,6 +96,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
                 "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             ),
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
@@ -99,6 +105,7 @@ pub const FASHION_MNIST: Catalog = Catalog {
                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
             ),
             sha256_prefix: None,
+            sha1: None,
         },
     ],
     unpack: Unpack::Keep,
@@ -120,24 +127,28 @@ pub const MNIST: Catalog = Catalog {
             md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
             md5: "d53e105ee54ea40749a09fcbcd1e9432",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
             md5: "9fb629c4189551a2d022fa330f9573f3",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
             md5: "ec29112dd5afa0611ce80d1b7f02629c",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
     ],
     unpack: Unpack::Keep,
@@ -154,6 +165,7 @@ pub const CIFAR_10: Catalog = Catalog {
         md5: "c32a1d4ab5d03f1284b67883e8d87530",
         payload_sha256: None,
         sha256_prefix: None,
+        sha1: None,
     }],
     unpack: Unpack::TarGz {
         folder: "cifar-10-batches-bin",
@@ -178,12 +190,14 @@ pub const VOC_2007: Catalog = Catalog {
             md5: "c52e279531787c972589f7e41ab4ae64",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
         RemoteFile {
             name: "VOCtest_06-Nov-2007.tar",
             md5: "b6e924de25625d8de591ea690078ad9f",
             payload_sha256: None,
             sha256_prefix: None,
+            sha1: None,
         },
     ],
     unpack: Unpack::TarTree {
@@ -193,8 +207,26 @@ pub const VOC_2007: Catalog = Catalog {
     local_hint: "a directory holding VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar",
 };
 
+/// The course's text corpus, H. G. Wells' *The Time Machine*, as d2l's
+/// `DATA_HUB['time_machine']` lists it (URL and SHA-1). The same bytes are
+/// embedded in this crate (`data/time-machine`).
+pub const TIME_MACHINE: Catalog = Catalog {
+    name: "time-machine",
+    dir: "time-machine",
+    urls: &["http://d2l-data.s3-accelerate.amazonaws.com/"],
+    files: &[RemoteFile {
+        name: "timemachine.txt",
+        md5: "",
+        payload_sha256: None,
+        sha256_prefix: None,
+        sha1: Some("090b5e7e70c295757f55df93cb0a180b9691891a"),
+    }],
+    unpack: Unpack::Keep,
+    local_hint: "a directory holding timemachine.txt",
+};
+
 /// Every data set that can be downloaded.
-pub const CATALOGS: [Catalog; 4] = [FASHION_MNIST, MNIST, CIFAR_10, VOC_2007];
+pub const CATALOGS: [Catalog; 5] = [FASHION_MNIST, MNIST, CIFAR_10, VOC_2007, TIME_MACHINE];
 
 /// The catalog named `name`.
 pub fn find(name: &str) -> Result<&'static Catalog, DataError> {

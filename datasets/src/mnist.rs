@@ -116,7 +116,9 @@ impl FashionMnist {
 
     /// The real subset embedded in this crate: the first 1,000 training and
     /// 200 test images of each class of the genuine files, in file order
-    /// (see `data/fashion-mnist-subset/ORIGIN.md`).
+    /// (see `data/fashion-mnist-subset/ORIGIN.md`). Feature `embedded`
+    /// (default).
+    #[cfg(feature = "embedded")]
     pub fn embedded(split: Split) -> Result<ImageDataset, DataError> {
         const TRAIN_IMAGES: &[u8] =
             include_bytes!("../data/fashion-mnist-subset/train-images-idx3-ubyte.gz");
@@ -209,6 +211,7 @@ impl Mnist {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "embedded")]
     #[test]
     fn embedded_subset_is_balanced_and_real() {
         let train = FashionMnist::embedded(Split::Train).unwrap();

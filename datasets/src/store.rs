@@ -13,6 +13,11 @@ use sha2::{Digest, Sha256};
 use crate::DataError;
 use crate::catalog::{Catalog, RemoteFile, Unpack};
 
+/// Lower-case hex SHA-1 of `bytes`.
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    sha1_smol::Sha1::from(bytes).digest().to_string()
+}
+
 /// Lower-case hex MD5 of `bytes`.
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex(&Md5::digest(bytes))
@@ -52,6 +57,17 @@ pub fn verify(
             format!("MD5 {extra} (supplied)"),
             format!("MD5 {md5}"),
         ));
+    }
+    if let Some(expected) = file.sha1 {
+        let sha = sha1_hex(bytes);
+        return if sha.eq_ignore_ascii_case(expected) {
+            Ok("SHA-1 matches upstream's".into())
+        } else {
+            Err(mismatch(
+                format!("SHA-1 {expected}"),
+                format!("SHA-1 {sha}"),
+            ))
+        };
     }
     if let Some(prefix) = file.sha256_prefix {
         let sha = sha256_hex(bytes);
@@ -282,6 +298,8 @@ mod tests {
     #[test]
     fn digests_match_known_values() {
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        // FIPS 180 test vector.
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -295,6 +313,7 @@ mod tests {
             md5: "",
             payload_sha256: None,
             sha256_prefix: Some("ba7816bf"),
+            sha1: None,
         };
         let path = Path::new("model-ba7816bf.pth");
         // SHA-256("abc") = ba7816bf8f01cfea...

@@ -285,6 +285,53 @@ impl Corpus {
     }
 }
 
+/// The course's corpus, H. G. Wells' *The Time Machine*, embedded (the
+/// exact bytes of d2l's `timemachine.txt`; origin and SHA-1 in
+/// `data/time-machine/ORIGIN.md`).
+#[cfg(feature = "embedded")]
+pub const TIME_MACHINE: &str = include_str!("../data/time-machine/timemachine.txt");
+
+/// Where a text came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextSource {
+    /// A file (downloaded with `cargo xtask download time-machine`, or given).
+    File(std::path::PathBuf),
+    /// The copy embedded in this crate.
+    Embedded,
+}
+
+/// The Time Machine: `<dir>/time-machine/timemachine.txt` when it is there
+/// (`dir`: `data_dir` by default), else the embedded copy (with the
+/// `embedded` feature; an error naming the path without it).
+pub fn time_machine(dir: Option<&std::path::Path>) -> Result<(String, TextSource), DataError> {
+    let root = dir
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(crate::data_dir);
+    let path = root
+        .join(crate::catalog::TIME_MACHINE.dir)
+        .join("timemachine.txt");
+    if path.is_file() {
+        let bytes = std::fs::read(&path).map_err(DataError::io(&path))?;
+        let text = String::from_utf8(bytes).map_err(|e| DataError::Format {
+            path: path.clone(),
+            offset: e.utf8_error().valid_up_to(),
+            what: "an invalid UTF-8 sequence, expected a UTF-8 text".into(),
+        })?;
+        return Ok((text, TextSource::File(path)));
+    }
+    #[cfg(feature = "embedded")]
+    {
+        Ok((TIME_MACHINE.to_string(), TextSource::Embedded))
+    }
+    #[cfg(not(feature = "embedded"))]
+    {
+        Err(DataError::Invalid(format!(
+            "{} is absent (cargo xtask download time-machine), and this build has no embedded copy (feature `embedded`)",
+            path.display()
+        )))
+    }
+}
+
 /// One minibatch: inputs and targets, each `batch_size` rows of
 /// `num_steps` tokens (targets shifted by one).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -493,6 +540,25 @@ mod tests {
         let mut s = p.clone();
         s.sort();
         assert_eq!(s, (0..10).collect::<Vec<_>>());
+    }
+
+    #[cfg(feature = "embedded")]
+    #[test]
+    fn the_embedded_time_machine_is_d2ls_file_and_its_corpus() {
+        assert_eq!(
+            crate::store::sha1_hex(TIME_MACHINE.as_bytes()),
+            "090b5e7e70c295757f55df93cb0a180b9691891a"
+        );
+        // d2l 9.2: 28 character tokens (26 letters, space, <unk>); 170,580
+        // tokens; 'e' is index 2 after ' ' (d2l prints the frequent ones).
+        let c = Corpus::from_text(TIME_MACHINE, Token::Char, 0, &[]).unwrap();
+        assert_eq!((c.tokens.len(), c.vocab.len()), (170_580, 28));
+        assert_eq!((c.vocab.token(1), c.vocab.token(2)), (" ", "e"));
+        // Words: d2l lists the, i, and, of, a, to as the most frequent.
+        let w = Corpus::from_text(TIME_MACHINE, Token::Word, 0, &[]).unwrap();
+        let top: Vec<&str> = (1..7).map(|i| w.vocab.token(i)).collect();
+        assert_eq!(top, ["the", "i", "and", "of", "a", "to"]);
+        assert_eq!(w.vocab.token_freqs[0], ("the".to_string(), 2261));
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zoo_datasets::catalog::FASHION_MNIST;
+use zoo_datasets::catalog::{FASHION_MNIST, TIME_MACHINE};
 use zoo_datasets::download::{DownloadOptions, download};
 use zoo_datasets::store::partial_path;
+use zoo_datasets::text::TextSource;
 use zoo_datasets::{FashionMnist, Split};
 
 const DEBIAN: &str = "/usr/share/datasets/fashion-mnist";
@@ -215,6 +216,47 @@ fn genuine_files_are_verified_by_their_payload_digests() {
     assert!(!other.join("train-images-idx3-ubyte.gz").exists());
     for d in [dest, other] {
         std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn the_time_machine_is_verified_by_d2ls_sha1_and_resumed() {
+    // The embedded copy is the genuine file (its SHA-1 is d2l's).
+    let bytes = zoo_datasets::text::TIME_MACHINE.as_bytes().to_vec();
+    let files: HashMap<String, Vec<u8>> = [("timemachine.txt".to_string(), bytes.clone())].into();
+    let server = serve(files.clone(), Behaviour::DropHalfway);
+    let root = temp_dir("time-machine");
+    let dest = root.join("time-machine");
+    let mut opts = options(&server);
+    opts.extra_md5.clear();
+    let report = download(&TIME_MACHINE, &dest, &opts).unwrap();
+    assert!(report[0].contains("SHA-1 matches"), "{report:?}");
+    let log = server.log.lock().unwrap().clone();
+    assert_eq!(
+        log.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+        [None, Some(bytes.len() as u64 / 2)]
+    );
+    assert_eq!(std::fs::read(dest.join("timemachine.txt")).unwrap(), bytes);
+    // The loader now reads the downloaded file.
+    let (text, source) = zoo_datasets::text::time_machine(Some(&root)).unwrap();
+    assert_eq!(source, TextSource::File(dest.join("timemachine.txt")));
+    assert_eq!(text.as_bytes(), &bytes[..]);
+    // Altered bytes are refused and nothing is kept.
+    let server = serve(files, Behaviour::Altered);
+    let other = temp_dir("time-machine-altered");
+    let mut opts = options(&server);
+    opts.extra_md5.clear();
+    let e = download(&TIME_MACHINE, &other, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("timemachine.txt: checksum mismatch")
+            && e.contains("090b5e7e70c295757f55df93cb0a180b9691891a"),
+        "{e}"
+    );
+    assert!(!other.join("timemachine.txt").exists());
+    for d in [root, other] {
+        let _ = std::fs::remove_dir_all(d);
     }
 }
 
