@@ -49,6 +49,21 @@ pub trait Task {
     /// `valid_<name>` in the record.
     fn validate(&mut self) -> Vec<(&'static str, f64)>;
 
+    /// Measures derived from the epoch's training means (`(name, mean)`),
+    /// recorded as `train_<name>`: a language model's perplexity,
+    /// `exp(loss)`, which is not a mean of per-batch values.
+    fn derived(&self, train_means: &[(&'static str, f64)]) -> Vec<(&'static str, f64)> {
+        let _ = train_means;
+        Vec::new()
+    }
+
+    /// What to show after an epoch's line (a language model's sample text
+    /// every few epochs); `None` shows nothing.
+    fn report(&mut self, epoch: usize) -> Option<String> {
+        let _ = epoch;
+        None
+    }
+
     /// The validation measure early stopping watches, and whether higher is better.
     fn monitor(&self) -> (&'static str, bool) {
         ("acc", true)

@@ -645,6 +645,10 @@ pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainEr
         for (k, v) in &train_means {
             metrics.insert(format!("train_{k}"), *v);
         }
+        let derived = task.derived(&train_means);
+        for (k, v) in &derived {
+            metrics.insert(format!("train_{k}"), *v);
+        }
         for (k, v) in &valid {
             metrics.insert(format!("valid_{k}"), *v);
         }
@@ -656,13 +660,18 @@ pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainEr
             seconds,
         };
         if config.progress {
+            let shown: Vec<(&str, f64)> =
+                train_means.iter().chain(derived.iter()).copied().collect();
             eprintln!(
                 "epoch {epoch:>3}/{}: lr {lr:.4} | train {} | valid {} | {:.0} {unit}/s",
                 config.epochs,
-                show("", &train_means),
+                show("", &shown),
                 show("", &valid),
                 record.items_per_sec
             );
+            if let Some(text) = task.report(epoch) {
+                eprintln!("{text}");
+            }
         }
         let monitored = record.get(&watch);
         history.push(record);
