@@ -466,3 +466,59 @@ pub fn detect(device: &Device, runs: usize) -> Vec<(String, f64)> {
     results.push(("batched_nms_10000_20cls".to_string(), t.as_secs_f64() * 1e3));
     results
 }
+
+/// The course's language model (`cargo xtask bench sequence`): an LSTM
+/// language model's training step (vocabulary 28, 256 hidden, batch 32, 35
+/// steps: d2l's setting, SGD, d2l's clipping) and GRU's, and the greedy
+/// generation of 500 characters (d2l's `predict_ch8`), as
+/// `scripts/bench_sequence.py` times them in PyTorch.
+pub fn sequence(device: &Device, runs: usize) -> Vec<(String, f64)> {
+    use burn::module::Module;
+    use burn::tensor::{Int, TensorData};
+    use zoo_layers::recurrent::RnnMode;
+    use zoo_models::rnn_lm::RnnLmConfig;
+
+    let mut results = Vec::new();
+    let ad = device.clone().autodiff();
+    let (v, h, n, t) = (28usize, 256usize, 32usize, 35usize);
+    let tokens = |shift: usize| {
+        let data: Vec<i64> = (0..n * t).map(|i| ((i * 7 + shift) % v) as i64).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(data, [n, t]), &ad)
+    };
+    let (x, y) = (tokens(0), tokens(1));
+    for (mode, name) in [(RnnMode::Lstm, "lstm"), (RnnMode::Gru, "gru")] {
+        let mut model = Some(RnnLmConfig::new(mode, v, h).init(&ad));
+        let mut optim = zoo_optim::SgdConfig::new().init();
+        let mut state = None;
+        let dt = time(device, 2, runs, || {
+            let m = model.take().expect("model");
+            let out = zoo_train::language::lm_step(
+                m,
+                &mut optim,
+                x.clone(),
+                y.clone(),
+                state.take(),
+                1.0,
+                1.0,
+            )
+            .expect("valid batch");
+            model = Some(out.model);
+            state = Some(out.state);
+        });
+        let key = format!("{name}_lm_train_step_v28_h256_b32_t35");
+        println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
+        results.push((key, dt.as_secs_f64() * 1e3));
+        if mode == RnnMode::Lstm {
+            let lm = model.take().expect("model").valid();
+            let plain = device.clone();
+            let lm = lm.to_device(&plain);
+            let dt = time(device, 1, runs, || {
+                let _ = lm.predict(&[3, 5, 1], 500, &plain).expect("valid prefix");
+            });
+            let key = "lstm_lm_generate_500".to_string();
+            println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
+            results.push((key, dt.as_secs_f64() * 1e3));
+        }
+    }
+    results
+}

@@ -2,7 +2,7 @@
 //!
 //! - `conformance <DIR> [--device D] [--filter S] [--ops A,B]`: the reference-parity
 //!   runner of `shared/conformance/SPEC.md`.
-//! - `bench <matmul|conv|data|models|kernels|augment|detect|all> [--device D]`: kernel, model and data-path
+//! - `bench <matmul|conv|data|models|kernels|augment|detect|sequence|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|voc-2007|time-machine|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
@@ -360,6 +360,9 @@ fn main() -> ExitCode {
                 "detect" => {
                     bench::detect(&device, runs);
                 }
+                "sequence" => {
+                    bench::sequence(&device, runs);
+                }
                 "data" | "all" => {
                     if what == "all" {
                         bench::matmul(&device, size, runs);
@@ -379,7 +382,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, kernels, augment, detect or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, kernels, augment, detect, sequence or all"
                     );
                     return ExitCode::from(2);
                 }

@@ -267,4 +267,53 @@ mod tests {
             (0..500).map(|_| pick(&logits, two, &mut rng)).collect();
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![2, 3]);
     }
+
+    #[test]
+    fn a_checkpoint_of_another_recurrence_or_a_bad_state_is_a_clear_error() {
+        use crate::weights::export_state_dict;
+        let device = zoo_device::from_name("flex").unwrap();
+        let lstm = RnnLmConfig::new(RnnMode::Lstm, 10, 6).init(&device);
+        let sd = export_state_dict(&lstm, &|p: &str| Some(lstm.torch_key(p)));
+        assert!(sd.get("rnn.weight_ih_l0").is_some() && sd.get("linear.weight").is_some());
+        // The LSTM's weights load back into an LSTM...
+        RnnLmConfig::new(RnnMode::Lstm, 10, 6)
+            .init(&device)
+            .load_torch(&sd)
+            .unwrap();
+        // ...but their 4 * 6 gate rows do not fit a GRU's 3 * 6.
+        let e = RnnLmConfig::new(RnnMode::Gru, 10, 6)
+            .init(&device)
+            .load_torch(&sd)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rnn.weight_ih_l0") && e.contains("24") && e.contains("18"),
+            "{e}"
+        );
+        // A state of the wrong shape names what was expected.
+        let tokens = Tensor::<2, Int>::zeros([2, 3], &device);
+        let bad = RnnState {
+            h: Tensor::zeros([1, 3, 6], &device),
+            c: Some(Tensor::zeros([1, 3, 6], &device)),
+        };
+        let e = lstm
+            .forward(tokens.clone(), Some(bad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hidden state") && e.contains("[1, 2, 6]"), "{e}");
+        let no_c = RnnState {
+            h: Tensor::zeros([1, 2, 6], &device),
+            c: None,
+        };
+        assert!(lstm.forward(tokens.clone(), Some(no_c)).is_err());
+        // Tokens outside the vocabulary are refused before any lookup.
+        let big = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 10], [1, 2]), &device);
+        assert!(
+            lstm.forward(big, None)
+                .unwrap_err()
+                .to_string()
+                .contains("0..10")
+        );
+        assert!(lstm.predict(&[], 5, &device).is_err());
+    }
 }
