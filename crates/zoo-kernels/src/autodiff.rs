@@ -55,6 +55,48 @@ fn record<C: CheckpointStrategy, T: Backward<Flex, N>, const N: usize>(
     }
 }
 
+// ------------------------------------------------------------- recurrence
+
+#[derive(Clone, Debug)]
+struct RecurrentState {
+    w: FlexTensor,
+    saved: Arc<crate::cpu::recurrent::Forward>,
+    dims: crate::cpu::recurrent::Dims,
+    cell: usize,
+    reverse: bool,
+}
+
+/// Backpropagation through time of one direction of a recurrent layer,
+/// parents `[gi, w_hh, b_hh, h0, c0]`.
+#[derive(Debug)]
+struct RecurrentBackward;
+
+impl Backward<Flex, 5> for RecurrentBackward {
+    type State = RecurrentState;
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        use crate::cpu::recurrent::{Cell, backward};
+        let (ids, dy) = take(&ops, grads);
+        let s = &ops.state;
+        let cell = Cell::from_code(s.cell);
+        let d = s.dims;
+        let g = backward(cell, d, data(&s.w), &s.saved, data(&dy), s.reverse);
+        let gw = cell.gates() * d.h;
+        let dc0 = if cell == Cell::Lstm {
+            g.dc0
+        } else {
+            vec![0.0; d.n * d.h]
+        };
+        let values = [
+            Some(tensor(g.dgi, &[d.t, d.n, gw])),
+            Some(tensor(g.dw, &[gw, d.h])),
+            Some(tensor(g.db, &[gw])),
+            Some(tensor(g.dh0, &[d.n, d.h])),
+            Some(tensor(dc0, &[d.n, d.h])),
+        ];
+        give(grads, ids, values);
+    }
+}
+
 // ------------------------------------------------- conv2d, conv_transpose2d
 
 /// A convolution (`T = false`) or transposed one (`T = true`) computed by
@@ -254,6 +296,36 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
     fn zoo_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let y = fx::sigmoid_forward(&dense(x.primitive().clone()));
         record::<C, _, 1>(SigmoidBackward, [x.node()], y.clone(), y)
+    }
+
+    fn zoo_recurrent(
+        gi: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        cell: usize,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        let w = dense(w_hh.primitive().clone());
+        let (out, saved, d) = fx::recurrent_forward(
+            &dense(gi.primitive().clone()),
+            &w,
+            &dense(b_hh.primitive().clone()),
+            &dense(h0.primitive().clone()),
+            &dense(c0.primitive().clone()),
+            cell,
+            reverse,
+        );
+        let state = RecurrentState {
+            w,
+            saved: Arc::new(saved),
+            dims: d,
+            cell,
+            reverse,
+        };
+        let nodes = [gi.node(), w_hh.node(), b_hh.node(), h0.node(), c0.node()];
+        record::<C, _, 5>(RecurrentBackward, nodes, state, out)
     }
 
     fn zoo_conv2d(

@@ -370,6 +370,40 @@ pub(crate) fn bn_train_forward(
     (tensor(y, &[n, c, s]), tensor(mean, &[c]), tensor(var, &[c]))
 }
 
+/// The recurrence of [`crate::recurrent`] on dense tensors: the output
+/// tensor and what the backward pass keeps.
+pub(crate) fn recurrent_forward(
+    gi: &FlexTensor,
+    w: &FlexTensor,
+    b: &FlexTensor,
+    h0: &FlexTensor,
+    c0: &FlexTensor,
+    cell: usize,
+    reverse: bool,
+) -> (
+    FlexTensor,
+    crate::cpu::recurrent::Forward,
+    crate::cpu::recurrent::Dims,
+) {
+    use crate::cpu::recurrent::{Cell, Dims, forward};
+    let cell = Cell::from_code(cell);
+    let [t, n, _] = dims::<3>(gi);
+    let [_, h] = dims::<2>(w);
+    let d = Dims { t, n, h };
+    let f = forward(
+        cell,
+        d,
+        data(gi),
+        data(w),
+        data(b),
+        data(h0),
+        data(c0),
+        reverse,
+    );
+    let rows = t + usize::from(cell == Cell::Lstm);
+    (tensor(f.y.clone(), &[rows, n, h]), f, d)
+}
+
 pub(crate) fn sigmoid_forward(x: &FlexTensor) -> FlexTensor {
     let mut y = vec![0.0f32; data(x).len()];
     elementwise::sigmoid(data(x), &mut y);
@@ -380,6 +414,27 @@ pub(crate) fn sigmoid_forward(x: &FlexTensor) -> FlexTensor {
 impl ZooKernels for Flex {
     fn zoo_sigmoid(x: FlexTensor) -> FlexTensor {
         sigmoid_forward(&dense(x))
+    }
+
+    fn zoo_recurrent(
+        gi: FlexTensor,
+        w_hh: FlexTensor,
+        b_hh: FlexTensor,
+        h0: FlexTensor,
+        c0: FlexTensor,
+        cell: usize,
+        reverse: bool,
+    ) -> FlexTensor {
+        recurrent_forward(
+            &dense(gi),
+            &dense(w_hh),
+            &dense(b_hh),
+            &dense(h0),
+            &dense(c0),
+            cell,
+            reverse,
+        )
+        .0
     }
 
     fn zoo_conv2d(

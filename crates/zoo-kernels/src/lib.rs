@@ -109,6 +109,21 @@ pub trait ZooKernels: Backend {
     /// The logistic sigmoid, element-wise.
     fn zoo_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// One direction of a recurrent layer over a whole sequence (see
+    /// [`recurrent`]): `gi [T, N, G*H]`, `w_hh [G*H, H]`, `b_hh [G*H]`,
+    /// `h0 [N, H]`, `c0 [N, H]`; outputs `[T, N, H]` in time order, with
+    /// the final cell state as one more row for an LSTM. `cell`: 0 tanh,
+    /// 1 ReLU, 2 GRU, 3 LSTM.
+    fn zoo_recurrent(
+        gi: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        cell: usize,
+        reverse: bool,
+    ) -> FloatTensor<Self>;
+
     /// Evaluation-mode batch norm of `[n, c, s]` with the given statistics.
     fn zoo_batch_norm(
         x: FloatTensor<Self>,
@@ -219,6 +234,40 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return burn::tensor::activation::sigmoid(x);
     }
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_sigmoid(x.into_dispatch()))
+}
+
+/// One direction of a recurrent layer over a whole sequence on flex, with
+/// gradients for every input (forward and backward through time in one
+/// op): `gi [T, N, G*H]` (the input projections `x W_ih^T + b_ih`, time
+/// order), `w_hh [G*H, H]`, `b_hh [G*H]`, `h0 [N, H]`, `c0 [N, H]` (LSTM;
+/// ignored otherwise). `cell`: 0 tanh, 1 ReLU, 2 GRU, 3 LSTM (torch's gate
+/// orders). Returns the outputs `[T, N, H]` in time order (`reverse`
+/// processes time backwards) and, for an LSTM, the final cell state as one
+/// more row (`[T + 1, N, H]`). `None` off flex (the caller composes the
+/// same recurrence from tensor ops).
+pub fn recurrent(
+    gi: Tensor<3>,
+    w_hh: Tensor<2>,
+    b_hh: Tensor<1>,
+    h0: Tensor<2>,
+    c0: Tensor<2>,
+    cell: usize,
+    reverse: bool,
+) -> Option<Tensor<3>> {
+    if !uses_zoo_kernels(&gi) {
+        return None;
+    }
+    Some(Tensor::from_dispatch(
+        <Dispatch as ZooKernels>::zoo_recurrent(
+            gi.into_dispatch(),
+            w_hh.into_dispatch(),
+            b_hh.into_dispatch(),
+            h0.into_dispatch(),
+            c0.into_dispatch(),
+            cell,
+            reverse,
+        ),
+    ))
 }
 
 /// Separable resampling of each image `i` of `x` (`[N, C, H, W]`, no

@@ -353,6 +353,36 @@ impl RnnCell {
         reverse: bool,
     ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
         let [t, n, g] = gi.dims();
+        let hd = g / self.mode.gates();
+        // On flex the whole direction is one op (forward and backward
+        // through time in zoo-kernels); elsewhere the steps are tensor ops.
+        let code = match self.mode {
+            RnnMode::RnnTanh => 0,
+            RnnMode::RnnRelu => 1,
+            RnnMode::Gru => 2,
+            RnnMode::Lstm => 3,
+        };
+        let device = gi.device();
+        let b_hh = match &self.bias_hh {
+            Some(b) => b.val(),
+            None => Tensor::zeros([g], &device),
+        };
+        let c0 = c.clone().unwrap_or_else(|| Tensor::zeros([n, hd], &device));
+        if let Some(out) = zoo_kernels::recurrent(
+            gi.clone(),
+            self.weight_hh.val(),
+            b_hh,
+            h.clone(),
+            c0,
+            code,
+            reverse,
+        ) {
+            let y = out.clone().narrow(0, 0, t);
+            let last = if reverse { 0 } else { t - 1 };
+            let h_n = y.clone().narrow(0, last, 1).reshape([n, hd]);
+            let c_n = (self.mode == RnnMode::Lstm).then(|| out.narrow(0, t, 1).reshape([n, hd]));
+            return (y, h_n, c_n);
+        }
         let mut ys: Vec<Option<Tensor<2>>> = vec![None; t];
         for step in 0..t {
             let s = if reverse { t - 1 - step } else { step };
@@ -607,6 +637,13 @@ impl Rnn {
             x
         };
         let dims = x.dims();
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(shape_err(
+                "input",
+                &dims,
+                "at least one step and one sequence".into(),
+            ));
+        }
         if dims[2] != self.input_size() {
             let layout = if self.batch_first {
                 "[N, T, I]"
@@ -644,6 +681,13 @@ impl Rnn {
             tokens
         };
         let dims = tokens.dims();
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(shape_err(
+                "tokens",
+                &dims,
+                "at least one step and one sequence".into(),
+            ));
+        }
         let v = self.input_size();
         if dims.iter().product::<usize>() > 0 {
             let lo = tokens.clone().min().into_scalar::<i64>();

@@ -73,6 +73,9 @@ pub fn lm_step(
     })
 }
 
+/// What writes the sample text shown every few epochs.
+pub type Sampler = Box<dyn Fn(&RnnLm) -> String + Send>;
+
 /// A batch of the language model: inputs and targets `[N, T]` on the
 /// training device, and whether it is the first of its epoch (where the
 /// sequential sampler's carried state starts from zeros).
@@ -101,7 +104,7 @@ pub struct LanguageModel {
     theta: f64,
     state: Option<RnnState>,
     sample_every: usize,
-    sample: Option<Box<dyn Fn(&RnnLm) -> String + Send>>,
+    sample: Option<Sampler>,
     device: Device,
 }
 
@@ -130,7 +133,7 @@ impl LanguageModel {
         train: Vec<usize>,
         valid: Vec<usize>,
         settings: &LmSettings,
-        sample: Option<Box<dyn Fn(&RnnLm) -> String + Send>>,
+        sample: Option<Sampler>,
         device: &Device,
     ) -> Result<Self, TrainError> {
         let need = settings.batch_size * settings.num_steps + 1;
@@ -288,7 +291,7 @@ impl Task for LanguageModel {
     }
 
     fn report(&mut self, epoch: usize) -> Option<String> {
-        if self.sample_every == 0 || epoch % self.sample_every != 0 {
+        if self.sample_every == 0 || !epoch.is_multiple_of(self.sample_every) {
             return None;
         }
         let sample = self.sample.as_ref()?;

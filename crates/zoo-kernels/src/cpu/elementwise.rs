@@ -13,7 +13,7 @@ const CHUNK: usize = 1 << 14;
 /// `exp(88.7)` above 88.7 (callers only need the sigmoid's range); NaN
 /// stays NaN.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // Adding then subtracting 1.5 * 2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;

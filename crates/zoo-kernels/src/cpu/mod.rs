@@ -6,6 +6,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod norm;
 pub mod pool;
+pub mod recurrent;
 pub mod resample;
 
 use std::cell::RefCell;
