@@ -227,6 +227,9 @@ fn gates(
     gates_body(cell, d, gi, gh, h_prev, h_next, c_prev, c_next, act)
 }
 
+/// Multiply-adds from which a step's product is split across threads.
+const PARALLEL_MACS: usize = 1 << 22;
+
 /// How the hidden product reads `W^T`: `W [G*H, H]` itself with swapped
 /// strides, or a row-major copy `[H, G*H]` (made once per sequence: the
 /// product reads it far faster, which pays off from a few steps on).
@@ -262,7 +265,7 @@ fn hidden_product(d: Dims, g: usize, h_prev: &[f32], wt: &Wt, b: &[f32], gh: &mu
             ptr,
             rs,
             cs,
-            false,
+            d.n * gh_w * d.h >= PARALLEL_MACS,
         );
     }
 }
@@ -483,31 +486,34 @@ pub fn backward(
                 w.as_ptr(),
                 d.h,
                 1,
-                false,
+                d.n * gw * d.h >= PARALLEL_MACS,
             );
         }
     }
-    // dW_hh = sum over steps of dgh^T h_prev: one [G*H, T*N] x [T*N, H] product.
-    let mut dw = vec![0.0; gw * d.h];
-    // SAFETY: dgh_all is [T*N, G*H], hs[..T*N*H] is [T*N, H].
+    // dW_hh = sum over steps of dgh^T h_prev, computed transposed as one
+    // [H, T*N] x [T*N, G*H] product (dgh read row-major) and turned.
+    let m = d.t * d.n;
+    let mut dwt = vec![0.0; d.h * gw];
+    // SAFETY: hs[..T*N*H] is [T*N, H] (read transposed), dgh_all [T*N, G*H].
     unsafe {
         sgemm(
+            d.h,
             gw,
-            d.h,
-            d.t * d.n,
-            dw.as_mut_ptr(),
-            d.h,
+            m,
+            dwt.as_mut_ptr(),
+            gw,
             1,
             false,
-            dgh_all.as_ptr(),
-            1,
-            gw,
             saved.hs.as_ptr(),
+            1,
             d.h,
+            dgh_all.as_ptr(),
+            gw,
             1,
             true,
         );
     }
+    let dw = transposed(&dwt, d.h, gw);
     let mut db = vec![0.0; gw];
     for row in dgh_all.chunks(gw) {
         for (o, &v) in db.iter_mut().zip(row) {
