@@ -38,6 +38,7 @@ pub mod detection;
 pub mod download;
 mod error;
 pub mod folder;
+#[doc(hidden)]
 pub mod fuzzing;
 pub mod gzip;
 pub mod idx;

@@ -141,7 +141,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
     let line: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(line["epoch"], 3);
     let png = image::open(b.join("curves.png")).unwrap();
-    assert_eq!((png.width(), png.height()), (900, 380));
+    assert_eq!((png.width(), png.height()), zoo_train::plot::SIZE);
     let mut ckpts: Vec<String> = std::fs::read_dir(b.join("checkpoints"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
