@@ -10,7 +10,7 @@
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use zoo_augment::resize::axis_weights;
+use zoo_kernels::axis_weights;
 
 use crate::images::{ImageDataset, ImageItem};
 
@@ -21,15 +21,6 @@ pub struct ImageBatch {
     pub images: Tensor<4>,
     /// Class indices.
     pub targets: Tensor<1, Int>,
-}
-
-impl zoo_augment::stage::BatchImages for ImageBatch {
-    fn map_images<E>(self, f: impl FnOnce(Tensor<4>) -> Result<Tensor<4>, E>) -> Result<Self, E> {
-        Ok(Self {
-            images: f(self.images)?,
-            targets: self.targets,
-        })
-    }
 }
 
 /// Makes [`ImageBatch`]es from [`ImageItem`]s.

@@ -9,7 +9,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
 use image::{Rgb, RgbImage};
-use zoo_augment::Rng;
+use zoo_rng::Rng;
 
 use crate::DataError;
 use crate::mnist::{FashionMnist, Split};

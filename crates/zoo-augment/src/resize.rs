@@ -32,29 +32,10 @@ impl Interpolation {
     }
 }
 
-/// For each output position along an axis of `input` pixels resized to
-/// `output`: the first input index and the normalised weights of the inputs
-/// from there. Bilinear: a triangle filter at the half-pixel source centre,
-/// of radius 1, or of radius `input / output` when shrinking with
-/// `antialias` (taps outside the image dropped and the rest renormalised,
-/// which reproduces torch's clamping at the borders).
-pub fn axis_weights(input: usize, output: usize, antialias: bool) -> Vec<(usize, Vec<f32>)> {
-    let scale = input as f64 / output as f64;
-    let support = if antialias { scale.max(1.0) } else { 1.0 };
-    (0..output)
-        .map(|i| {
-            let center = (i as f64 + 0.5) * scale;
-            let lo = ((center - support + 0.5).floor().max(0.0)) as usize;
-            let hi = ((center + support + 0.5).floor() as usize).min(input);
-            let mut w: Vec<f64> = (lo..hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0))
-                .collect();
-            let total: f64 = w.iter().sum();
-            w.iter_mut().for_each(|x| *x /= total);
-            (lo, w.into_iter().map(|x| x as f32).collect())
-        })
-        .collect()
-}
+/// The taps of each output position along an axis (bilinear, optionally
+/// antialiased); it lives in zoo-kernels beside the resampling that reads
+/// them, so the data sets' batcher shares it without depending on this crate.
+pub use zoo_kernels::axis_weights;
 
 /// The dense `[output, input]` matrix of an axis.
 fn axis_matrix(input: usize, output: usize, mode: Interpolation, antialias: bool) -> Vec<f32> {

@@ -49,6 +49,15 @@ impl BatchImages for Tensor<4> {
     }
 }
 
+impl BatchImages for zoo_datasets::ImageBatch {
+    fn map_images<E>(self, f: impl FnOnce(Tensor<4>) -> Result<Tensor<4>, E>) -> Result<Self, E> {
+        Ok(Self {
+            images: f(self.images)?,
+            targets: self.targets,
+        })
+    }
+}
+
 impl BatchImages for (Tensor<4>, Tensor<1, Int>) {
     fn map_images<E>(self, f: impl FnOnce(Tensor<4>) -> Result<Tensor<4>, E>) -> Result<Self, E> {
         Ok((f(self.0)?, self.1))

@@ -236,6 +236,30 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_sigmoid(x.into_dispatch()))
 }
 
+/// For each output position along an axis of `input` pixels resized to
+/// `output`: the first input index and the normalised weights of the inputs
+/// from there. Bilinear: a triangle filter at the half-pixel source centre,
+/// of radius 1, or of radius `input / output` when shrinking with
+/// `antialias` (taps outside the image dropped and the rest renormalised,
+/// which reproduces torch's clamping at the borders).
+pub fn axis_weights(input: usize, output: usize, antialias: bool) -> Vec<(usize, Vec<f32>)> {
+    let scale = input as f64 / output as f64;
+    let support = if antialias { scale.max(1.0) } else { 1.0 };
+    (0..output)
+        .map(|i| {
+            let center = (i as f64 + 0.5) * scale;
+            let lo = ((center - support + 0.5).floor().max(0.0)) as usize;
+            let hi = ((center + support + 0.5).floor() as usize).min(input);
+            let mut w: Vec<f64> = (lo..hi)
+                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0))
+                .collect();
+            let total: f64 = w.iter().sum();
+            w.iter_mut().for_each(|x| *x /= total);
+            (lo, w.into_iter().map(|x| x as f32).collect())
+        })
+        .collect()
+}
+
 /// One direction of a recurrent layer over a whole sequence on flex, with
 /// gradients for every input (forward and backward through time in one
 /// op): `gi [T, N, G*H]` (the input projections `x W_ih^T + b_ih`, time

@@ -27,6 +27,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use zoo_layers::recurrent::{RecurrentError, Rnn, RnnConfig, RnnMode, RnnState};
 
+use zoo_rng::Rng;
+
 use crate::weights::{StateDict, WeightsError, load_state_dict};
 
 /// Configuration of [`RnnLm`].
@@ -156,7 +158,7 @@ impl RnnLm {
                 "temperature {temperature} and top_k {top_k:?}: expected a positive temperature and k"
             )));
         }
-        let mut rng = SplitMix(seed);
+        let mut rng = Rng::new(seed);
         let one =
             |t: usize| Tensor::<2, Int>::from_data(TensorData::new(vec![t as i64], [1, 1]), device);
         let mut state = Some(self.begin_state(1, device));
@@ -189,22 +191,8 @@ impl RnnLm {
     }
 }
 
-/// A small seeded generator (SplitMix64) for the draws of generation.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The next token from `logits` by `sampling`.
-fn pick(logits: &[f64], sampling: Sampling, rng: &mut SplitMix) -> usize {
+fn pick(logits: &[f64], sampling: Sampling, rng: &mut Rng) -> usize {
     let argmax = || {
         let mut best = 0;
         for (i, &l) in logits.iter().enumerate() {
@@ -227,7 +215,7 @@ fn pick(logits: &[f64], sampling: Sampling, rng: &mut SplitMix) -> usize {
                 .map(|&i| ((logits[i] - top) / temperature).exp())
                 .collect();
             let total: f64 = weights.iter().sum();
-            let mut u = rng.next_f64() * total;
+            let mut u = rng.unit_f64() * total;
             for (&i, w) in order.iter().zip(&weights) {
                 if u < *w {
                     return i;
@@ -246,7 +234,7 @@ mod tests {
     #[test]
     fn sampling_follows_temperature_and_top_k() {
         let logits = [0.0, 1.0, 3.0, 2.0];
-        let mut rng = SplitMix(7);
+        let mut rng = Rng::new(7);
         assert_eq!(pick(&logits, Sampling::Greedy, &mut rng), 2);
         // top_k 1 is greedy whatever the temperature.
         let one = Sampling::Sample {
