@@ -84,7 +84,7 @@ pub struct Flags {
     /// Seed of the initialisation, the subset and the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where checkpoints, metrics.jsonl and curves.png go (default: runs/<model>).
+    /// Where checkpoints, metrics.jsonl and curves.png go (default: `runs/<model>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue from the newest checkpoint in --out.

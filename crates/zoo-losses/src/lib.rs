@@ -19,7 +19,7 @@
 //! ```
 //!
 //! One loss family per file: [`reduction`], [`regression`] (MSE, L1, smooth
-//! L1, Huber, the course's half-MSE), [`bce`], [`cross_entropy`] (and
+//! L1, Huber, the course's half-MSE), [`bce`], [`cross_entropy`](mod@cross_entropy) (and
 //! perplexity), [`hinge`], [`penalty`], [`multibox`]; everything is
 //! re-exported at the crate root.
 

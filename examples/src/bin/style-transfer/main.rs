@@ -1,8 +1,10 @@
 //! Neural style transfer (Gatys et al.; d2l 14.12):
 //!
-//!     cargo run -p examples --bin style-transfer -- --content assets/images/chelsea.jpg \
-//!         --style assets/images/hubble_deep_field.jpg --out out.png \
-//!         [--weights vgg19.pth] [--size 300x450] [--steps 500] [--optimizer adam|lbfgs] [--device D]
+//! ```text
+//! cargo run -p examples --bin style-transfer -- --content assets/images/chelsea.jpg \
+//!     --style assets/images/hubble_deep_field.jpg --out out.png \
+//!     [--weights vgg19.pth] [--size 300x450] [--steps 500] [--optimizer adam|lbfgs] [--device D]
+//! ```
 //!
 //! The course's settings by default: 300x450, content weight 1, style 1e4,
 //! total variation 10, Adam lr 0.3 decayed by 0.8 every 50 steps, 500 steps;
