@@ -690,8 +690,15 @@ impl Rnn {
         }
         let v = self.input_size();
         if dims.iter().product::<usize>() > 0 {
-            let lo = tokens.clone().min().into_scalar::<i64>();
-            let hi = tokens.clone().max().into_scalar::<i64>();
+            // One read of both bounds (a device sync per call, not two).
+            let bounds = Tensor::cat(vec![tokens.clone().min(), tokens.clone().max()], 0)
+                .into_data()
+                .try_into_vec_as::<i64>()
+                .unwrap_or_default();
+            let (lo, hi) = (
+                bounds.first().copied().unwrap_or(0),
+                bounds.last().copied().unwrap_or(0),
+            );
             if lo < 0 || hi >= v as i64 {
                 return Err(RecurrentError::Config(format!(
                     "token indices from {lo} to {hi}, expected 0..{v} (the input size)"

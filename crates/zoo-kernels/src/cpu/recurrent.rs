@@ -80,7 +80,8 @@ pub struct Dims {
 /// pass needs.
 #[derive(Clone, Debug)]
 pub struct Forward {
-    /// Outputs (and the LSTM's final cell state as row `T`).
+    /// Outputs (and the LSTM's final cell state as row `T`); the backward
+    /// pass does not read them, so a caller may move them out.
     pub y: Vec<f32>,
     /// The hidden state before each step, in processing order, and the final one: `[T + 1, N, H]`.
     pub hs: Vec<f32>,
@@ -463,7 +464,11 @@ pub fn backward(
     let g = cell.gates();
     let (gw, nh) = (g * d.h, d.n * d.h);
     let lstm = cell == Cell::Lstm;
-    assert_eq!(dy.len(), saved.y.len(), "dy has y's layout");
+    assert_eq!(
+        dy.len(),
+        (d.t + usize::from(lstm)) * nh,
+        "dy has y's layout"
+    );
     let a = cell.saved() * d.h;
     let mut dgi = vec![0.0; d.t * d.n * gw];
     // The hidden-side gate gradients of every step (processing order).
