@@ -207,6 +207,31 @@ pub const VOC_2007: Catalog = Catalog {
     local_hint: "a directory holding VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar",
 };
 
+/// Pascal VOC 2012 (segmentation: `SegmentationClass` label PNGs and the
+/// `ImageSets/Segmentation` splits), the archive and MD5 torchvision's
+/// `VOCSegmentation` uses. Extracted to `voc-2012/VOCdevkit/VOC2012`, which
+/// `zoo_datasets::segmentation::voc_segmentation` and `fcn --voc` read.
+pub const VOC_2012: Catalog = Catalog {
+    name: "voc-2012",
+    dir: "voc-2012",
+    urls: &[
+        "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/",
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/",
+    ],
+    files: &[RemoteFile {
+        name: "VOCtrainval_11-May-2012.tar",
+        md5: "6cd6e144f989b92b3379bac3b3de84fd",
+        payload_sha256: None,
+        sha256_prefix: None,
+        sha1: None,
+    }],
+    unpack: Unpack::TarTree {
+        folder: "VOCdevkit/VOC2012",
+        marker: "ImageSets/Segmentation",
+    },
+    local_hint: "a directory holding VOCtrainval_11-May-2012.tar",
+};
+
 /// The course's text corpus, H. G. Wells' *The Time Machine*, as d2l's
 /// `DATA_HUB['time_machine']` lists it (URL and SHA-1). The same bytes are
 /// embedded in this crate (`data/time-machine`).
@@ -226,7 +251,14 @@ pub const TIME_MACHINE: Catalog = Catalog {
 };
 
 /// Every data set that can be downloaded.
-pub const CATALOGS: [Catalog; 5] = [FASHION_MNIST, MNIST, CIFAR_10, VOC_2007, TIME_MACHINE];
+pub const CATALOGS: [Catalog; 6] = [
+    FASHION_MNIST,
+    MNIST,
+    CIFAR_10,
+    VOC_2007,
+    VOC_2012,
+    TIME_MACHINE,
+];
 
 /// The catalog named `name`.
 pub fn find(name: &str) -> Result<&'static Catalog, DataError> {

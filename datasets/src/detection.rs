@@ -119,6 +119,41 @@ pub fn fashion_on_photos(
     max_objects: usize,
     seed: u64,
 ) -> Result<DetectionDataset, DataError> {
+    Ok(DetectionDataset {
+        items: compose(n, size, max_objects, seed)?
+            .into_iter()
+            .map(|c| DetectionItem {
+                image: c.image,
+                objects: c.objects,
+            })
+            .collect(),
+        classes: PASTED_CLASSES
+            .iter()
+            .map(|&c| FashionMnist::CLASSES[c].to_string())
+            .collect(),
+    })
+}
+
+/// One generated image with its boxes and its per-pixel labels.
+pub(crate) struct Composed {
+    pub(crate) image: RgbImage,
+    pub(crate) objects: Vec<(usize, [f32; 4])>,
+    /// `[size, size]`: 0 background, `1 + class` where an item's alpha is
+    /// above 0.5, [`IGNORE`] on its soft edge (alpha in (0.1, 0.5]).
+    pub(crate) mask: Vec<u8>,
+}
+
+/// The label of the pixels on a pasted item's soft edge, ignored by the
+/// loss and the metrics (VOC marks its object boundaries the same way).
+pub const IGNORE: u8 = 255;
+
+/// What [`fashion_on_photos`] and the segmentation set draw: see there.
+pub(crate) fn compose(
+    n: usize,
+    size: usize,
+    max_objects: usize,
+    seed: u64,
+) -> Result<Vec<Composed>, DataError> {
     // Each object takes a quarter to half of the side and may overlap the
     // others only a little: more than 16 never fit, and each extra one costs
     // up to ten placement tries.
@@ -150,6 +185,7 @@ pub fn fashion_on_photos(
         if draws.below(2) == 1 {
             image::imageops::flip_horizontal_in_place(&mut img);
         }
+        let mut mask = vec![0u8; size * size];
         let count = 1 + draws.below(max_objects);
         let mut objects: Vec<(usize, [f32; 4])> = Vec::new();
         for _ in 0..count {
@@ -196,23 +232,24 @@ pub fn fashion_on_photos(
                         (dst[c] as f32 * (1.0 - a) + 255.0 * colour[c] * a).round() as u8
                     });
                     *dst = Rgb(mixed);
+                    let at = (y + py) as usize * size + (x + px) as usize;
+                    if a > 0.5 {
+                        mask[at] = 1 + k as u8;
+                    } else if a > 0.1 {
+                        mask[at] = IGNORE;
+                    }
                 }
                 objects.push((k, bbox));
                 break;
             }
         }
-        out.push(DetectionItem {
+        out.push(Composed {
             image: img,
             objects,
+            mask,
         });
     }
-    Ok(DetectionDataset {
-        items: out,
-        classes: PASTED_CLASSES
-            .iter()
-            .map(|&c| FashionMnist::CLASSES[c].to_string())
-            .collect(),
-    })
+    Ok(out)
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {

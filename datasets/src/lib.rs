@@ -8,6 +8,7 @@
 //! - [`images`]: what every loader returns, an in-memory [`ImageDataset`]
 //!   that is a burn `Dataset`; [`batcher`] makes `[N, C, H, W]` tensors and
 //!   labels on any device, with optional resize and normalisation.
+//! - [`segmentation`]: VOC's segmentation classes and colour map, both ways.
 //! - [`text`]: d2l's text pipeline (preprocessing, char / word tokens,
 //!   `Vocab`, the corpus) and the random and sequential minibatch samplers.
 //! - [`catalog`], [`store`] and (feature `download`) `download`: what
@@ -44,6 +45,7 @@ pub mod gzip;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod segmentation;
 pub mod store;
 pub mod text;
 

@@ -71,3 +71,38 @@ pub fn save_rgb(image: Tensor<4>, path: &Path) -> Result<(), String> {
     let img = to_rgb_image(image)?;
     zoo_plot::png::save(&img, path).map_err(|e| e.to_string())
 }
+
+/// Images `[N, C, H, W]` (one or three channels, values in `lo..hi`, e.g.
+/// `-1..1` for a GAN's tanh) tiled `columns` to a row with a one-pixel white
+/// gap, as torchvision's `make_grid`; grey images are drawn grey.
+pub fn grid(images: Tensor<4>, columns: usize, lo: f32, hi: f32) -> Result<RgbImage, String> {
+    let [n, c, h, w] = images.dims();
+    if !(c == 1 || c == 3) || n == 0 || columns == 0 {
+        return Err(format!(
+            "a grid of {n} images of {c} channels in {columns} columns: expected 1 or 3 channels and at least one image and column"
+        ));
+    }
+    let v: Vec<f32> = images
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    let rows = n.div_ceil(columns);
+    let (gw, gh) = (columns * (w + 1) + 1, rows * (h + 1) + 1);
+    let mut img = RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
+    let byte = |x: f32| (((x - lo) / (hi - lo)).clamp(0.0, 1.0) * 255.0).round() as u8;
+    for k in 0..n {
+        let (ox, oy) = (1 + (k % columns) * (w + 1), 1 + (k / columns) * (h + 1));
+        for y in 0..h {
+            for x in 0..w {
+                let px = |ch: usize| v[((k * c + ch) * h + y) * w + x];
+                let rgb = if c == 1 {
+                    [byte(px(0)); 3]
+                } else {
+                    [byte(px(0)), byte(px(1)), byte(px(2))]
+                };
+                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(rgb));
+            }
+        }
+    }
+    Ok(img)
+}

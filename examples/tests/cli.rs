@@ -229,3 +229,84 @@ fn a_last_batch_of_one_is_dropped_and_resume_checks_the_flags() {
     assert_eq!(code, 0, "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_resumed_style_transfer_ends_where_the_uninterrupted_one_does() {
+    let dir = tmp("style-resume");
+    let chelsea = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/images/chelsea.jpg");
+    let hubble = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/images/hubble_deep_field.jpg"
+    );
+    let transfer = |name: &str, steps: &str, resume: bool| {
+        let out = dir.join(format!("{name}.png"));
+        let run_dir = dir.join(name);
+        let mut args = vec![
+            "--content",
+            chelsea,
+            "--style",
+            hubble,
+            "--size",
+            "32x48",
+            "--every",
+            "2",
+            "--steps",
+            steps,
+            "--out",
+            out.to_str().unwrap(),
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        let (code, err) = run("style-transfer", &args);
+        assert_eq!(code, 0, "{err}");
+        let line = err
+            .lines()
+            .rfind(|l| l.starts_with("epoch "))
+            .map(|l| l.rsplit_once(" | ").unwrap().0.to_string())
+            .unwrap_or_default();
+        (std::fs::read(&out).unwrap(), line, err)
+    };
+    let (whole, whole_line, _) = transfer("whole", "6", false);
+    transfer("parts", "2", false);
+    let (parts, parts_line, err) = transfer("parts", "6", true);
+    assert!(err.contains("epoch   3/3"), "{err}");
+    assert!(!err.contains("epoch   1/3"), "{err}");
+    assert!(whole_line.starts_with("epoch   3/3: lr 0.3000 | train content"));
+    assert_eq!(parts_line, whole_line);
+    assert!(whole == parts, "the resumed run's image differs");
+    assert!(dir.join("whole/curves.png").exists());
+    // L-BFGS keeps no history to resume from.
+    let (code, err) = run(
+        "style-transfer",
+        &[
+            "--content",
+            chelsea,
+            "--style",
+            hubble,
+            "--optimizer",
+            "lbfgs",
+            "--resume",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only Adam runs resume"), "{err}");
+    let (code, err) = run(
+        "style-transfer",
+        &[
+            "--content",
+            chelsea,
+            "--style",
+            hubble,
+            "--steps",
+            "5",
+            "--every",
+            "2",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a multiple of --every"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 //!   runner of `shared/conformance/SPEC.md`.
 //! - `bench <matmul|conv|data|models|kernels|augment|detect|sequence|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
-//! - `download <fashion-mnist|mnist|cifar-10|voc-2007|time-machine|MODEL> [--dir D] [--mirror URL]
+//! - `download <fashion-mnist|mnist|cifar-10|voc-2007|voc-2012|time-machine|MODEL> [--dir D] [--mirror URL]
 //!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
 //!   torchvision weights (`resnet18`, `vgg19`, ...), verified.
 
@@ -86,7 +86,7 @@ enum Task {
     /// Download a data set (or import it from disk) into the data directory,
     /// verified against the checksums the project records.
     Download {
-        /// fashion-mnist, mnist, cifar-10, voc-2007 or time-machine; or a registered model's name
+        /// fashion-mnist, mnist, cifar-10, voc-2007, voc-2012 or time-machine; or a registered model's name
         /// (resnet18, vgg19, ...) for its torchvision weights, saved in
         /// `<dir>/weights/`.
         name: String,

@@ -12,6 +12,8 @@
 //! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
 //! - [`smote`]: SMOTE with imbalanced-learn's neighbours, samples and sampling strategies.
 //! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomCrop, RandomResizedCrop (and the course's preset), ColorJitter, RandomErasing, RandomRotation, GaussianBlur, GaussianNoise, Normalize, Compose and the presets.
+//! - [`joint`]: images and their label maps together (segmentation): the
+//!   same flip, bilinear for images and nearest for labels.
 //! - [`geometry`]: rotation of images and boxes (`F.rotate`'s interpolation and fill semantics).
 //! - [`stage`]: a transform as a stage after any burn `Batcher`.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
@@ -31,6 +33,7 @@
 pub mod color;
 pub mod functional;
 pub mod geometry;
+pub mod joint;
 pub mod mix;
 pub mod resize;
 pub mod smote;

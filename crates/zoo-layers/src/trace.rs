@@ -36,8 +36,8 @@ use std::fmt::{Display, Write as _};
 use std::time::Instant;
 
 use burn::nn::Linear;
-use burn::nn::conv::Conv2d;
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, activation};
 
 /// One traced layer (or a scope of layers).
@@ -366,6 +366,36 @@ pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.bias.as_ref().map(|b| b.val()),
         ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups),
     )
+}
+
+/// `conv.forward(x)` of a transposed convolution on the zoo's kernels
+/// ([`zoo_kernels::conv_transpose2d`]), traced: `weight.numel() * N * H_in
+/// * W_in` multiply-adds (every input pixel scatters the whole kernel).
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let weight = || conv.weight.lazy_shape().num_elements();
+    let params = || {
+        weight()
+            + conv
+                .bias
+                .as_ref()
+                .map_or(0, |b| b.lazy_shape().num_elements())
+    };
+    let [n, _, h, w] = x.dims();
+    let macs = move |_: &[usize]| (weight() * n * h * w) as u64;
+    layer("ConvTranspose2d", params, macs, x, |x| {
+        zoo_kernels::conv_transpose2d(
+            x,
+            conv.weight.val(),
+            conv.bias.as_ref().map(|b| b.val()),
+            ConvTransposeOptions::new(
+                conv.stride,
+                conv.padding,
+                conv.padding_out,
+                conv.dilation,
+                conv.groups,
+            ),
+        )
+    })
 }
 
 /// `linear.forward(x)`, traced: `weight.numel()` multiply-adds per row.

@@ -1,5 +1,6 @@
 //! Cross-entropy of logits with class or probability targets (label
-//! smoothing included), and the perplexity of a language model.
+//! smoothing included), per pixel for segmentation (with `ignore_index`),
+//! and the perplexity of a language model.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
@@ -106,4 +107,93 @@ pub fn cross_entropy(
 /// of logits `[N, C]` against classes `[N]` (d2l 9.5). Shape `[1]`.
 pub fn perplexity(logits: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
     cross_entropy(logits, CeTarget::Classes(target), 0.0, Reduction::Mean).exp()
+}
+
+/// Per-pixel cross-entropy of logits `[N, C, H, W]` against class targets
+/// `[N, H, W]` (`F.cross_entropy(..., reduction="none")` on a segmentation
+/// map), shape `[N, H, W]`. Pixels whose target is `ignore_index` (VOC's
+/// 255 boundary) lose nothing and get no gradient; the others are checked
+/// as [`cross_entropy_elementwise`] checks classes.
+pub fn cross_entropy_pixels_elementwise(
+    logits: Tensor<4>,
+    target: Tensor<3, Int>,
+    label_smoothing: f64,
+    ignore_index: Option<i64>,
+) -> Tensor<3> {
+    let [n, c, h, w] = logits.dims();
+    assert_eq!(
+        target.dims(),
+        [n, h, w],
+        "cross_entropy: logits [N, C, H, W] = {:?} need targets [N, H, W], got {:?}",
+        [n, c, h, w],
+        target.dims()
+    );
+    let p = n * h * w;
+    let flat = logits.permute([0, 2, 3, 1]).reshape([p, c]);
+    let target = target.reshape([p]);
+    let loss = match ignore_index {
+        None => cross_entropy_elementwise(flat, CeTarget::Classes(target), label_smoothing),
+        Some(ignore) => {
+            let ignored = target.clone().equal_elem(ignore);
+            let safe = target.mask_fill(ignored.clone(), 0);
+            cross_entropy_elementwise(flat, CeTarget::Classes(safe), label_smoothing)
+                .mask_fill(ignored, 0.0)
+        }
+    };
+    loss.reshape([n, h, w])
+}
+
+/// Mean or summed per-pixel cross-entropy (`F.cross_entropy` on `[N, C, H,
+/// W]` logits, the loss of d2l's FCN and torchvision's segmentation
+/// references): the mean is over the pixels that are not ignored (NaN when
+/// every pixel is, as in PyTorch). Shape `[1]`.
+pub fn cross_entropy_pixels(
+    logits: Tensor<4>,
+    target: Tensor<3, Int>,
+    label_smoothing: f64,
+    ignore_index: Option<i64>,
+    reduction: Reduction,
+) -> Tensor<1> {
+    let counted = match (reduction, ignore_index) {
+        (Reduction::Mean, Some(ignore)) => {
+            Some(target.clone().not_equal_elem(ignore).int().sum().float())
+        }
+        _ => None,
+    };
+    let loss = cross_entropy_pixels_elementwise(logits, target, label_smoothing, ignore_index);
+    match counted {
+        Some(count) => loss.sum() / count,
+        None => reduction.apply(loss),
+    }
+}
+
+#[cfg(test)]
+mod pixel_tests {
+    use super::*;
+
+    #[test]
+    fn ignored_pixels_lose_nothing_and_leave_the_mean() {
+        let d = zoo_device::from_name("flex").unwrap();
+        // Two pixels of two classes: logits (0, 0) and (0, ln 3).
+        let logits = Tensor::<4>::from_floats([[[[0.0, 0.0]], [[0.0, 3f32.ln()]]]], &d);
+        let target = Tensor::<3, Int>::from_ints([[[0, 255]]], &d);
+        let each: Vec<f32> =
+            cross_entropy_pixels_elementwise(logits.clone(), target.clone(), 0.0, Some(255))
+                .into_data()
+                .try_into_vec_as()
+                .unwrap();
+        // Pixel 0: -log(1/2); pixel 1 ignored.
+        assert!(
+            (each[0] - 2f32.ln()).abs() < 1e-6 && each[1] == 0.0,
+            "{each:?}"
+        );
+        let mean = cross_entropy_pixels(logits.clone(), target, 0.0, Some(255), Reduction::Mean)
+            .into_scalar::<f32>();
+        assert!((mean - 2f32.ln()).abs() < 1e-6, "{mean}");
+        // Every pixel ignored: the mean is 0 / 0, NaN as in PyTorch.
+        let all = Tensor::<3, Int>::from_ints([[[255, 255]]], &d);
+        let nan =
+            cross_entropy_pixels(logits, all, 0.0, Some(255), Reduction::Mean).into_scalar::<f32>();
+        assert!(nan.is_nan());
+    }
 }

@@ -19,9 +19,10 @@
 //! ```
 //!
 //! One loss family per file: [`reduction`], [`regression`] (MSE, L1, smooth
-//! L1, Huber, the course's half-MSE), [`bce`], [`cross_entropy`](mod@cross_entropy) (and
-//! perplexity), [`hinge`], [`penalty`], [`multibox`]; everything is
-//! re-exported at the crate root.
+//! L1, Huber, the course's half-MSE), [`bce`], [`cross_entropy`](mod@cross_entropy) (per
+//! sample and per pixel, and perplexity), [`hinge`], [`penalty`],
+//! [`multibox`], [`vae`] (the negative ELBO); everything is re-exported at
+//! the crate root.
 
 pub mod bce;
 pub mod cross_entropy;
@@ -30,9 +31,16 @@ pub mod multibox;
 pub mod penalty;
 pub mod reduction;
 pub mod regression;
+pub mod vae;
 
-pub use bce::{bce_with_logits, bce_with_logits_elementwise};
-pub use cross_entropy::{CeTarget, cross_entropy, cross_entropy_elementwise, perplexity};
+pub use bce::{
+    bce_with_logits, bce_with_logits_elementwise, binary_cross_entropy,
+    binary_cross_entropy_elementwise,
+};
+pub use cross_entropy::{
+    CeTarget, cross_entropy, cross_entropy_elementwise, cross_entropy_pixels,
+    cross_entropy_pixels_elementwise, perplexity,
+};
 pub use hinge::{multiclass_svm_loss, multiclass_svm_loss_elementwise};
 pub use multibox::multibox_loss;
 pub use penalty::{l1_penalty, l2_penalty};
@@ -41,6 +49,7 @@ pub use regression::{
     half_mse_loss, huber_loss, huber_loss_elementwise, l1_loss, l1_loss_elementwise, mse_loss,
     mse_loss_elementwise, smooth_l1_loss, smooth_l1_loss_elementwise,
 };
+pub use vae::{gaussian_kl, vae_loss};
 /// The box-regression losses, with `torchvision.ops` semantics, from zoo-detect.
 pub use zoo_detect::boxes::{ciou_loss, diou_loss, giou_loss};
 

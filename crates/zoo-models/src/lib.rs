@@ -11,6 +11,10 @@
 //! - [`ssd`]: the course's TinySSD.
 //! - [`rnn_lm`]: the course's recurrent language model (`RNNModel`) and
 //!   generation (greedy, temperature, top-k).
+//! - [`fcn`]: semantic segmentation, the course's FCN and torchvision's
+//!   `fcn_resnet50` / `fcn_resnet101`.
+//! - [`gan`]: the course's 2-D GAN and DCGAN generator / discriminator.
+//! - [`vae`]: PyTorch's example VAE.
 //!
 //! [`weights`] loads torchvision `state_dict`s (`.safetensors`) through
 //! each family's `torchvision_key`.
@@ -29,6 +33,8 @@
 
 pub mod alexnet;
 pub mod densenet;
+pub mod fcn;
+pub mod gan;
 pub mod googlenet;
 pub mod inception;
 pub mod lenet;
@@ -38,5 +44,6 @@ pub mod registry;
 pub mod resnet;
 pub mod rnn_lm;
 pub mod ssd;
+pub mod vae;
 pub mod vgg;
 pub mod weights;

@@ -66,7 +66,8 @@ pub enum Block {
 }
 
 impl Block {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The block's output.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Block::Basic(b) => b.forward(x),
             Block::Bottleneck(b) => b.forward(x),
@@ -217,32 +218,38 @@ impl ResNet {
 
     /// The convolutional trunk: `[N, C, H, W]` to the last stage's feature map.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = max_pool(
-            self.bn1.forward_relu(trace::conv2d(&self.conv1, x)),
-            3,
-            2,
-            1,
-            false,
-        );
-        [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .into_iter()
-            .enumerate()
-            .flat_map(|(s, stage)| stage.iter().enumerate().map(move |(j, b)| (s, j, b)))
-            .fold(x, |x, (s, j, b)| {
-                let kind = match b {
-                    Block::Basic(_) => "BasicBlock",
-                    Block::Bottleneck(_) => "Bottleneck",
-                };
-                trace::scope(format_args!("layer{}.{j}", s + 1), kind, x, |x| {
-                    b.forward(x)
-                })
-            })
+        trunk(
+            &self.conv1,
+            &self.bn1,
+            [&self.layer1, &self.layer2, &self.layer3, &self.layer4],
+            x,
+        )
     }
 
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         trace::linear(&self.fc, global_avg(self.features(x)))
     }
+}
+
+/// torchvision's ResNet stem (`conv1`, `bn1`, ReLU, 3x3/2 max pool) then
+/// the four stages, each block traced as `layer<s>.<j>`: the trunk of
+/// [`ResNet`] and of the segmentation networks built on it.
+pub fn trunk(conv1: &Conv2d, bn1: &BatchNorm, stages: [&[Block]; 4], x: Tensor<4>) -> Tensor<4> {
+    let x = max_pool(bn1.forward_relu(trace::conv2d(conv1, x)), 3, 2, 1, false);
+    stages
+        .into_iter()
+        .enumerate()
+        .flat_map(|(s, stage)| stage.iter().enumerate().map(move |(j, b)| (s, j, b)))
+        .fold(x, |x, (s, j, b)| {
+            let kind = match b {
+                Block::Basic(_) => "BasicBlock",
+                Block::Bottleneck(_) => "Bottleneck",
+            };
+            trace::scope(format_args!("layer{}.{j}", s + 1), kind, x, |x| {
+                b.forward(x)
+            })
+        })
 }
 
 // The registry's entries for this family (see `crate::registry`).

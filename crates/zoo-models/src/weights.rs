@@ -404,13 +404,18 @@ impl ModuleVisitor for Exporter<'_> {
 
 /// The `state_dict` of `model` under the keys `keys` gives (torch layout),
 /// e.g. to write torchvision-compatible weights.
+///
+/// Running statistics (batch norm's) are read after folding in the updates
+/// burn keeps pending until the next read (`valid()` synchronises them): a
+/// module that trained several forward passes since its last read would
+/// otherwise export the value before the last one.
 pub fn export_state_dict<M: Module>(model: &M, keys: &dyn Fn(&str) -> Option<String>) -> StateDict {
     let mut e = Exporter {
         keys,
         path: PathTracker::default(),
         out: StateDict::new(),
     };
-    model.visit(&mut e);
+    model.valid().visit(&mut e);
     e.out
 }
 

@@ -1,5 +1,6 @@
 //! Line charts of measures by epoch: one or more panels side by side, each
-//! with a title, labelled axes, ticks, a legend, lines and point markers.
+//! with a title, labelled axes, ticks, a legend, lines and point markers;
+//! a series may also be a scatter of points alone ([`Series::scatter`]).
 
 use std::ops::DerefMut;
 
@@ -18,6 +19,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// The colour; `None` takes the panel's next [`PALETTE`] colour.
     pub colour: Option<Rgb<u8>>,
+    /// Points alone, without the line (a scatter plot).
+    pub scatter: bool,
 }
 
 impl Series {
@@ -37,6 +40,15 @@ impl Series {
             name: name.into(),
             points,
             colour: None,
+            scatter: false,
+        }
+    }
+
+    /// Points drawn alone, as small dots without a line (`plt.scatter`).
+    pub fn scatter(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            scatter: true,
+            ..Self::xy(name, points)
         }
     }
 
@@ -226,6 +238,14 @@ fn draw_panel<DB: DrawingBackend>(
                     .finite()
                     .filter(|&(_, y)| !panel.log_y || y > 0.0)
                     .collect();
+                if s.scatter {
+                    $chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.mix(0.7).filled())))
+                        .map_err(err)?
+                        .label(s.name.as_str())
+                        .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
+                    continue;
+                }
                 $chart
                     .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
                     .map_err(err)?

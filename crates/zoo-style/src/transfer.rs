@@ -373,9 +373,61 @@ impl Transfer {
         (read(style), read(content))
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &TransferConfig {
+        &self.config
+    }
+
     /// Steps done.
     pub fn steps(&self) -> usize {
         self.steps
+    }
+
+    /// The synthesised image as the optimiser sees it (normalised, on the
+    /// autodiff device): what a checkpoint saves.
+    pub fn synthesized(&self) -> &Synthesized {
+        self.synthesized.as_ref().expect("a synthesised image")
+    }
+
+    /// Adam's state (moments and step counts); `None` for L-BFGS, whose
+    /// history burn keeps in memory only.
+    pub fn adam(&self) -> Option<&ModuleOptimizer> {
+        match self.opt.as_ref().expect("an optimiser") {
+            Opt::Adam { opt, .. } => Some(opt),
+            Opt::Lbfgs { .. } => None,
+        }
+    }
+
+    /// Puts back what [`Self::synthesized`] and [`Self::adam`] gave after
+    /// `steps` steps (a checkpoint), so the next [`Self::step`] continues as
+    /// the uninterrupted transfer would. Refused for L-BFGS (its history is
+    /// not kept) and for an image of another shape.
+    pub fn restore(
+        &mut self,
+        synthesized: Synthesized,
+        adam: ModuleOptimizer,
+        steps: usize,
+    ) -> Result<(), StyleError> {
+        let dims = self.synthesized().image.val().dims();
+        let got = synthesized.image.val().dims();
+        if got != dims {
+            return Err(StyleError::Invalid(format!(
+                "a synthesised image of shape {got:?}, expected {dims:?}"
+            )));
+        }
+        match self.opt.as_mut().expect("an optimiser") {
+            Opt::Adam { opt, .. } => *opt = adam,
+            Opt::Lbfgs { .. } => {
+                return Err(StyleError::Invalid(
+                    "an L-BFGS transfer cannot be restored: burn's L-BFGS keeps its history in memory only"
+                        .into(),
+                ));
+            }
+        }
+        let image = synthesized.image.map(|t| t.detach().require_grad());
+        self.synthesized = Some(Synthesized { image });
+        self.steps = steps;
+        Ok(())
     }
 
     /// The content layers' indices (see [`layer_index`]).

@@ -196,20 +196,34 @@ pub fn save_model_and_optim<M: Module + Clone>(
     model: &M,
     optim: &ModuleOptimizer,
 ) -> Result<Vec<String>, TrainError> {
+    save_named(dir, "model", "optim", model, optim)
+}
+
+/// Writes `<model>.bpk` and `<optim>.bpk` into `dir` (a task with several
+/// models, such as a GAN's generator and discriminator, names each pair).
+pub fn save_named<M: Module + Clone>(
+    dir: &Path,
+    model_name: &str,
+    optim_name: &str,
+    model: &M,
+    optim: &ModuleOptimizer,
+) -> Result<Vec<String>, TrainError> {
     let err = |path: &Path, e: String| TrainError::Save {
         path: path.to_path_buf(),
         reason: e,
     };
-    let model_path = dir.join("model.bpk");
+    let model_file = format!("{model_name}.bpk");
+    let model_path = dir.join(&model_file);
     model
         .clone()
         .save_file(&model_path)
         .map_err(|e| err(&model_path, e.to_string()))?;
-    let optim_path = dir.join("optim.bpk");
+    let optim_file = format!("{optim_name}.bpk");
+    let optim_path = dir.join(&optim_file);
     optim
         .save(&optim_path)
         .map_err(|e| err(&optim_path, e.to_string()))?;
-    Ok(vec!["model.bpk".into(), "optim.bpk".into()])
+    Ok(vec![model_file, optim_file])
 }
 
 /// Loads what [`save_model_and_optim`] wrote into `model` and `optim`.
@@ -218,12 +232,23 @@ pub fn load_model_and_optim<M: Module>(
     model: M,
     optim: ModuleOptimizer,
 ) -> Result<(M, ModuleOptimizer), String> {
+    load_named(dir, "model", "optim", model, optim)
+}
+
+/// Loads what [`save_named`] wrote under these names.
+pub fn load_named<M: Module>(
+    dir: &Path,
+    model_name: &str,
+    optim_name: &str,
+    model: M,
+    optim: ModuleOptimizer,
+) -> Result<(M, ModuleOptimizer), String> {
     let model = model
-        .try_load_file(dir.join("model.bpk"))
-        .map_err(|e| format!("model.bpk: {e}"))?;
+        .try_load_file(dir.join(format!("{model_name}.bpk")))
+        .map_err(|e| format!("{model_name}.bpk: {e}"))?;
     let optim = optim
-        .load(dir.join("optim.bpk"))
-        .map_err(|e| format!("optim.bpk: {e}"))?;
+        .load(dir.join(format!("{optim_name}.bpk")))
+        .map_err(|e| format!("{optim_name}.bpk: {e}"))?;
     Ok((model, optim))
 }
 

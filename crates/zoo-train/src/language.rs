@@ -136,7 +136,10 @@ impl LanguageModel {
         sample: Option<Sampler>,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        let need = settings.batch_size * settings.num_steps + 1;
+        let need = settings
+            .batch_size
+            .saturating_mul(settings.num_steps)
+            .saturating_add(1);
         if settings.batch_size == 0 || settings.num_steps == 0 || train.len() < need {
             return Err(TrainError::Data(format!(
                 "{} training tokens for batches of {} x {} steps: expected at least {need}",

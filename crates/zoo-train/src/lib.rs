@@ -7,9 +7,11 @@
 //! - [`task::Task`]: what a task supplies to it (batches, a step, measures,
 //!   saving and loading its state); [`classify`] is image classification,
 //!   with [`classify::fit`] for the classification examples; [`language`]
-//!   is the course's character language model (`train_ch8`).
+//!   is the course's character language model (`train_ch8`); [`gan`] the
+//!   GAN step with its two optimizers (`update_D` / `update_G`).
 //! - [`metrics`]: accuracy, per-class and macro precision / recall / F1,
-//!   the confusion matrix, perplexity.
+//!   the confusion matrix, perplexity; pixel accuracy, per-class accuracy,
+//!   IoU and mean IoU for segmentation.
 //! - [`plot`]: the loss/accuracy curves PNG.
 //!
 //! ```
@@ -20,6 +22,7 @@
 //! ```
 
 pub mod classify;
+pub mod gan;
 pub mod language;
 pub mod loader;
 pub mod metrics;

@@ -1,6 +1,9 @@
 //! Classification metrics from a confusion matrix: accuracy, per-class and
 //! macro precision / recall / F1 (scikit-learn's definitions, with 0 where a
-//! denominator is 0, as its `zero_division=0`).
+//! denominator is 0, as its `zero_division=0`); and the segmentation
+//! measures of torchvision's references (`ConfusionMatrix` in
+//! `references/segmentation/utils.py`): pixel accuracy, per-class accuracy,
+//! IoU and mean IoU, NaN where a class is undefined.
 
 use burn::tensor::{Int, Tensor};
 
@@ -99,6 +102,80 @@ impl ConfusionMatrix {
         }
     }
 
+    /// Adds a segmentation's predicted and target class maps (any shape,
+    /// flattened alike), as torchvision's references do: pixels whose target
+    /// is outside `0..k` (VOC's 255 boundary) are not counted.
+    ///
+    /// # Errors
+    /// When the lengths differ, or a counted pixel's prediction is outside `0..k`.
+    pub fn add_pixels(&mut self, predictions: &[i64], targets: &[i64]) -> Result<(), String> {
+        if predictions.len() != targets.len() {
+            return Err(format!(
+                "{} predicted pixels for {} target pixels",
+                predictions.len(),
+                targets.len()
+            ));
+        }
+        let k = self.k as i64;
+        for (&p, &t) in predictions.iter().zip(targets) {
+            if !(0..k).contains(&t) {
+                continue;
+            }
+            if !(0..k).contains(&p) {
+                return Err(format!("predicted class {p} outside 0..{k}"));
+            }
+            self.counts[(t * k + p) as usize] += 1;
+        }
+        Ok(())
+    }
+
+    /// [`Self::add_pixels`] of class maps on a device (read back once each):
+    /// `predictions` and `targets` of the same shape, e.g. `[N, H, W]`.
+    pub fn add_maps<const D: usize>(
+        &mut self,
+        predictions: Tensor<D, Int>,
+        targets: Tensor<D, Int>,
+    ) -> Result<(), String> {
+        let read = |t: Tensor<D, Int>| -> Result<Vec<i64>, String> {
+            t.into_data()
+                .try_into_vec_as::<i64>()
+                .map_err(|e| format!("{e:?}"))
+        };
+        self.add_pixels(&read(predictions)?, &read(targets)?)
+    }
+
+    /// Pixel accuracy: the correct fraction of the counted pixels (NaN when none).
+    pub fn pixel_accuracy(&self) -> f64 {
+        let right: u64 = (0..self.k).map(|c| self.count(c, c)).sum();
+        right as f64 / self.total() as f64
+    }
+
+    /// Accuracy of class `c` (the correct fraction of its target pixels;
+    /// NaN when it has none, as torchvision's `acc`).
+    pub fn class_accuracy(&self, c: usize) -> f64 {
+        let actual: u64 = (0..self.k).map(|p| self.count(c, p)).sum();
+        self.count(c, c) as f64 / actual as f64
+    }
+
+    /// Intersection over union of class `c`: `TP / (TP + FP + FN)` (NaN
+    /// when the class is neither predicted nor present).
+    pub fn iou(&self, c: usize) -> f64 {
+        let actual: u64 = (0..self.k).map(|p| self.count(c, p)).sum();
+        let predicted: u64 = (0..self.k).map(|t| self.count(t, c)).sum();
+        let tp = self.count(c, c);
+        tp as f64 / (actual + predicted - tp) as f64
+    }
+
+    /// The mean IoU over the classes whose IoU is defined (`numpy.nanmean`;
+    /// NaN when none is).
+    pub fn mean_iou(&self) -> f64 {
+        let defined: Vec<f64> = (0..self.k)
+            .map(|c| self.iou(c))
+            .filter(|v| !v.is_nan())
+            .collect();
+        defined.iter().sum::<f64>() / defined.len() as f64
+    }
+
     /// Unweighted mean over classes of precision, recall and F1 (`average="macro"`).
     pub fn macro_prf(&self) -> (f64, f64, f64) {
         let k = self.k as f64;
@@ -178,6 +255,31 @@ mod tests {
         let empty = ConfusionMatrix::new(2);
         assert_eq!(empty.accuracy(), 0.0);
         assert_eq!(empty.f1(1), 0.0);
+    }
+
+    #[test]
+    fn segmentation_measures_follow_torchvision_on_a_worked_example() {
+        // targets [0, 0, 1, 1, 2, 255] (255 ignored), predictions [0, 1, 1, 1, 0, 2]:
+        // counts (t, p): (0,0) 1, (0,1) 1, (1,1) 2, (2,0) 1; class 3 absent.
+        let mut cm = ConfusionMatrix::new(4);
+        cm.add_pixels(&[0, 1, 1, 1, 0, 2], &[0, 0, 1, 1, 2, 255])
+            .unwrap();
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        assert_eq!(cm.total(), 5);
+        close(cm.pixel_accuracy(), 3.0 / 5.0);
+        close(cm.class_accuracy(0), 0.5);
+        close(cm.class_accuracy(1), 1.0);
+        close(cm.class_accuracy(2), 0.0);
+        close(cm.iou(0), 1.0 / 3.0);
+        close(cm.iou(1), 2.0 / 3.0);
+        close(cm.iou(2), 0.0);
+        // Undefined for the absent class: NaN, left out of the mean (numpy.nanmean).
+        assert!(cm.iou(3).is_nan() && cm.class_accuracy(3).is_nan());
+        close(cm.mean_iou(), 1.0 / 3.0);
+        // A prediction outside the classes is an error, naming it.
+        let e = cm.add_pixels(&[7], &[0]).unwrap_err();
+        assert!(e.contains("predicted class 7"), "{e}");
+        assert!(cm.add_pixels(&[0, 1], &[0]).is_err());
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub struct BottleneckConfig {
     /// Whether the shortcut is a projection; `None`: when the shape changes.
     #[config(default = "None")]
     pub projection: Option<bool>,
+    /// Dilation (and padding) of the 3x3 convolution: torchvision's
+    /// `replace_stride_with_dilation`, which the segmentation backbones use.
+    #[config(default = 1)]
+    pub dilation: usize,
 }
 
 impl BottleneckConfig {
@@ -177,6 +181,7 @@ impl BottleneckConfig {
     /// When the shortcut is the identity but the shape changes.
     pub fn init(&self, device: &Device) -> Bottleneck {
         let (i, w, s) = (self.in_channels, self.width(), self.stride);
+        let d = self.dilation.max(1);
         let o = self.out_channels();
         let changes = s != 1 || i != o;
         let projection = self.projection.unwrap_or(changes);
@@ -189,7 +194,8 @@ impl BottleneckConfig {
             bn1: BatchNormConfig::new(w).init(device),
             conv2: Conv2dConfig::new([w, w], [3, 3])
                 .with_stride([s, s])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_padding(PaddingConfig2d::Explicit(d, d, d, d))
+                .with_dilation([d, d])
                 .with_groups(self.groups)
                 .with_bias(false)
                 .init(device),

@@ -129,6 +129,12 @@ fn run(args: &Args) -> Result<(), Failure> {
             return Err(Failure::Usage(format!("{flag} 0: expected at least 1")));
         }
     }
+    if args.num_preds > 100_000 {
+        return Err(Failure::Usage(format!(
+            "--num-preds {}: expected at most 100000 characters",
+            args.num_preds
+        )));
+    }
     if args.hidden > 8192 || args.layers > 16 {
         return Err(Failure::Usage(format!(
             "--hidden {} --layers {}: expected at most 8192 units and 16 layers",
@@ -178,7 +184,10 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     let train_tokens = corpus.tokens[..n_train].to_vec();
     let valid_tokens = corpus.tokens[n_train..valid_end].to_vec();
-    let need = args.batch_size * args.num_steps + 1;
+    let need = args
+        .batch_size
+        .saturating_mul(args.num_steps)
+        .saturating_add(1);
     if n_train < need {
         return Err(Failure::Usage(format!(
             "--num-steps {} with --batch-size {} needs {need} training tokens, the text gives {n_train}",

@@ -77,13 +77,26 @@ pub fn bce_with_logits(ctx: &Ctx) -> Result<Outputs, String> {
 }
 
 pub fn cross_entropy(ctx: &Ctx) -> Result<Outputs, String> {
-    let logits = ctx.input_n::<2>("logits")?;
     let smoothing = ctx.f64_or("label_smoothing", 0.0)?;
     if !(0.0..=1.0).contains(&smoothing) {
         return Err(format!(
             "label_smoothing must be in [0, 1], got {smoothing}"
         ));
     }
+    let ignore = match ctx.param("ignore_index") {
+        None => None,
+        Some(v) => Some(
+            v.as_i64()
+                .ok_or_else(|| format!("ignore_index {v}: expected an integer"))?,
+        ),
+    };
+    if ctx.input("logits")?.shape().len() == 4 {
+        return cross_entropy_pixels(ctx, smoothing, ignore);
+    }
+    if ignore.is_some() {
+        return Err("ignore_index is implemented for [N, C, H, W] logits".into());
+    }
+    let logits = ctx.input_n::<2>("logits")?;
     let [n, c] = logits.dims();
     let target = match ctx.host("target")?.kind() {
         Kind::Int => CeTarget::Classes(classes(ctx, n, c)?),
@@ -116,6 +129,36 @@ pub fn half_mse_loss(ctx: &Ctx) -> Result<Outputs, String> {
     let rest = x.shape().iter().skip(1).product::<usize>();
     let loss = zoo_losses::half_mse_loss(x.flat().reshape([n, rest]), t.flat().reshape([n, rest]));
     Ok(Outputs::default().float("loss", DynTensor::scalar(loss)))
+}
+
+/// `F.cross_entropy` over the pixels of `[N, C, H, W]` logits.
+fn cross_entropy_pixels(ctx: &Ctx, smoothing: f64, ignore: Option<i64>) -> Result<Outputs, String> {
+    let logits = ctx.input_n::<4>("logits")?;
+    let [n, c, h, w] = logits.dims();
+    let target = ctx.int_input_n::<3>("target")?;
+    if target.dims() != [n, h, w] {
+        return Err(format!(
+            "pixel targets must be [{n}, {h}, {w}], got {:?}",
+            target.dims()
+        ));
+    }
+    if let Some(bad) = ctx
+        .host("target")?
+        .ints
+        .iter()
+        .find(|&&k| Some(k) != ignore && (k < 0 || k as usize >= c))
+    {
+        return Err(format!("class target {bad} is outside 0..{c}"));
+    }
+    let out = match reduction(ctx)? {
+        None => DynTensor::new(zoo_losses::cross_entropy_pixels_elementwise(
+            logits, target, smoothing, ignore,
+        )),
+        Some(r) => DynTensor::scalar(zoo_losses::cross_entropy_pixels(
+            logits, target, smoothing, ignore, r,
+        )),
+    };
+    Ok(Outputs::default().float("loss", out))
 }
 
 fn classes(ctx: &Ctx, n: usize, c: usize) -> Result<Tensor<1, Int>, String> {

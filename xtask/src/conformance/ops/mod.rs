@@ -7,10 +7,12 @@
 
 mod augment;
 mod detect;
+mod generative;
 mod layers;
 mod losses;
 mod models;
 mod optim;
+mod segmentation;
 mod sequence;
 mod style;
 
@@ -115,6 +117,10 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "rnn_lm_train" => sequence::rnn_lm_train,
         "text_corpus" => sequence::text_corpus,
         "seq_partition" => sequence::seq_partition,
+        "segmentation_metrics" => segmentation::segmentation_metrics,
+        "voc_label_indices" => segmentation::voc_label_indices,
+        "gan_train" => generative::gan_train,
+        "vae" => generative::vae,
         _ => return None,
     };
     Some(f)
@@ -194,6 +200,11 @@ impl<'a> Ctx<'a> {
     /// The case's `w.<key>` weights, by torchvision key.
     pub fn weights(&self) -> &BTreeMap<String, HostTensor> {
         &self.case.weights
+    }
+
+    /// Every `in.<name>` of the case, by name.
+    pub fn inputs(&self) -> &BTreeMap<String, HostTensor> {
+        &self.case.inputs
     }
 
     /// Whether the case has `in.<name>`.

@@ -13,6 +13,9 @@ use crate::conformance::value::DynTensor;
 /// Whether the registry has `arch` (`<name>_features`: a model with a
 /// `features` trunk).
 pub fn known(arch: &str) -> bool {
+    if super::segmentation::known(arch) || super::generative::known(arch) {
+        return true;
+    }
     match arch.strip_suffix("_features") {
         Some(base) => registry::info(base).is_some_and(|m| m.weights.is_some()),
         None => registry::info(arch).is_some(),
@@ -90,8 +93,14 @@ fn model_args(
 /// `sum(p.numel() for p in model.parameters())` of the registry's model.
 pub fn model_params(ctx: &Ctx) -> Result<Outputs, String> {
     let arch = ctx.str_or("arch", "")?;
-    let model = registry::create(arch, &args(ctx)?, ctx.device()).map_err(|e| e.to_string())?;
-    let count = num_trainable_params(&model);
+    let count = if super::segmentation::known(arch) {
+        super::segmentation::model_params(ctx, arch)?
+    } else if super::generative::known(arch) {
+        super::generative::model_params(ctx, arch)?
+    } else {
+        let model = registry::create(arch, &args(ctx)?, ctx.device()).map_err(|e| e.to_string())?;
+        num_trainable_params(&model)
+    };
     Ok(Outputs::default().host(
         "num_params",
         HostTensor::from_ints(vec![], vec![count as i64]),
@@ -114,8 +123,14 @@ fn state_dict(ctx: &Ctx) -> StateDict {
 /// torchvision's model in evaluation mode with the case's weights.
 pub fn model_forward(ctx: &Ctx) -> Result<Outputs, String> {
     let arch = ctx.str_or("arch", "")?;
-    let x: Tensor<4> = ctx.input_n("x")?;
     let sd = state_dict(ctx);
+    if super::generative::known(arch) {
+        return super::generative::model_forward(ctx, arch, &sd);
+    }
+    let x: Tensor<4> = ctx.input_n("x")?;
+    if super::segmentation::known(arch) {
+        return super::segmentation::model_forward(ctx, arch, x, &sd);
+    }
     let err = |e: zoo_models::weights::WeightsError| format!("loading the weights: {e}");
     let (base, trunk) = match arch.strip_suffix("_features") {
         Some(base) => (base, true),
