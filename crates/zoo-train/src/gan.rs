@@ -37,7 +37,7 @@ pub const G_PASSES: usize = 2;
 
 /// The loss's value on the plain device, read before the backward pass.
 ///
-/// On wgpu (burn 0.22.1), keeping a detached clone of the loss alive across
+/// On wgpu over Mesa's OpenGL driver (burn 0.22.1), keeping a detached clone of the loss alive across
 /// `backward` and the optimizer step made that step move the weights
 /// differently from flex and ndarray (the gradients themselves agreed;
 /// `tests/tests/gan_cross_device.rs` shows it); reading the one value first

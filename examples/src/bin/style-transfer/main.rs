@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run -p examples --bin style-transfer -- --content assets/images/chelsea.jpg \
 //!     --style assets/images/hubble_deep_field.jpg --out out.png \
-//!     [--weights vgg19.pth] [--size 300x450] [--steps 500] [--optimizer adam|lbfgs] [--device D]
+//!     [--weights vgg19.pth] [--size 300x450] [--steps 500] [--every 100] [--optimizer adam|lbfgs] \
+//!     [--run-dir runs/style-transfer] [--resume] [--device D]
 //! ```
 //!
 //! The course's settings by default: 300x450, content weight 1, style 1e4,
@@ -57,7 +58,8 @@ struct Args {
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Steps per epoch of the loop: the current image, a checkpoint and a
-    /// line of losses every N steps (0: one epoch of all the steps).
+    /// line of losses every N steps (0, or more than --steps: one epoch of
+    /// all the steps).
     #[arg(long, default_value_t = 100)]
     every: usize,
     /// Where the checkpoints, `metrics.jsonl` and `curves.png` go.
@@ -245,12 +247,13 @@ fn run(args: &Args) -> Result<(), Failure> {
     if args.steps == 0 {
         return Err(usage("--steps 0: expected at least 1".into()));
     }
-    let every = if args.every == 0 {
+    // Fewer steps than --every: one epoch of all of them.
+    let every = if args.every == 0 || args.every > args.steps {
         args.steps
     } else {
         args.every
     };
-    if args.steps % every != 0 {
+    if !args.steps.is_multiple_of(every) {
         return Err(usage(format!(
             "--steps {} with --every {}: expected a multiple of --every (an epoch of the loop is --every steps)",
             args.steps, args.every

@@ -146,6 +146,9 @@ fn steps<const D: usize, const E: usize>(
         .collect())
 }
 
+/// A net's torch key of a parameter path.
+type KeyFn<'a> = &'a dyn Fn(&str) -> String;
+
 /// Runs `S` iterations of `update_D` then `update_G` and exports both nets.
 #[allow(clippy::too_many_arguments)]
 fn train_pair<G, D, const Z: usize, const X: usize>(
@@ -155,7 +158,7 @@ fn train_pair<G, D, const Z: usize, const X: usize>(
     zs: Vec<Tensor<Z>>,
     lrs: (f64, f64),
     betas: (f64, f64),
-    keys: (&dyn Fn(&str) -> String, &dyn Fn(&str) -> String),
+    keys: (KeyFn, KeyFn),
     bn_layers: (usize, usize),
 ) -> Result<Outputs, String>
 where
