@@ -390,7 +390,7 @@ pub(crate) fn recurrent_forward(
     let [t, n, _] = dims::<3>(gi);
     let [_, h] = dims::<2>(w);
     let d = Dims { t, n, h };
-    let f = forward(
+    let mut f = forward(
         cell,
         d,
         data(gi),
@@ -401,7 +401,8 @@ pub(crate) fn recurrent_forward(
         reverse,
     );
     let rows = t + usize::from(cell == Cell::Lstm);
-    (tensor(f.y.clone(), &[rows, n, h]), f, d)
+    let y = std::mem::take(&mut f.y);
+    (tensor(y, &[rows, n, h]), f, d)
 }
 
 pub(crate) fn sigmoid_forward(x: &FlexTensor) -> FlexTensor {

@@ -5,6 +5,7 @@ pub mod color;
 pub mod conv;
 pub mod elementwise;
 pub mod norm;
+pub mod packed;
 pub mod pool;
 pub mod recurrent;
 pub mod resample;
@@ -24,6 +25,49 @@ impl SendPtr {
     #[inline(always)]
     pub(crate) fn get(self) -> *mut f32 {
         self.0
+    }
+}
+
+/// A barrier for a fixed number of threads that spins (then yields)
+/// instead of sleeping: for the steps of a recurrent layer, a few
+/// microseconds apart, where a futex wake-up would cost more than the step.
+pub(crate) struct SpinBarrier {
+    parties: usize,
+    arrived: std::sync::atomic::AtomicUsize,
+    generation: std::sync::atomic::AtomicUsize,
+}
+
+impl SpinBarrier {
+    /// A barrier for `parties` threads.
+    pub(crate) fn new(parties: usize) -> SpinBarrier {
+        SpinBarrier {
+            parties,
+            arrived: std::sync::atomic::AtomicUsize::new(0),
+            generation: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Returns once all parties have called `wait` this round.
+    pub(crate) fn wait(&self) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+        if self.parties <= 1 {
+            return;
+        }
+        let generation = self.generation.load(Acquire);
+        if self.arrived.fetch_add(1, AcqRel) + 1 == self.parties {
+            self.arrived.store(0, Relaxed);
+            self.generation.fetch_add(1, Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Acquire) == generation {
+            if spins < 1 << 16 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 }
 
