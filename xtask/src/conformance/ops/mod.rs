@@ -6,6 +6,7 @@
 //! reported UNSUPPORTED, never PASS.
 
 mod augment;
+mod classic;
 mod detect;
 mod generative;
 mod layers;
@@ -121,6 +122,9 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "voc_label_indices" => segmentation::voc_label_indices,
         "gan_train" => generative::gan_train,
         "vae" => generative::vae,
+        "knn" => classic::knn,
+        "linear_classifier_loss" => classic::linear_classifier_loss,
+        "sobel" => classic::sobel,
         _ => return None,
     };
     Some(f)

@@ -1,0 +1,40 @@
+//! Classic machine learning and vision on burn tensors (CS231n lectures 2-3
+//! and the notes' edge detection), on any device:
+//!
+//! - [`knn`]: distances, k-nearest neighbours, cross-validation of `k`;
+//! - [`linear`]: CS231n's multiclass SVM and softmax losses and a linear
+//!   classifier trained on them by minibatch SGD;
+//! - [`edges`]: Sobel, Prewitt and Roberts gradients and their magnitude.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use zoo_classic::knn::{KNearest, Metric};
+//! let device = zoo_device::from_name("flex").unwrap();
+//! let train = Tensor::<2>::from_floats([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]], &device);
+//! let knn = KNearest::fit(train, &[0, 0, 1], Metric::L2).unwrap();
+//! let test = Tensor::<2>::from_floats([[4.0, 4.5], [0.2, 0.1]], &device);
+//! assert_eq!(knn.predict(test, 1).unwrap(), vec![1, 0]);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod edges;
+pub mod knn;
+pub mod linear;
+
+/// What went wrong in a classic method: the function and the values.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassicError {
+    /// Arguments that do not fit together.
+    #[error("{function}: {message}")]
+    Invalid {
+        /// The function that refused.
+        function: &'static str,
+        /// What was wrong, with the values.
+        message: String,
+    },
+}
+
+pub(crate) fn invalid<T>(function: &'static str, message: String) -> Result<T, ClassicError> {
+    Err(ClassicError::Invalid { function, message })
+}
