@@ -177,9 +177,33 @@ fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
     Ok(Model::LeNet(c.init(b.device)))
 }
 
+impl LeNet {
+    /// The field path of a key as the course's `nn.Sequential` numbers its
+    /// layers (`0` conv1, `3` conv2, `7` fc1, `9` fc2, `11` fc3: the
+    /// activations, poolings and the flatten hold the other indices), or
+    /// `None` for any other key.
+    pub fn course_key(key: &str) -> Option<String> {
+        let (index, rest) = key.split_once('.')?;
+        let field = match index {
+            "0" => "conv1",
+            "3" => "conv2",
+            "7" => "fc1",
+            "9" => "fc2",
+            "11" => "fc3",
+            _ => return None,
+        };
+        Some(format!("{field}.{rest}"))
+    }
+}
+
 impl Classifier for LeNet {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         LeNet::forward(self, x)
+    }
+    /// The course's own `nn.Sequential` checkpoints (`net.state_dict()` in
+    /// d2l) load as they are.
+    fn legacy_key(&self, key: &str) -> Option<String> {
+        LeNet::course_key(key)
     }
     fn head_prefixes(&self) -> &'static [&'static str] {
         &["fc3"]

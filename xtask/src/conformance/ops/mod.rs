@@ -8,6 +8,7 @@
 mod augment;
 mod classic;
 mod detect;
+mod explain;
 mod generative;
 mod layers;
 mod losses;
@@ -125,6 +126,10 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "knn" => classic::knn,
         "linear_classifier_loss" => classic::linear_classifier_loss,
         "sobel" => classic::sobel,
+        "saliency_map" => explain::saliency_map,
+        "occlusion_map" => explain::occlusion_map,
+        "tsne_affinities" => explain::tsne_affinities,
+        "tsne_gradient" => explain::tsne_gradient,
         _ => return None,
     };
     Some(f)

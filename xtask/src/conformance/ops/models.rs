@@ -22,7 +22,7 @@ pub fn known(arch: &str) -> bool {
     }
 }
 
-fn args(ctx: &Ctx) -> Result<ModelArgs, String> {
+pub(super) fn args(ctx: &Ctx) -> Result<ModelArgs, String> {
     model_args(ctx.params()).map_err(|e| e.to_string())
 }
 
@@ -31,7 +31,7 @@ fn args(ctx: &Ctx) -> Result<ModelArgs, String> {
 /// and torchvision's `init_weights` (the initialisation scheme, not the
 /// network) are accepted and ignored; other keys outside `ARG_NAMES`
 /// are errors.
-fn model_args(
+pub(super) fn model_args(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<ModelArgs, RegistryError> {
     let bad = |key: &str, expected: &str, v: &serde_json::Value| RegistryError::Arg {
@@ -107,7 +107,7 @@ pub fn model_params(ctx: &Ctx) -> Result<Outputs, String> {
     ))
 }
 
-fn state_dict(ctx: &Ctx) -> StateDict {
+pub(super) fn state_dict(ctx: &Ctx) -> StateDict {
     let mut sd = StateDict::new();
     for (key, t) in ctx.weights() {
         let data = if t.floats.is_empty() && !t.ints.is_empty() {
