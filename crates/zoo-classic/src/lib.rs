@@ -4,7 +4,9 @@
 //! - [`knn`]: distances, k-nearest neighbours, cross-validation of `k`;
 //! - [`linear`]: CS231n's multiclass SVM and softmax losses and a linear
 //!   classifier trained on them by minibatch SGD;
-//! - [`edges`]: Sobel, Prewitt and Roberts gradients and their magnitude.
+//! - [`edges`]: Sobel, Prewitt and Roberts gradients and their magnitude;
+//! - [`canny`]: Canny's edges with scikit-image's semantics;
+//! - [`hog`]: histograms of oriented gradients as scikit-image computes them.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -18,7 +20,9 @@
 
 #![warn(missing_docs)]
 
+pub mod canny;
 pub mod edges;
+pub mod hog;
 pub mod knn;
 pub mod linear;
 

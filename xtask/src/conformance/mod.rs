@@ -186,7 +186,33 @@ fn check(case: &Case, op: ops::OpFn, device: &Device) -> Result<(), String> {
             Out::Float(t) => t.to_host(),
             Out::Host(h) => h.clone(),
         };
-        compare(&got, want, case.rtol, case.atol).map_err(|e| format!("out.{name}: {e}"))?;
+        match case.param("max_mismatch").and_then(|v| v.as_f64()) {
+            // A case that allows a fraction of its integer outputs to
+            // differ (Canny's edge maps: pixels at a threshold flip with
+            // the last bit of the smoothing).
+            Some(fraction)
+                if got.kind() == want.kind()
+                    && got.shape == want.shape
+                    && !want.ints.is_empty() =>
+            {
+                let differ = got
+                    .ints
+                    .iter()
+                    .zip(&want.ints)
+                    .filter(|(g, w)| g != w)
+                    .count();
+                let allowed = (fraction * want.ints.len() as f64).floor() as usize;
+                if differ > allowed {
+                    return Err(format!(
+                        "out.{name}: {differ} of {} values differ, more than max_mismatch {fraction} allows ({allowed})",
+                        want.ints.len()
+                    ));
+                }
+            }
+            _ => {
+                compare(&got, want, case.rtol, case.atol).map_err(|e| format!("out.{name}: {e}"))?
+            }
+        }
     }
 
     if !wants_grads {

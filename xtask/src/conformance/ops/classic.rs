@@ -1,7 +1,7 @@
 //! Classic machine learning and vision: kNN, CS231n's linear-classifier
 //! losses, Sobel (zoo-classic).
 
-use zoo_classic::{edges, knn, linear};
+use zoo_classic::{canny, edges, hog, knn, linear};
 
 use super::super::case::HostTensor;
 use super::super::value::DynTensor;
@@ -65,4 +65,44 @@ pub fn sobel(ctx: &Ctx) -> Result<Outputs, String> {
         .float("magnitude", DynTensor::new(g.magnitude))
         .float("gx", DynTensor::new(g.gx))
         .float("gy", DynTensor::new(g.gy)))
+}
+
+/// scikit-image's `feature.canny` (float image, no mask).
+pub fn canny(ctx: &Ctx) -> Result<Outputs, String> {
+    let config = canny::CannyConfig {
+        sigma: ctx.f64_or("sigma", 1.0)?,
+        low_threshold: ctx.f64_or("low_threshold", 0.1)?,
+        high_threshold: ctx.f64_or("high_threshold", 0.2)?,
+    };
+    let image = ctx.input_n::<4>("image")?;
+    let [n, c, h, w] = image.dims();
+    let edges = canny::canny_batch(image, &config).map_err(|e| e.to_string())?;
+    let ints = edges
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(Outputs::default().host("edges", HostTensor::from_ints(vec![n, c, h, w], ints)))
+}
+
+/// scikit-image's `feature.hog(..., feature_vector=True)` of one grey image.
+pub fn hog(ctx: &Ctx) -> Result<Outputs, String> {
+    let config = hog::HogConfig {
+        orientations: ctx.usize_or("orientations", 9)?,
+        pixels_per_cell: ctx.pair_or("pixels_per_cell", [8, 8])?,
+        cells_per_block: ctx.pair_or("cells_per_block", [3, 3])?,
+        block_norm: ctx
+            .str_or("block_norm", "L2-Hys")?
+            .parse()
+            .map_err(|e: zoo_classic::ClassicError| e.to_string())?,
+    };
+    let image = ctx.input_n::<4>("image")?;
+    let [n, _, _, _] = image.dims();
+    if n != 1 {
+        return Err(format!(
+            "{n} images; the hog case takes one image [1, 1, H, W]"
+        ));
+    }
+    let f = config.features_batch(image).map_err(|e| e.to_string())?;
+    let [_, len] = f.dims();
+    Ok(Outputs::default().float("features", DynTensor::new(f.reshape([len]))))
 }

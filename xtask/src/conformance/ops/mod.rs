@@ -126,6 +126,8 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "knn" => classic::knn,
         "linear_classifier_loss" => classic::linear_classifier_loss,
         "sobel" => classic::sobel,
+        "canny" => classic::canny,
+        "hog" => classic::hog,
         "saliency_map" => explain::saliency_map,
         "occlusion_map" => explain::occlusion_map,
         "tsne_affinities" => explain::tsne_affinities,
