@@ -168,7 +168,9 @@ pub fn canny(
         for y in 1..w - 1 {
             let m = at(x, y);
             // (Written so that a NaN magnitude is no candidate either.)
-            if m.partial_cmp(&low).is_none_or(|o| o == std::cmp::Ordering::Less) {
+            if m.partial_cmp(&low)
+                .is_none_or(|o| o == std::cmp::Ordering::Less)
+            {
                 continue;
             }
             let (is, js) = (isobel[x * w + y], jsobel[x * w + y]);

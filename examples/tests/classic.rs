@@ -1,0 +1,84 @@
+//! The classic examples: their numbers against independent computations,
+//! their pictures written, bad flags refused.
+
+use std::process::Command;
+
+use zoo_datasets::{FashionMnist, Split};
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zoo-classic-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 1-NN with L1 distance, brute force in f64 here: the example's test
+/// accuracy must be the same count.
+#[test]
+fn knn_predicts_what_brute_force_does() {
+    let (n, m) = (300, 60);
+    let train = FashionMnist::load(None, Split::Train).unwrap();
+    let test = FashionMnist::load(None, Split::Test).unwrap();
+    let px = |set: &zoo_datasets::ImageDataset, i: usize| -> Vec<f64> {
+        set.pixels(i).iter().map(|&p| p as f64 / 255.0).collect()
+    };
+    let train_px: Vec<Vec<f64>> = (0..n).map(|i| px(&train, i)).collect();
+    let mut right = 0;
+    for j in 0..m {
+        let t = px(&test, j);
+        let nearest = (0..n)
+            .min_by(|&a, &b| {
+                let d = |i: usize| {
+                    train_px[i]
+                        .iter()
+                        .zip(&t)
+                        .map(|(x, y)| (x - y).abs())
+                        .sum::<f64>()
+                };
+                d(a).partial_cmp(&d(b)).unwrap()
+            })
+            .unwrap();
+        right += usize::from(train.label(nearest) == test.label(j));
+    }
+    let out = tmp("knn");
+    let o = Command::new(env!("CARGO_BIN_EXE_knn"))
+        .args([
+            "--train", "300", "--test", "60", "--folds", "3", "--ks", "1", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("test: {right} / {m} = ")),
+        "brute force: {right}; {stdout}"
+    );
+    assert!(out.join("knn.png").is_file());
+}
+
+#[test]
+fn bad_classic_flags_are_refused_naming_the_flag() {
+    for (bin, args, says) in [
+        (
+            env!("CARGO_BIN_EXE_knn"),
+            &["--metric", "cosine"][..],
+            "--metric",
+        ),
+        (env!("CARGO_BIN_EXE_knn"), &["--ks", "0"][..], "--ks"),
+        (
+            env!("CARGO_BIN_EXE_knn"),
+            &["--train", "20", "--ks", "50"][..],
+            "holds k",
+        ),
+    ] {
+        let o = Command::new(bin).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
