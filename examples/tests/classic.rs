@@ -82,3 +82,29 @@ fn bad_classic_flags_are_refused_naming_the_flag() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// The edges example's Canny count is the library's on the same grey
+/// image, and its picture is written.
+#[test]
+fn edges_writes_its_picture_and_counts_canny_edges() {
+    let out = tmp("edges").join("edges.png");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = Command::new(env!("CARGO_BIN_EXE_edges"))
+        .arg(root.join("assets/images/chelsea.jpg"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.is_file());
+    // 451 x 300 in 8x8 cells: 37 x 56 cells, 36 x 55 blocks of 2x2 cells of 9 bins.
+    assert!(
+        stdout.contains(&format!("{} features", 36 * 55 * 4 * 9)),
+        "{stdout}"
+    );
+}

@@ -178,6 +178,42 @@ impl HogConfig {
         Ok(out)
     }
 
+    /// scikit-image's `hog(..., visualize=True)` picture `[h, w]` of the
+    /// grey image: in every cell, for each orientation bin, a line through
+    /// the cell's centre at the bin's middle angle (the edge direction the
+    /// gradients vote for), of half-length `min(cell) / 2 - 1`, adding the
+    /// cell's sum for that bin to the pixels it crosses (Bresenham's line,
+    /// as `skimage.draw.line`).
+    pub fn picture(&self, image: &[f32], h: usize, w: usize) -> Result<Vec<f32>, ClassicError> {
+        let cells = self.cell_histograms(image, h, w)?;
+        let n = self.orientations;
+        let [cr, cc] = self.pixels_per_cell;
+        let radius = (cr.min(cc) / 2) as f64 - 1.0;
+        let mut out = vec![0.0f32; h * w];
+        for r in 0..cells.rows {
+            for c in 0..cells.cols {
+                let (r0, c0) = ((r * cr + cr / 2) as f64, (c * cc + cc / 2) as f64);
+                for o in 0..n {
+                    let angle = std::f64::consts::PI * (o as f64 + 0.5) / n as f64;
+                    let (dr, dc) = (radius * angle.sin(), radius * angle.cos());
+                    let v = cells.bins[(r * cells.cols + c) * n + o] as f32;
+                    let ends = [
+                        (r0 - dc) as i64,
+                        (c0 + dr) as i64,
+                        (r0 + dc) as i64,
+                        (c0 - dr) as i64,
+                    ];
+                    for (pr, pc) in line(ends[0], ends[1], ends[2], ends[3]) {
+                        if (0..h as i64).contains(&pr) && (0..w as i64).contains(&pc) {
+                            out[pr as usize * w + pc as usize] += v;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Features `[N, F]` of grey images `[N, 1, H, W]`.
     pub fn features_batch(&self, images: Tensor<4>) -> Result<Tensor<2>, ClassicError> {
         let [n, c, h, w] = images.dims();
@@ -199,6 +235,36 @@ impl HogConfig {
         let f = rows.len() / n.max(1);
         Ok(Tensor::<1>::from_floats(rows.as_slice(), &device).reshape([n, f]))
     }
+}
+
+/// The pixels of the line from `(r0, c0)` to `(r1, c1)`, both ends
+/// included, as `skimage.draw.line` (Bresenham) walks them.
+fn line(r0: i64, c0: i64, r1: i64, c1: i64) -> Vec<(i64, i64)> {
+    let (mut r, mut c) = (r0, c0);
+    let (mut dr, mut dc) = ((r1 - r0).abs(), (c1 - c0).abs());
+    let (mut sr, mut sc) = (
+        if r1 - r > 0 { 1 } else { -1 },
+        if c1 - c > 0 { 1 } else { -1 },
+    );
+    let steep = dr > dc;
+    if steep {
+        std::mem::swap(&mut r, &mut c);
+        std::mem::swap(&mut dr, &mut dc);
+        std::mem::swap(&mut sr, &mut sc);
+    }
+    let mut d = 2 * dr - dc;
+    let mut out = Vec::with_capacity(dc as usize + 1);
+    for _ in 0..dc {
+        out.push(if steep { (c, r) } else { (r, c) });
+        while d >= 0 {
+            r += sr;
+            d -= 2 * dc;
+        }
+        c += sc;
+        d += 2 * dr;
+    }
+    out.push((r1, c1));
+    out
 }
 
 /// scikit-image's `_hog_normalize_block`.
@@ -252,6 +318,20 @@ mod tests {
         assert_eq!(&cells.bins[0..4], &[48.0, 0.0, 0.0, 0.0]);
         let f = cfg.features(&image, h, w).unwrap();
         assert!((f[0] as f64 - 48.0 / (48.0 + 1e-5)).abs() < 1e-6);
+    }
+
+    /// `skimage.draw.line(1, 1, 4, 7)` and `line(5, 2, 0, 3)`, as
+    /// scikit-image returns them.
+    #[test]
+    fn lines_walk_the_pixels_scikit_image_draws() {
+        assert_eq!(
+            line(1, 1, 4, 7),
+            vec![(1, 1), (2, 2), (2, 3), (3, 4), (3, 5), (4, 6), (4, 7)]
+        );
+        assert_eq!(
+            line(5, 2, 0, 3),
+            vec![(5, 2), (4, 2), (3, 2), (2, 3), (1, 3), (0, 3)]
+        );
     }
 
     #[test]
