@@ -10,6 +10,7 @@
 //! sigmoid/ReLU networks without batch norm at chance for hundreds of steps).
 
 pub mod images;
+pub mod trained;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

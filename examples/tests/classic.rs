@@ -108,3 +108,82 @@ fn edges_writes_its_picture_and_counts_canny_edges() {
         "{stdout}"
     );
 }
+
+/// The explaining examples on a LeNet trained here for one short epoch:
+/// each writes its picture and reports what the library computed; a
+/// missing checkpoint is refused naming it.
+#[test]
+fn explaining_examples_run_on_a_lenet_checkpoint() {
+    let dir = tmp("explain");
+    let run = dir.join("lenet");
+    let o = Command::new(env!("CARGO_BIN_EXE_lenet"))
+        .args(["--epochs", "1", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let weights = run.join("checkpoints/epoch-0001/model.bpk");
+    assert!(weights.is_file());
+    for (bin, args, says) in [
+        (
+            env!("CARGO_BIN_EXE_saliency"),
+            &[][..],
+            "saliency of 10 images",
+        ),
+        (
+            env!("CARGO_BIN_EXE_occlusion"),
+            &["--patch", "8", "--stride", "4"][..],
+            "6x6 positions of a 8x8 square",
+        ),
+        (
+            env!("CARGO_BIN_EXE_tsne"),
+            &[
+                "--images",
+                "60",
+                "--perplexity",
+                "10",
+                "--iterations",
+                "300",
+            ][..],
+            "60 test images",
+        ),
+        (
+            env!("CARGO_BIN_EXE_dream"),
+            &["--iterations", "20"][..],
+            "class visualisation",
+        ),
+    ] {
+        let png = dir.join(format!("{}.png", args.len()));
+        let o = Command::new(bin)
+            .args(args)
+            .arg("--weights")
+            .arg(&weights)
+            .arg("--out")
+            .arg(&png)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{bin}: {stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout.contains(says), "{bin}: {stdout}");
+        assert!(png.is_file(), "{bin} wrote no picture");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_saliency"))
+        .args(["--weights", "/nonexistent/model.bpk"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/model.bpk"), "{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_occlusion"))
+        .args(["--patch", "40", "--weights"])
+        .arg(&weights)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("patch 40"), "{err}");
+}

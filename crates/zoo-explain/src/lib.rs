@@ -4,7 +4,9 @@
 //!   computes it);
 //! - [`occlusion`]: occlusion sensitivity (Zeiler & Fergus 2014);
 //! - [`tsne`]: exact t-SNE with scikit-learn's affinities, gradient and
-//!   optimiser.
+//!   optimiser;
+//! - [`visualize`]: class visualisation and DeepDream by gradient ascent on
+//!   the image.
 //!
 //! Models are passed as forward functions `Fn(Tensor<4>) -> Tensor<2>`
 //! (images to class scores), so any network can be explained.
@@ -14,6 +16,7 @@
 pub mod occlusion;
 pub mod saliency;
 pub mod tsne;
+pub mod visualize;
 
 /// What went wrong: the function and the values.
 #[derive(Debug, thiserror::Error)]

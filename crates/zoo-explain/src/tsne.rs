@@ -160,44 +160,75 @@ pub fn kl_divergence(
             ),
         );
     }
-    if dof <= 0.0 {
+    if dof.is_nan() || dof <= 0.0 {
         return invalid(
             "kl_divergence",
             format!("{dof} degrees of freedom; expected a positive number"),
         );
     }
-    // Student-t kernel of each pair (i < j), and its sum over the pairs.
-    let mut t = vec![0.0; n * n];
+    let mut grad = vec![0.0; n * k];
+    let kl = kl_gradient(p, y, n, k, dof, &mut Vec::new(), &mut grad, true);
+    Ok((kl, grad))
+}
+
+/// [`kl_divergence`] into `grad` with `kernel` as scratch (`n * (n - 1) /
+/// 2` pair values), each pair visited twice (its kernel, then its share of
+/// both points' gradients) and the divergence only when asked (scikit-learn
+/// too computes it only every 50 iterations). For one degree of freedom the
+/// kernel is `1 / (1 + d)` instead of a power.
+#[allow(clippy::too_many_arguments)]
+fn kl_gradient(
+    p: &[f64],
+    y: &[f64],
+    n: usize,
+    k: usize,
+    dof: f64,
+    kernel: &mut Vec<f64>,
+    grad: &mut [f64],
+    compute_kl: bool,
+) -> f64 {
+    kernel.clear();
+    kernel.reserve(n * (n - 1) / 2);
+    let exponent = (dof + 1.0) / -2.0;
     let mut total = 0.0;
     for i in 0..n {
+        let yi = &y[i * k..(i + 1) * k];
         for j in i + 1..n {
-            let d: f64 = (0..k).map(|c| (y[i * k + c] - y[j * k + c]).powi(2)).sum();
-            let v = (d / dof + 1.0).powf((dof + 1.0) / -2.0);
-            t[i * n + j] = v;
-            t[j * n + i] = v;
+            let yj = &y[j * k..(j + 1) * k];
+            let d: f64 = yi.iter().zip(yj).map(|(a, b)| (a - b) * (a - b)).sum();
+            let v = if dof == 1.0 {
+                1.0 / (d + 1.0)
+            } else {
+                (d / dof + 1.0).powf(exponent)
+            };
+            kernel.push(v);
             total += v;
         }
     }
-    let mut kl = 0.0;
-    let mut grad = vec![0.0; n * k];
+    grad.iter_mut().for_each(|g| *g = 0.0);
     let c = 2.0 * (dof + 1.0) / dof;
+    let scale = 1.0 / (2.0 * total);
+    let mut kl = 0.0;
+    let mut at = 0;
     for i in 0..n {
-        for j in 0..n {
-            if i == j {
-                continue;
-            }
-            let q = (t[i * n + j] / (2.0 * total)).max(MACHINE_EPSILON);
+        for j in i + 1..n {
+            let t = kernel[at];
+            at += 1;
+            let q = (t * scale).max(MACHINE_EPSILON);
             let pij = p[i * n + j];
-            if j > i {
+            if compute_kl {
                 kl += 2.0 * pij * (pij.max(MACHINE_EPSILON) / q).ln();
             }
-            let pq = (pij - q) * t[i * n + j];
+            // p and q are symmetric: the pair pulls i and j alike.
+            let f = c * (pij - q) * t;
             for cc in 0..k {
-                grad[i * k + cc] += c * pq * (y[i * k + cc] - y[j * k + cc]);
+                let diff = f * (y[i * k + cc] - y[j * k + cc]);
+                grad[i * k + cc] += diff;
+                grad[j * k + cc] -= diff;
             }
         }
     }
-    Ok((kl, grad))
+    kl
 }
 
 /// scikit-learn's exact `TSNE` settings.
@@ -246,6 +277,8 @@ impl Tsne {
         let mut gains = vec![1.0; n * k];
         let exploration = 250.min(self.iterations);
         let exaggerated: Vec<f64> = p.iter().map(|v| v * self.early_exaggeration).collect();
+        let dof = (k as f64 - 1.0).max(1.0);
+        let (mut kernel, mut grad) = (Vec::new(), vec![0.0; n * k]);
         let mut kl = 0.0;
         for it in 0..self.iterations {
             let (pp, momentum) = if it < exploration {
@@ -253,8 +286,12 @@ impl Tsne {
             } else {
                 (&p, 0.8)
             };
-            let (err, grad) = kl_divergence(pp, &y, n, k, (k as f64 - 1.0).max(1.0))?;
-            kl = err;
+            // The divergence of the last step, as scikit-learn reports it.
+            let last = it + 1 == self.iterations;
+            let err = kl_gradient(pp, &y, n, k, dof, &mut kernel, &mut grad, last);
+            if last {
+                kl = err;
+            }
             for i in 0..n * k {
                 let inc = update[i] * grad[i] < 0.0;
                 gains[i] = if inc { gains[i] + 0.2 } else { gains[i] * 0.8 };

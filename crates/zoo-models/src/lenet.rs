@@ -135,11 +135,24 @@ impl LeNet {
 
     /// Logits `[N, classes]` of images `[N, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        trace::linear(&self.fc3, self.penultimate(x))
+    }
+
+    /// The feature maps after the second convolution, activation and
+    /// pooling: `[N, 16, 5, 5]` at 28x28 (what DeepDream can amplify).
+    pub fn conv_features(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.pool(self.act(trace::conv2d(&self.conv1, x)));
-        let x = self.pool(self.act(trace::conv2d(&self.conv2, x)));
-        let x = self.act(trace::linear(&self.fc1, trace::flatten(x)));
-        let x = self.act(trace::linear(&self.fc2, x));
-        trace::linear(&self.fc3, x)
+        self.pool(self.act(trace::conv2d(&self.conv2, x)))
+    }
+
+    /// The 84 activations before the classifier (the features t-SNE and
+    /// nearest neighbours look at): `[N, 84]`.
+    pub fn penultimate(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.act(trace::linear(
+            &self.fc1,
+            trace::flatten(self.conv_features(x)),
+        ));
+        self.act(trace::linear(&self.fc2, x))
     }
 }
 

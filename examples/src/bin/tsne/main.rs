@@ -1,0 +1,128 @@
+//! t-SNE of a trained LeNet's features (CS231n lecture 12; van der Maaten
+//! & Hinton 2008):
+//!
+//! ```text
+//! cargo run -p examples --bin tsne -- [--images 1000] [--perplexity 30] [--iterations 1000] \
+//!     [--pixels] [--seed 0] [--weights FILE] [--data-dir DIR] [--out runs/tsne/tsne.png] [--device D]
+//! ```
+//!
+//! Embeds the first `--images` test images in 2-D by exact t-SNE
+//! (scikit-learn's affinities, gradient and optimiser) of the `lenet`
+//! example's 84 penultimate activations (or, with `--pixels`, of the raw
+//! pixels, for comparison), and draws the points coloured by class, with
+//! the 5-nearest-neighbour accuracy of the features as a number for how
+//! well they separate the classes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::module::Module;
+use clap::Parser;
+use examples::Failure;
+use examples::trained;
+use zoo_classic::knn::{Metric, cross_validate};
+use zoo_explain::tsne::Tsne;
+use zoo_plot::curves::{Legend, Panel, Series, curves_png};
+
+#[derive(Parser)]
+#[command(about = "t-SNE of the lenet example's penultimate features")]
+struct Args {
+    /// Test images embedded (the first ones).
+    #[arg(long, default_value_t = 1000)]
+    images: usize,
+    /// Effective number of neighbours.
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
+    /// Gradient steps (the first 250 with early exaggeration).
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    /// Embed the raw pixels instead of the network's features.
+    #[arg(long)]
+    pixels: bool,
+    /// Seed of the initial embedding.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A checkpoint of the lenet example (default: the newest in runs/lenet).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Where a downloaded Fashion-MNIST is.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The picture (PNG).
+    #[arg(long, default_value = "runs/tsne/tsne.png")]
+    out: PathBuf,
+    /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn main() -> ExitCode {
+    examples::exit(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    examples::check_png_out(&args.out)?;
+    let (backend, device) = examples::device(args.device.as_deref())?;
+    let set = trained::test_set(args.data_dir.as_deref())?;
+    let n = args.images.min(set.len());
+    let (x, y) = trained::images(&set, &(0..n).collect::<Vec<_>>(), &device);
+    let (features, what) = if args.pixels {
+        let [_, c, h, w] = x.dims();
+        (x.reshape([n, c * h * w]), "raw pixels".to_string())
+    } else {
+        let (model, path) = trained::lenet(args.weights.as_deref(), &device)?;
+        let zoo_models::registry::Model::LeNet(lenet) = model.valid() else {
+            return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
+        };
+        (
+            lenet.penultimate(x),
+            format!("LeNet's penultimate features ({})", path.display()),
+        )
+    };
+    let d = features.dims()[1];
+    let knn = cross_validate(features.clone(), &y, &[5], 5, Metric::L2).map_err(Failure::run)?;
+    let acc = knn[0].1.iter().sum::<f64>() / knn[0].1.len() as f64;
+    println!(
+        "{n} test images, {what}: {d} dimensions on {backend}; 5-NN accuracy (5 folds) {acc:.3}"
+    );
+    let v: Vec<f64> = features
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Failure::run(format!("{e:?}")))?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let tsne = Tsne {
+        perplexity: args.perplexity,
+        iterations: args.iterations,
+        seed: args.seed,
+        ..Tsne::default()
+    };
+    let t = std::time::Instant::now();
+    let (emb, kl) = tsne
+        .fit(&v, n, d)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    println!(
+        "t-SNE (exact, perplexity {}, {} iterations): KL {kl:.3}, {:.1} s",
+        args.perplexity,
+        args.iterations,
+        t.elapsed().as_secs_f64()
+    );
+    let classes = set.classes();
+    let mut panel = Panel::new(format!("t-SNE of {what}"), "", "").with_legend(Legend::UpperRight);
+    for (c, name) in classes.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = (0..n)
+            .filter(|&i| y[i] == c)
+            .map(|i| (emb[2 * i], emb[2 * i + 1]))
+            .collect();
+        panel = panel.with(Series::scatter(name.clone(), pts));
+    }
+    let png = curves_png(&[panel], 860, 700).map_err(Failure::run)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    zoo_plot::png::write_bytes(&png, &args.out).map_err(Failure::run)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

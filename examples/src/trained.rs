@@ -1,0 +1,120 @@
+//! A trained LeNet for the examples that explain a network (`saliency`,
+//! `occlusion`, `tsne`, `dream`): the checkpoint the `lenet` example wrote,
+//! and a few test images to look at.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_models::registry::{self, Model, ModelArgs};
+
+use crate::Failure;
+
+/// The newest `checkpoints/epoch-*/model.bpk` under `run` (a `lenet` run
+/// directory).
+pub fn newest_checkpoint(run: &Path) -> Option<PathBuf> {
+    let mut epochs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("epoch-"))
+        })
+        .collect();
+    epochs.sort();
+    epochs
+        .into_iter()
+        .rev()
+        .map(|d| d.join("model.bpk"))
+        .find(|p| p.is_file())
+}
+
+/// The course's LeNet with the weights of `weights` (default: the newest
+/// checkpoint of `runs/lenet`), on `device`.
+pub fn lenet(weights: Option<&Path>, device: &Device) -> Result<(Model, PathBuf), Failure> {
+    let path = match weights {
+        Some(p) => p.to_path_buf(),
+        None => newest_checkpoint(Path::new("runs/lenet")).ok_or_else(|| {
+            Failure::Usage(
+                "no LeNet checkpoint in runs/lenet/checkpoints: run `cargo run -p examples --bin lenet` first, or pass --weights FILE".into(),
+            )
+        })?,
+    };
+    let model = registry::create("d2l_lenet", &ModelArgs::default(), device)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    // The training loop's checkpoints hold the family's own module (keys
+    // `conv1.weight`, ...); a file saved from the registry's enum is tried
+    // as such.
+    let inner = zoo_models::lenet::LeNetConfig::new().init(device);
+    match inner.try_load_file(&path) {
+        Ok(lenet) => Ok((Model::LeNet(lenet), path)),
+        Err(first) => model
+            .try_load_file(&path)
+            .map(|m| (m, path.clone()))
+            .map_err(|_| {
+                Failure::Usage(format!(
+                    "{}: {first} (expected a checkpoint of the lenet example)",
+                    path.display()
+                ))
+            }),
+    }
+}
+
+/// The test set (embedded unless `data_dir` or a download has the full one).
+pub fn test_set(data_dir: Option<&Path>) -> Result<ImageDataset, Failure> {
+    FashionMnist::load(data_dir, Split::Test).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// The first test image of each class, `[classes, 1, 28, 28]` in [0, 1],
+/// and the classes.
+pub fn one_per_class(set: &ImageDataset, device: &Device) -> (Tensor<4>, Vec<usize>) {
+    let classes = set.classes().len();
+    let mut picked = Vec::new();
+    for c in 0..classes {
+        if let Some(i) = (0..set.len()).find(|&i| set.label(i) == c) {
+            picked.push(i);
+        }
+    }
+    images(set, &picked, device)
+}
+
+/// Images `indices` of `set` as `[n, 1, H, W]` in [0, 1], and their labels.
+pub fn images(set: &ImageDataset, indices: &[usize], device: &Device) -> (Tensor<4>, Vec<usize>) {
+    let [c, h, w] = set.shape();
+    let px: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| set.pixels(i).iter().map(|&p| p as f32 / 255.0))
+        .collect();
+    let labels = indices.iter().map(|&i| set.label(i)).collect();
+    (
+        Tensor::from_data(TensorData::new(px, [indices.len(), c, h, w]), device),
+        labels,
+    )
+}
+
+/// Rescales each image of `maps [n, 1, H, W]` to [0, 1] by its own maximum
+/// (a map of zeros stays zero).
+pub fn per_image_max(maps: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = maps.dims();
+    let max = maps
+        .clone()
+        .reshape([n, c * h * w])
+        .max_dim(1)
+        .clamp_min(1e-12)
+        .reshape([n, 1, 1, 1]);
+    maps / max
+}
+
+/// Whether the model's prediction for each image is its label.
+pub fn predictions(model: &Model, x: Tensor<4>) -> Vec<usize> {
+    let p: Vec<i64> = model
+        .valid()
+        .forward(x.inner())
+        .argmax(1)
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .unwrap_or_default();
+    p.into_iter().map(|v| v as usize).collect()
+}
