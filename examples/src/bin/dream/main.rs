@@ -67,7 +67,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
-    if !(args.lr.is_finite() && args.lr > 0.0) || !(args.l2.is_finite() && args.l2 >= 0.0) {
+    if !(args.lr.is_finite() && args.lr > 0.0 && args.l2.is_finite() && args.l2 >= 0.0) {
         return Err(Failure::Usage(format!(
             "--lr {} / --l2 {}: expected a positive rate and a decay >= 0",
             args.lr, args.l2
