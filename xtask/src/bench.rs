@@ -537,3 +537,108 @@ pub fn sequence(device: &Device, runs: usize) -> Vec<(String, f64)> {
     }
     results
 }
+
+/// Classic ML and vision (`cargo xtask bench classic`), as
+/// `scripts/bench_classic.py` times scikit-learn and scikit-image: kNN
+/// prediction (k = 5, L2) of 10,000 Fashion-MNIST test images against the
+/// 60,000 training images (the genuine files from `data_dir`, else the
+/// Debian package's directory, else the embedded subset's sizes), Canny
+/// (sigma 2) and HOG (9 bins, 8x8 cells, 2x2 blocks) of the grey
+/// `assets/images/chelsea.jpg`, and exact t-SNE of 2,000 test images'
+/// pixels (perplexity 30, 1,000 iterations).
+pub fn classic(
+    device: &Device,
+    data_dir: Option<&std::path::Path>,
+    runs: usize,
+) -> Vec<(String, f64)> {
+    use burn::tensor::TensorData;
+    use zoo_classic::canny::{CannyConfig, canny};
+    use zoo_classic::hog::{BlockNorm, HogConfig};
+    use zoo_classic::knn::{KNearest, Metric};
+    use zoo_datasets::{FashionMnist, Split};
+
+    let mut results = Vec::new();
+    let debian = std::path::Path::new("/usr/share/datasets/fashion-mnist");
+    let dir = data_dir.or(debian.is_dir().then_some(debian));
+    let load = |split| FashionMnist::load(dir, split).expect("Fashion-MNIST loads");
+    let (train, test) = (load(Split::Train), load(Split::Test));
+    let rows = |set: &zoo_datasets::ImageDataset, n: usize| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| set.pixels(i).iter().map(|&p| p as f32 / 255.0))
+            .collect()
+    };
+    let (n, m) = (train.len(), test.len().min(10_000));
+    println!(
+        "Fashion-MNIST: {} ({n} train, {} test)",
+        train.source(),
+        test.len()
+    );
+    let tx = Tensor::<2>::from_data(TensorData::new(rows(&train, n), [n, 784]), device);
+    let labels: Vec<usize> = (0..n).map(|i| train.label(i)).collect();
+    let qx = Tensor::<2>::from_data(TensorData::new(rows(&test, m), [m, 784]), device);
+    let knn = KNearest::fit(tx, &labels, Metric::L2).expect("fit");
+    let mut acc = 0.0;
+    let dt = time(device, 0, runs.min(1).max(1), || {
+        let pred = knn.predict(qx.clone(), 5).expect("predict");
+        acc = pred
+            .iter()
+            .enumerate()
+            .filter(|&(i, &p)| p == test.label(i))
+            .count() as f64
+            / m as f64;
+    });
+    let key = format!("knn_predict_{m}x{n}_l2_k5");
+    println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
+    println!("  (accuracy {acc:.4})");
+    results.push((key, dt.as_secs_f64() * 1e3));
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let img = image::open(root.join("assets/images/chelsea.jpg"))
+        .expect("chelsea.jpg")
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let grey: Vec<f32> = img
+        .pixels()
+        .map(|p| (p[0] as f32 * 0.2989 + p[1] as f32 * 0.587 + p[2] as f32 * 0.114) / 255.0)
+        .collect();
+    let config = CannyConfig {
+        sigma: 2.0,
+        low_threshold: 0.05,
+        high_threshold: 0.15,
+    };
+    let mut edges = 0;
+    let dt = time(device, 1, runs, || {
+        edges = canny(&grey, h, w, &config)
+            .expect("canny")
+            .iter()
+            .filter(|&&e| e)
+            .count();
+    });
+    println!("canny_451x300_s2: {:.2} ms", dt.as_secs_f64() * 1e3);
+    println!("  ({edges} edge pixels)");
+    results.push(("canny_451x300_s2".into(), dt.as_secs_f64() * 1e3));
+    let hog = HogConfig {
+        orientations: 9,
+        pixels_per_cell: [8, 8],
+        cells_per_block: [2, 2],
+        block_norm: BlockNorm::L2Hys,
+    };
+    let dt = time(device, 1, runs, || {
+        let _ = hog.features(&grey, h, w).expect("hog");
+    });
+    println!("hog_451x300_o9_c8_b2: {:.2} ms", dt.as_secs_f64() * 1e3);
+    results.push(("hog_451x300_o9_c8_b2".into(), dt.as_secs_f64() * 1e3));
+
+    let k = test.len().min(2000);
+    let x: Vec<f64> = rows(&test, k).into_iter().map(f64::from).collect();
+    let tsne = zoo_explain::tsne::Tsne::default();
+    let mut kl = 0.0;
+    let dt = time(device, 0, 1, || {
+        kl = tsne.fit(&x, k, 784).expect("tsne").1;
+    });
+    let key = format!("tsne_exact_{k}x784");
+    println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
+    println!("  (KL {kl:.3})");
+    results.push((key, dt.as_secs_f64() * 1e3));
+    results
+}

@@ -57,7 +57,8 @@ enum Task {
     },
     /// Measure kernel or data-path throughput on a device (median of repeated runs).
     Bench {
-        /// What to measure: matmul, conv, data, models or all.
+        /// What to measure: matmul, conv, data, models, kernels, augment,
+        /// detect, sequence, classic or all.
         #[arg(default_value = "all")]
         what: String,
         /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
@@ -69,8 +70,9 @@ enum Task {
         /// Measured runs (after warm-up); the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// For `data`: the Fashion-MNIST directory (default: the data
-        /// directory, else the embedded subset).
+        /// For `data` and `classic`: the Fashion-MNIST directory (default:
+        /// the data directory, else the embedded subset; `classic` tries the
+        /// Debian package's directory first).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// For `data`: images per batch.
@@ -363,6 +365,9 @@ fn main() -> ExitCode {
                 "sequence" => {
                     bench::sequence(&device, runs);
                 }
+                "classic" => {
+                    bench::classic(&device, data_dir.as_deref(), runs);
+                }
                 "data" | "all" => {
                     if what == "all" {
                         bench::matmul(&device, size, runs);
@@ -382,7 +387,7 @@ fn main() -> ExitCode {
                 }
                 other => {
                     eprintln!(
-                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, kernels, augment, detect, sequence or all"
+                        "error: unknown benchmark `{other}`: expected matmul, conv, data, models, kernels, augment, detect, sequence, classic or all"
                     );
                     return ExitCode::from(2);
                 }

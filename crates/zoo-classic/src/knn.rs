@@ -105,6 +105,8 @@ pub fn vote(labels: &[usize]) -> Option<usize> {
 #[derive(Clone, Debug)]
 pub struct KNearest {
     train: Tensor<2>,
+    /// `|b|^2` of each training row, `[1, n]` (L2).
+    norms: Tensor<2>,
     labels: Vec<usize>,
     metric: Metric,
 }
@@ -125,8 +127,10 @@ impl KNearest {
         if n == 0 {
             return invalid("KNearest::fit", "no training rows".into());
         }
+        let norms = train.clone().powi_scalar(2).sum_dim(1).transpose();
         Ok(Self {
             train,
+            norms,
             labels: labels.to_vec(),
             metric,
         })
@@ -153,19 +157,40 @@ impl KNearest {
             );
         }
         let [m, _] = test.dims();
-        if m == 0 {
-            return Ok(Vec::new());
+        // Test rows per block: scores of at most BLOCK_VALUES at a time
+        // (10,000 x 60,000 would be 2.4 GB at once). For L2 the ranking
+        // needs only `|b|^2 - 2 a.b` (`|a|^2` and the root keep the order);
+        // the k smallest of each row are picked on the host in linear time
+        // (scikit-learn's `argpartition`), then sorted.
+        let rows = (BLOCK_VALUES / n).clamp(1, m.max(1));
+        let mut out = Vec::with_capacity(m);
+        let mut order: Vec<usize> = Vec::with_capacity(n);
+        for r0 in (0..m).step_by(rows) {
+            let r = rows.min(m - r0);
+            let block = test.clone().narrow(0, r0, r);
+            let scores = match self.metric {
+                Metric::L2 => {
+                    self.norms.clone() - block.matmul(self.train.clone().transpose()) * 2.0
+                }
+                Metric::L1 => distances(block, self.train.clone(), Metric::L1)?,
+            };
+            let v: Vec<f32> = scores
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("scores convert to f32");
+            for row in v.chunks(n) {
+                let by = |a: &usize, b: &usize| row[*a].total_cmp(&row[*b]).then(a.cmp(b));
+                order.clear();
+                order.extend(0..n);
+                if k < n {
+                    order.select_nth_unstable_by(k - 1, by);
+                    order.truncate(k);
+                }
+                order.sort_unstable_by(by);
+                out.push(order.clone());
+            }
         }
-        let d = distances(test, self.train.clone(), self.metric)?;
-        let (_, idx) = d.neg().topk_with_indices(k, 1);
-        let idx: Vec<i64> = idx
-            .into_data()
-            .try_into_vec_as::<i64>()
-            .expect("indices convert to i64");
-        Ok(idx
-            .chunks(k)
-            .map(|r| r.iter().map(|&i| i as usize).collect())
-            .collect())
+        Ok(out)
     }
 
     /// The majority label of the `k` nearest training rows of each test row.
