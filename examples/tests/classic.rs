@@ -153,7 +153,7 @@ fn explaining_examples_run_on_a_lenet_checkpoint() {
             "class visualisation",
         ),
     ] {
-        let png = dir.join(format!("{}.png", args.len()));
+        let png = dir.join(format!("{}.png", bin.rsplit('/').next().unwrap_or("out")));
         let o = Command::new(bin)
             .args(args)
             .arg("--weights")
@@ -171,6 +171,34 @@ fn explaining_examples_run_on_a_lenet_checkpoint() {
         assert!(stdout.contains(says), "{bin}: {stdout}");
         assert!(png.is_file(), "{bin} wrote no picture");
     }
+    // hog-svm writes into a directory, with LeNet's accuracy beside.
+    let out = dir.join("hog-svm");
+    let o = Command::new(env!("CARGO_BIN_EXE_hog-svm"))
+        .args([
+            "--train",
+            "400",
+            "--test",
+            "100",
+            "--iterations",
+            "30",
+            "--weights",
+        ])
+        .arg(&weights)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("linear SVM on HOG") && stdout.contains("LeNet ("),
+        "{stdout}"
+    );
+    assert!(out.join("hog-svm.png").is_file());
     let o = Command::new(env!("CARGO_BIN_EXE_saliency"))
         .args(["--weights", "/nonexistent/model.bpk"])
         .output()

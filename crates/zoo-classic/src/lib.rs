@@ -2,11 +2,12 @@
 //! and the notes' edge detection), on any device:
 //!
 //! - [`knn`]: distances, k-nearest neighbours, cross-validation of `k`;
-//! - [`linear`]: CS231n's multiclass SVM and softmax losses and a linear
-//!   classifier trained on them by minibatch SGD;
+//! - [`linear`]: CS231n's multiclass SVM and softmax losses, logistic
+//!   regression, and a linear classifier trained on them by minibatch SGD;
 //! - [`edges`]: Sobel, Prewitt and Roberts gradients and their magnitude;
 //! - [`canny`]: Canny's edges with scikit-image's semantics;
-//! - [`hog`]: histograms of oriented gradients as scikit-image computes them.
+//! - [`hog`]: histograms of oriented gradients as scikit-image computes them;
+//! - [`histogram`]: colour histograms (CS231n's hue histogram).
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -22,6 +23,7 @@
 
 pub mod canny;
 pub mod edges;
+pub mod histogram;
 pub mod hog;
 pub mod knn;
 pub mod linear;

@@ -17,6 +17,9 @@ pub enum LinearLoss {
     Svm,
     /// Softmax cross-entropy.
     Softmax,
+    /// Logistic regression (two classes, one score column: `P(1) =
+    /// sigmoid(s)`, binary cross-entropy).
+    Logistic,
 }
 
 impl std::str::FromStr for LinearLoss {
@@ -26,9 +29,10 @@ impl std::str::FromStr for LinearLoss {
         match s {
             "svm" => Ok(LinearLoss::Svm),
             "softmax" => Ok(LinearLoss::Softmax),
+            "logistic" => Ok(LinearLoss::Logistic),
             other => invalid(
                 "LinearLoss",
-                format!("unknown loss {other:?}, expected svm or softmax"),
+                format!("unknown loss {other:?}, expected svm, softmax or logistic"),
             ),
         }
     }
@@ -95,6 +99,29 @@ pub fn softmax_loss(
     Ok(data + w.powi_scalar(2).sum().mul_scalar(reg))
 }
 
+/// Logistic regression's loss: the mean binary cross-entropy of
+/// `sigmoid(X w)` against labels 0 / 1, plus `reg * sum(w * w)`, for `w
+/// [D, 1]` (computed from the logits, as `BCEWithLogitsLoss`).
+pub fn logistic_loss(
+    w: Tensor<2>,
+    x: Tensor<2>,
+    y: Tensor<1, Int>,
+    reg: f64,
+) -> Result<Tensor<1>, ClassicError> {
+    check("logistic_loss", &w, &x, &y)?;
+    let cols = w.dims()[1];
+    if cols != 1 {
+        return invalid(
+            "logistic_loss",
+            format!("W with {cols} columns; expected one score column [D, 1]"),
+        );
+    }
+    let n = x.dims()[0];
+    let scores = x.matmul(w.clone()).reshape([n]);
+    let data = zoo_losses::bce_with_logits(scores, y.float(), Reduction::Mean);
+    Ok(data + w.powi_scalar(2).sum().mul_scalar(reg))
+}
+
 /// The loss of `kind`.
 pub fn loss(
     kind: LinearLoss,
@@ -106,6 +133,7 @@ pub fn loss(
     match kind {
         LinearLoss::Svm => svm_loss(w, x, y, reg),
         LinearLoss::Softmax => softmax_loss(w, x, y, reg),
+        LinearLoss::Logistic => logistic_loss(w, x, y, reg),
     }
 }
 
@@ -179,12 +207,24 @@ impl LinearClassifier {
                 "batch_size 0; expected at least 1".into(),
             );
         }
+        if config.loss == LinearLoss::Logistic && classes != 2 {
+            return invalid(
+                "LinearClassifier::train",
+                format!("logistic regression with {classes} classes; expected 2 (labels 0 and 1)"),
+            );
+        }
+        // Logistic regression keeps one score column.
+        let columns = if config.loss == LinearLoss::Logistic {
+            1
+        } else {
+            classes
+        };
         let device = x.device();
         let mut rng = zoo_rng::Rng::new(config.seed);
-        let init: Vec<f32> = (0..d * classes)
+        let init: Vec<f32> = (0..d * columns)
             .map(|_| (0.001 * rng.normal()) as f32)
             .collect();
-        let mut w = Tensor::<1>::from_floats(init.as_slice(), &device).reshape([d, classes]);
+        let mut w = Tensor::<1>::from_floats(init.as_slice(), &device).reshape([d, columns]);
         let mut losses = Vec::with_capacity(config.iterations);
         for _ in 0..config.iterations {
             let rows: Vec<i64> = (0..config.batch_size)
@@ -204,9 +244,10 @@ impl LinearClassifier {
         Ok((Self { w }, losses))
     }
 
-    /// The predicted class of each row of `x [N, D]`.
+    /// The predicted class of each row of `x [N, D]` (logistic regression:
+    /// 1 where the score is positive).
     pub fn predict(&self, x: Tensor<2>) -> Result<Vec<usize>, ClassicError> {
-        let ([_, d], [dw, _]) = (x.dims(), self.w.dims());
+        let ([_, d], [dw, cols]) = (x.dims(), self.w.dims());
         if d != dw {
             return invalid(
                 "LinearClassifier::predict",
@@ -214,6 +255,14 @@ impl LinearClassifier {
             );
         }
         let w = self.w.clone().to_device(&x.device());
+        if cols == 1 {
+            let s: Vec<f32> = x
+                .matmul(w)
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("f32");
+            return Ok(s.into_iter().map(|v| usize::from(v > 0.0)).collect());
+        }
         let pred: Vec<i64> = x
             .matmul(w)
             .argmax(1)
@@ -221,5 +270,56 @@ impl LinearClassifier {
             .try_into_vec_as::<i64>()
             .expect("i64");
         Ok(pred.into_iter().map(|p| p as usize).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> burn::tensor::Device {
+        zoo_device::from_name("flex").unwrap().autodiff()
+    }
+
+    /// With `w = 0` every probability is 1/2: the loss is `ln 2` exactly,
+    /// whatever the data.
+    #[test]
+    fn logistic_loss_at_zero_weights_is_ln_two() {
+        let x = Tensor::<2>::from_floats([[1.0, 2.0], [-3.0, 0.5], [0.0, 1.0]], &device());
+        let y = Tensor::<1, Int>::from_ints([1, 0, 1], &device());
+        let l: f32 = logistic_loss(Tensor::zeros([2, 1], &device()), x, y, 0.3)
+            .unwrap()
+            .into_scalar::<f32>();
+        assert!((l as f64 - std::f64::consts::LN_2).abs() < 1e-6, "{l}");
+    }
+
+    /// Two separable clusters: logistic regression learns them, and
+    /// refuses three classes.
+    #[test]
+    fn logistic_regression_separates_two_clusters() {
+        let rows: Vec<[f32; 3]> = (0..40)
+            .map(|i| {
+                let c = if i % 2 == 0 { -2.0 } else { 2.0 };
+                [c + (i % 5) as f32 * 0.1, c - (i % 3) as f32 * 0.1, 1.0]
+            })
+            .collect();
+        let y: Vec<usize> = (0..40).map(|i| i % 2).collect();
+        let flat: Vec<f32> = rows.concat();
+        let x = Tensor::<1>::from_floats(flat.as_slice(), &device()).reshape([40, 3]);
+        let config = TrainConfig {
+            learning_rate: 0.5,
+            iterations: 50,
+            batch_size: 10,
+            ..TrainConfig::new(LinearLoss::Logistic)
+        };
+        let (clf, losses) = LinearClassifier::train(x.clone(), &y, 2, &config).unwrap();
+        assert!(losses[losses.len() - 1] < losses[0] / 5.0, "{losses:?}");
+        assert_eq!(clf.predict(x.clone().inner()).unwrap(), y);
+        let err = LinearClassifier::train(x, &y, 3, &config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("logistic regression with 3 classes"),
+            "{err}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! What a trained network looks at (CS231n lecture 12), on any device:
 //!
+//! - [`features`]: first-layer filters as images, nearest neighbours in a
+//!   feature space;
 //! - [`saliency`]: the saliency map (Simonyan et al. 2014 as CS231n
 //!   computes it);
 //! - [`occlusion`]: occlusion sensitivity (Zeiler & Fergus 2014);
@@ -13,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod features;
 pub mod occlusion;
 pub mod saliency;
 pub mod tsne;

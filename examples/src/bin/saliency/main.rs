@@ -10,7 +10,8 @@
 //! class's score with respect to the pixels, its absolute value (the
 //! largest over channels), through the `lenet` example's newest checkpoint
 //! frozen on an autodiff device (evaluation mode, no parameter gradients).
-//! Draws the images above their maps (each scaled by its own maximum).
+//! Draws the images above their maps (each scaled by its own maximum),
+//! and the first layer's six 5x5 filters beside (`filters.png`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use burn::tensor::Tensor;
 use clap::Parser;
 use examples::Failure;
 use examples::trained;
+use zoo_explain::features::filter_images;
 use zoo_explain::saliency::saliency_map;
 
 #[derive(Parser)]
@@ -88,6 +90,23 @@ fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
     }
     zoo_plot::png::save(&big, &args.out).map_err(Failure::run)?;
-    println!("wrote {} (images above their saliency)", args.out.display());
+    let zoo_models::registry::Model::LeNet(lenet) = frozen.valid() else {
+        return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
+    };
+    let filters = filter_images(lenet.conv1.weight.val()).map_err(Failure::run)?;
+    let grid = examples::images::grid(filters, 6, 0.0, 1.0).map_err(Failure::run)?;
+    let big = image::imageops::resize(
+        &grid,
+        grid.width() * 12,
+        grid.height() * 12,
+        image::imageops::FilterType::Nearest,
+    );
+    let fpath = args.out.with_file_name("filters.png");
+    zoo_plot::png::save(&big, &fpath).map_err(Failure::run)?;
+    println!(
+        "wrote {} (images above their saliency) and {} (conv1's filters)",
+        args.out.display(),
+        fpath.display()
+    );
     Ok(())
 }

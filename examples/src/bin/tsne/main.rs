@@ -11,7 +11,9 @@
 //! example's 84 penultimate activations (or, with `--pixels`, of the raw
 //! pixels, for comparison), and draws the points coloured by class, with
 //! the 5-nearest-neighbour accuracy of the features as a number for how
-//! well they separate the classes.
+//! well they separate the classes. `neighbours.png` beside it: one test
+//! image of each class followed by its 8 nearest training images (of the
+//! first 5,000) in the same space.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +23,7 @@ use clap::Parser;
 use examples::Failure;
 use examples::trained;
 use zoo_classic::knn::{Metric, cross_validate};
+use zoo_explain::features::nearest_neighbours;
 use zoo_explain::tsne::Tsne;
 use zoo_plot::curves::{Legend, Panel, Series, curves_png};
 
@@ -66,19 +69,28 @@ fn run(args: &Args) -> Result<(), Failure> {
     let set = trained::test_set(args.data_dir.as_deref())?;
     let n = args.images.min(set.len());
     let (x, y) = trained::images(&set, &(0..n).collect::<Vec<_>>(), &device);
-    let (features, what) = if args.pixels {
-        let [_, c, h, w] = x.dims();
-        (x.reshape([n, c * h * w]), "raw pixels".to_string())
+    let lenet = if args.pixels {
+        None
     } else {
         let (model, path) = trained::lenet(args.weights.as_deref(), &device)?;
         let zoo_models::registry::Model::LeNet(lenet) = model.valid() else {
             return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
         };
-        (
-            lenet.penultimate(x),
-            format!("LeNet's penultimate features ({})", path.display()),
-        )
+        Some((lenet, path))
     };
+    // The space: LeNet's 84 penultimate activations, or the raw pixels.
+    let embed = |x: burn::tensor::Tensor<4>| match &lenet {
+        Some((l, _)) => l.penultimate(x),
+        None => {
+            let [b, c, h, w] = x.dims();
+            x.reshape([b, c * h * w])
+        }
+    };
+    let what = match &lenet {
+        Some((_, path)) => format!("LeNet's penultimate features ({})", path.display()),
+        None => "raw pixels".to_string(),
+    };
+    let features = embed(x);
     let d = features.dims()[1];
     let knn = cross_validate(features.clone(), &y, &[5], 5, Metric::L2).map_err(Failure::run)?;
     let acc = knn[0].1.iter().sum::<f64>() / knn[0].1.len() as f64;
@@ -123,6 +135,40 @@ fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
     }
     zoo_plot::png::write_bytes(&png, &args.out).map_err(Failure::run)?;
-    println!("wrote {}", args.out.display());
+    // Nearest training images in the same space.
+    let train_set =
+        zoo_datasets::FashionMnist::load(args.data_dir.as_deref(), zoo_datasets::Split::Train)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    let pool = train_set.len().min(5000);
+    let (tx, _) = trained::images(&train_set, &(0..pool).collect::<Vec<_>>(), &device);
+    let (qx, qy) = trained::one_per_class(&set, &device);
+    let near = nearest_neighbours(embed(qx.clone()), embed(tx.clone()), 8).map_err(Failure::run)?;
+    let mut tiles = Vec::new();
+    for (q, row) in near.iter().enumerate() {
+        tiles.push(qx.clone().narrow(0, q, 1));
+        for &i in row {
+            tiles.push(tx.clone().narrow(0, i, 1));
+        }
+    }
+    let same: usize = near
+        .iter()
+        .enumerate()
+        .map(|(q, row)| row.iter().filter(|&&i| train_set.label(i) == qy[q]).count())
+        .sum();
+    println!(
+        "nearest training images: {same} of {} share the query's class",
+        near.len() * 8
+    );
+    let grid = examples::images::grid(burn::tensor::Tensor::cat(tiles, 0), 9, 0.0, 1.0)
+        .map_err(Failure::run)?;
+    let big = image::imageops::resize(
+        &grid,
+        grid.width() * 3,
+        grid.height() * 3,
+        image::imageops::FilterType::Nearest,
+    );
+    let npath = args.out.with_file_name("neighbours.png");
+    zoo_plot::png::save(&big, &npath).map_err(Failure::run)?;
+    println!("wrote {} and {}", args.out.display(), npath.display());
     Ok(())
 }

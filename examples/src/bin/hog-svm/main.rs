@@ -1,0 +1,210 @@
+//! The classic pipeline beside a network (CS231n assignment 1's "image
+//! features" and lecture 5): HOG features and a linear SVM on
+//! Fashion-MNIST, against the same SVM on raw pixels and the `lenet`
+//! example's network on the same test images.
+//!
+//! ```text
+//! cargo run -p examples --bin hog-svm -- [--train 10000] [--test 2000] [--cell 4] \
+//!     [--orientations 9] [--iterations 2000] [--lr 0.05] [--reg 0.0001] [--weights FILE] \
+//!     [--data-dir DIR] [--out runs/hog-svm] [--device D]
+//! ```
+//!
+//! HOG (`--orientations` bins, `--cell` x `--cell` pixel cells, 2x2-cell
+//! blocks, L2-Hys) of every image, mean-subtracted with a bias column, then
+//! CS231n's multiclass SVM by minibatch SGD; the same SVM on the pixels;
+//! LeNet's accuracy when its checkpoint exists. Writes `hog-svm.png` (both
+//! SVMs' training losses).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Parser;
+use examples::Failure;
+use examples::trained;
+use zoo_classic::hog::{BlockNorm, HogConfig};
+use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
+use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_plot::curves::{Legend, Panel, Series, curves_png};
+
+#[derive(Parser)]
+#[command(about = "HOG + linear SVM on Fashion-MNIST, beside the pixels' SVM and LeNet")]
+struct Args {
+    /// Training images (the first ones).
+    #[arg(long, default_value_t = 10000)]
+    train: usize,
+    /// Test images (the first ones).
+    #[arg(long, default_value_t = 2000)]
+    test: usize,
+    /// HOG cell size in pixels.
+    #[arg(long, default_value_t = 4)]
+    cell: usize,
+    /// HOG orientation bins.
+    #[arg(long, default_value_t = 9)]
+    orientations: usize,
+    /// SGD steps of each SVM.
+    #[arg(long, default_value_t = 2000)]
+    iterations: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f64,
+    /// L2 strength.
+    #[arg(long, default_value_t = 0.0001)]
+    reg: f64,
+    /// A checkpoint of the lenet example (default: the newest in runs/lenet, if any).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Where a downloaded Fashion-MNIST is.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where `hog-svm.png` goes.
+    #[arg(long, default_value = "runs/hog-svm")]
+    out: PathBuf,
+    /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+/// `rows [n, d]` less the training mean `mean`, with a 1 appended.
+fn design(rows: &[f32], d: usize, mean: &[f32], device: &Device) -> Tensor<2> {
+    let n = rows.len() / d;
+    let mut v = Vec::with_capacity(n * (d + 1));
+    for r in rows.chunks(d) {
+        v.extend(r.iter().zip(mean).map(|(x, m)| x - m));
+        v.push(1.0);
+    }
+    Tensor::from_data(TensorData::new(v, [n, d + 1]), device)
+}
+
+fn mean(rows: &[f32], d: usize) -> Vec<f32> {
+    let n = (rows.len() / d).max(1) as f32;
+    let mut m = vec![0.0f32; d];
+    for r in rows.chunks(d) {
+        for (a, &v) in m.iter_mut().zip(r) {
+            *a += v / n;
+        }
+    }
+    m
+}
+
+fn pixels(set: &ImageDataset, n: usize) -> Vec<f32> {
+    (0..n)
+        .flat_map(|i| set.pixels(i).iter().map(|&p| p as f32 / 255.0))
+        .collect()
+}
+
+fn main() -> ExitCode {
+    examples::exit(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    examples::check_training_flags(args.iterations, 1, args.lr)?;
+    if !(args.reg.is_finite() && args.reg >= 0.0) {
+        return Err(Failure::Usage(format!(
+            "--reg {}: expected a finite number >= 0",
+            args.reg
+        )));
+    }
+    let (backend, device) = examples::device(args.device.as_deref())?;
+    let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
+    let train_set = load(Split::Train).map_err(|e| Failure::Usage(e.to_string()))?;
+    let test_set = load(Split::Test).map_err(|e| Failure::Usage(e.to_string()))?;
+    let (n, m) = (
+        args.train.min(train_set.len()),
+        args.test.min(test_set.len()),
+    );
+    if n == 0 || m == 0 {
+        return Err(Failure::Usage(
+            "--train and --test must be at least 1".into(),
+        ));
+    }
+    let hog = HogConfig {
+        orientations: args.orientations,
+        pixels_per_cell: [args.cell, args.cell],
+        cells_per_block: [2, 2],
+        block_norm: BlockNorm::L2Hys,
+    };
+    let [_, h, w] = train_set.shape();
+    let features = |px: &[f32]| -> Result<Vec<f32>, Failure> {
+        let mut out = Vec::new();
+        for img in px.chunks(h * w) {
+            out.extend(
+                hog.features(img, h, w)
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
+            );
+        }
+        Ok(out)
+    };
+    let (train_px, test_px) = (pixels(&train_set, n), pixels(&test_set, m));
+    let t = std::time::Instant::now();
+    let (train_hog, test_hog) = (features(&train_px)?, features(&test_px)?);
+    let d = train_hog.len() / n;
+    println!(
+        "Fashion-MNIST on {backend}: {n} training, {m} test images; HOG ({} bins, {}x{} cells, 2x2 blocks): {d} features per image, {:.2} ms per image",
+        args.orientations,
+        args.cell,
+        args.cell,
+        t.elapsed().as_secs_f64() * 1e3 / (n + m) as f64
+    );
+    let y: Vec<usize> = (0..n).map(|i| train_set.label(i)).collect();
+    let ty: Vec<usize> = (0..m).map(|i| test_set.label(i)).collect();
+    let ad = device.clone().autodiff();
+    let mut panel = Panel::new("multiclass SVM training loss", "iteration", "loss")
+        .with_legend(Legend::UpperRight);
+    let mut report = Vec::new();
+    for (name, train_rows, test_rows, dim) in [
+        ("pixels", &train_px, &test_px, h * w),
+        ("HOG", &train_hog, &test_hog, d),
+    ] {
+        let mu = mean(train_rows, dim);
+        let (x, tx) = (
+            design(train_rows, dim, &mu, &ad),
+            design(test_rows, dim, &mu, &device),
+        );
+        let config = TrainConfig {
+            learning_rate: args.lr,
+            reg: args.reg,
+            iterations: args.iterations,
+            batch_size: 200,
+            ..TrainConfig::new(LinearLoss::Svm)
+        };
+        let t = std::time::Instant::now();
+        let (clf, losses) = LinearClassifier::train(x, &y, 10, &config).map_err(Failure::run)?;
+        let pred = clf.predict(tx).map_err(Failure::run)?;
+        let acc = pred.iter().zip(&ty).filter(|(p, t)| p == t).count() as f64 / m as f64;
+        println!(
+            "linear SVM on {name}: test accuracy {acc:.4} ({:.1} s)",
+            t.elapsed().as_secs_f64()
+        );
+        report.push((name, acc));
+        panel = panel.with(Series::new(
+            name,
+            losses.iter().map(|&l| l as f64).collect(),
+        ));
+    }
+    let lenet = match args.weights.as_deref() {
+        Some(p) => Some(trained::lenet(Some(p), &device)?),
+        None => trained::newest_checkpoint(std::path::Path::new("runs/lenet"))
+            .map(|p| trained::lenet(Some(&p), &device))
+            .transpose()?,
+    };
+    match lenet {
+        Some((model, path)) => {
+            let (x, labels) = trained::images(&test_set, &(0..m).collect::<Vec<_>>(), &device);
+            let pred = trained::predictions(&model.valid(), x);
+            let acc = pred.iter().zip(&labels).filter(|(p, t)| p == t).count() as f64 / m as f64;
+            println!("LeNet ({}): test accuracy {acc:.4}", path.display());
+        }
+        None => println!(
+            "LeNet: no checkpoint in runs/lenet (run `cargo run -p examples --bin lenet` to compare)"
+        ),
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Failure::run(format!("cannot create {}: {e}", args.out.display())))?;
+    let png = curves_png(&[panel], 720, 400).map_err(Failure::run)?;
+    let path = args.out.join("hog-svm.png");
+    zoo_plot::png::write_bytes(&png, &path).map_err(Failure::run)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
