@@ -106,3 +106,21 @@ pub fn grid(images: Tensor<4>, columns: usize, lo: f32, hi: f32) -> Result<RgbIm
     }
     Ok(img)
 }
+
+/// `tiles [N, C, H, W]` (values in `0..1`) as a [`grid`] of `columns`, each
+/// pixel drawn `scale` times wider and taller, written as PNG to `path`
+/// (its directory created; the file written atomically).
+pub fn save_grid(tiles: Tensor<4>, columns: usize, scale: u32, path: &Path) -> Result<(), String> {
+    let grid = grid(tiles, columns, 0.0, 1.0)?;
+    let big = image::imageops::resize(
+        &grid,
+        grid.width() * scale,
+        grid.height() * scale,
+        image::imageops::FilterType::Nearest,
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    zoo_plot::png::save(&big, path).map_err(|e| e.to_string())
+}

@@ -1,6 +1,8 @@
-//! A trained LeNet for the examples that explain a network (`saliency`,
-//! `occlusion`, `tsne`, `dream`): the checkpoint the `lenet` example wrote,
-//! and a few test images to look at.
+//! What the classic and explaining examples share: a trained LeNet for
+//! those that explain a network (`saliency`, `occlusion`, `tsne`, `dream`,
+//! `hog-svm`; the checkpoint the `lenet` example wrote) with test images to
+//! look at, and the mean-centred design matrix with CS231n's bias column
+//! (`linear`, `hog-svm`).
 
 use std::path::{Path, PathBuf};
 
@@ -117,4 +119,28 @@ pub fn predictions(model: &Model, x: Tensor<4>) -> Vec<usize> {
         .try_into_vec_as::<i64>()
         .unwrap_or_default();
     p.into_iter().map(|v| v as usize).collect()
+}
+
+/// The mean of each column of row-major `rows [n, d]`.
+pub fn column_mean(rows: &[f32], d: usize) -> Vec<f32> {
+    let n = (rows.len() / d).max(1) as f32;
+    let mut m = vec![0.0f32; d];
+    for r in rows.chunks(d) {
+        for (a, &v) in m.iter_mut().zip(r) {
+            *a += v / n;
+        }
+    }
+    m
+}
+
+/// `[n, d + 1]`: `rows [n, d]` less `mean`, then a 1 (CS231n's bias trick).
+pub fn centred_with_bias(rows: &[f32], mean: &[f32], device: &Device) -> Tensor<2> {
+    let d = mean.len();
+    let n = rows.len() / d;
+    let mut v = Vec::with_capacity(n * (d + 1));
+    for r in rows.chunks(d) {
+        v.extend(r.iter().zip(mean).map(|(x, m)| x - m));
+        v.push(1.0);
+    }
+    Tensor::from_data(TensorData::new(v, [n, d + 1]), device)
 }

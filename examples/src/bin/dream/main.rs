@@ -131,18 +131,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         t.elapsed().as_secs_f64()
     );
     let all = Tensor::cat(vec![Tensor::cat(dreams, 0), x.inner(), dreamt.inner()], 0);
-    let grid = examples::images::grid(all, classes.len(), 0.0, 1.0).map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 4,
-        grid.height() * 4,
-        image::imageops::FilterType::Nearest,
-    );
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    zoo_plot::png::save(&big, &args.out).map_err(Failure::run)?;
+    examples::images::save_grid(all, classes.len(), 4, &args.out).map_err(Failure::run)?;
     println!(
         "wrote {} (class visualisations; test images; after DeepDream)",
         args.out.display()

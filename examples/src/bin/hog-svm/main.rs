@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use examples::Failure;
 use examples::trained;
@@ -64,28 +63,6 @@ struct Args {
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
-}
-
-/// `rows [n, d]` less the training mean `mean`, with a 1 appended.
-fn design(rows: &[f32], d: usize, mean: &[f32], device: &Device) -> Tensor<2> {
-    let n = rows.len() / d;
-    let mut v = Vec::with_capacity(n * (d + 1));
-    for r in rows.chunks(d) {
-        v.extend(r.iter().zip(mean).map(|(x, m)| x - m));
-        v.push(1.0);
-    }
-    Tensor::from_data(TensorData::new(v, [n, d + 1]), device)
-}
-
-fn mean(rows: &[f32], d: usize) -> Vec<f32> {
-    let n = (rows.len() / d).max(1) as f32;
-    let mut m = vec![0.0f32; d];
-    for r in rows.chunks(d) {
-        for (a, &v) in m.iter_mut().zip(r) {
-            *a += v / n;
-        }
-    }
-    m
 }
 
 fn pixels(set: &ImageDataset, n: usize) -> Vec<f32> {
@@ -157,10 +134,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         ("pixels", &train_px, &test_px, h * w),
         ("HOG", &train_hog, &test_hog, d),
     ] {
-        let mu = mean(train_rows, dim);
+        let mu = examples::trained::column_mean(train_rows, dim);
         let (x, tx) = (
-            design(train_rows, dim, &mu, &ad),
-            design(test_rows, dim, &mu, &device),
+            examples::trained::centred_with_bias(train_rows, &mu, &ad),
+            examples::trained::centred_with_bias(test_rows, &mu, &device),
         );
         let config = TrainConfig {
             learning_rate: args.lr,

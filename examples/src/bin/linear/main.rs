@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 use clap::Parser;
 use examples::Failure;
 use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
@@ -67,18 +67,6 @@ fn rows(set: &ImageDataset, n: usize) -> (Vec<f32>, Vec<usize>) {
     (px, (0..n).map(|i| set.label(i)).collect())
 }
 
-/// `[n, d + 1]`: the rows less `mean`, then a 1 (the bias trick).
-fn design(px: &[f32], mean: &[f32], device: &Device) -> Tensor<2> {
-    let d = mean.len();
-    let n = px.len() / d;
-    let mut v = Vec::with_capacity(n * (d + 1));
-    for r in px.chunks(d) {
-        v.extend(r.iter().zip(mean).map(|(x, m)| x - m));
-        v.push(1.0);
-    }
-    Tensor::from_data(TensorData::new(v, [n, d + 1]), device)
-}
-
 fn main() -> ExitCode {
     examples::exit(run(&Args::parse()))
 }
@@ -107,16 +95,11 @@ fn run(args: &Args) -> Result<(), Failure> {
     let [_, h, w] = train_set.shape();
     let d = h * w;
     let (px, y) = rows(&train_set, n);
-    let mut mean = vec![0.0f32; d];
-    for r in px.chunks(d) {
-        for (m, &v) in mean.iter_mut().zip(r) {
-            *m += v / n as f32;
-        }
-    }
+    let mean = examples::trained::column_mean(&px, d);
     let ad = device.clone().autodiff();
-    let x = design(&px, &mean, &ad);
+    let x = examples::trained::centred_with_bias(&px, &mean, &ad);
     let (tpx, ty) = rows(&test_set, m);
-    let tx = design(&tpx, &mean, &device);
+    let tx = examples::trained::centred_with_bias(&tpx, &mean, &device);
     println!(
         "linear classifiers on Fashion-MNIST pixels on {backend}: {n} training, {m} test images; {} SGD steps of {}, lr {}, reg {}",
         args.iterations, args.batch_size, args.lr, args.reg
@@ -178,16 +161,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     let png = curves_png(&[panel], 720, 400).map_err(Failure::run)?;
     let path = args.out.join("linear.png");
     zoo_plot::png::write_bytes(&png, &path).map_err(Failure::run)?;
-    let grid =
-        examples::images::grid(Tensor::cat(templates, 0), 10, 0.0, 1.0).map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 3,
-        grid.height() * 3,
-        image::imageops::FilterType::Nearest,
-    );
     let tpath = args.out.join("templates.png");
-    zoo_plot::png::save(&big, &tpath).map_err(Failure::run)?;
+    examples::images::save_grid(Tensor::cat(templates, 0), 10, 3, &tpath).map_err(Failure::run)?;
     println!(
         "wrote {} and {} (classes {})",
         path.display(),

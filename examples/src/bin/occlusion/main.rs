@@ -119,19 +119,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     let maps = Tensor::<1>::from_floats(big.as_slice(), &device).reshape([n, 1, h, w]);
-    let grid =
-        examples::images::grid(Tensor::cat(vec![x, maps], 0), n, 0.0, 1.0).map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 4,
-        grid.height() * 4,
-        image::imageops::FilterType::Nearest,
-    );
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    zoo_plot::png::save(&big, &args.out).map_err(Failure::run)?;
+    examples::images::save_grid(Tensor::cat(vec![x, maps], 0), n, 4, &args.out)
+        .map_err(Failure::run)?;
     println!(
         "wrote {} (images above p(true class) with the square at each place)",
         args.out.display()

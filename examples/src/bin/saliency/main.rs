@@ -78,31 +78,13 @@ fn run(args: &Args) -> Result<(), Failure> {
     let [n, h, w] = maps.dims();
     let maps = trained::per_image_max(maps.inner().reshape([n, 1, h, w]));
     let both = Tensor::cat(vec![x.inner(), maps], 0);
-    let grid = examples::images::grid(both, n, 0.0, 1.0).map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 4,
-        grid.height() * 4,
-        image::imageops::FilterType::Nearest,
-    );
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    zoo_plot::png::save(&big, &args.out).map_err(Failure::run)?;
+    examples::images::save_grid(both, n, 4, &args.out).map_err(Failure::run)?;
     let zoo_models::registry::Model::LeNet(lenet) = frozen.valid() else {
         return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
     };
     let filters = filter_images(lenet.conv1.weight.val()).map_err(Failure::run)?;
-    let grid = examples::images::grid(filters, 6, 0.0, 1.0).map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 12,
-        grid.height() * 12,
-        image::imageops::FilterType::Nearest,
-    );
     let fpath = args.out.with_file_name("filters.png");
-    zoo_plot::png::save(&big, &fpath).map_err(Failure::run)?;
+    examples::images::save_grid(filters, 6, 12, &fpath).map_err(Failure::run)?;
     println!(
         "wrote {} (images above their saliency) and {} (conv1's filters)",
         args.out.display(),

@@ -159,16 +159,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         "nearest training images: {same} of {} share the query's class",
         near.len() * 8
     );
-    let grid = examples::images::grid(burn::tensor::Tensor::cat(tiles, 0), 9, 0.0, 1.0)
-        .map_err(Failure::run)?;
-    let big = image::imageops::resize(
-        &grid,
-        grid.width() * 3,
-        grid.height() * 3,
-        image::imageops::FilterType::Nearest,
-    );
     let npath = args.out.with_file_name("neighbours.png");
-    zoo_plot::png::save(&big, &npath).map_err(Failure::run)?;
+    examples::images::save_grid(burn::tensor::Tensor::cat(tiles, 0), 9, 3, &npath)
+        .map_err(Failure::run)?;
     println!("wrote {} and {}", args.out.display(), npath.display());
     Ok(())
 }
