@@ -75,6 +75,32 @@ fn bad_classic_flags_are_refused_naming_the_flag() {
             &["--train", "20", "--ks", "50"][..],
             "holds k",
         ),
+        (env!("CARGO_BIN_EXE_linear"), &["--reg", "NaN"][..], "--reg"),
+        (
+            env!("CARGO_BIN_EXE_edges"),
+            &["/nonexistent.jpg"][..],
+            "/nonexistent.jpg",
+        ),
+        (
+            env!("CARGO_BIN_EXE_edges"),
+            &["--cell", "0"][..],
+            "--cell 0",
+        ),
+        (
+            env!("CARGO_BIN_EXE_tsne"),
+            &["--images", "1", "--pixels"][..],
+            "--images 1",
+        ),
+        (
+            env!("CARGO_BIN_EXE_dream"),
+            &["--iterations", "0"][..],
+            "--iterations 0",
+        ),
+        (
+            env!("CARGO_BIN_EXE_hog-svm"),
+            &["--cell", "30"][..],
+            "fewer than one block",
+        ),
     ] {
         let o = Command::new(bin).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);

@@ -73,6 +73,9 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.lr, args.l2
         )));
     }
+    if args.iterations == 0 {
+        return Err(Failure::Usage("--iterations 0: expected at least 1".into()));
+    }
     let (backend, device) = examples::device(args.device.as_deref())?;
     let ad = device.clone().autodiff();
     ad.seed(args.seed);

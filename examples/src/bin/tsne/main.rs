@@ -68,6 +68,12 @@ fn run(args: &Args) -> Result<(), Failure> {
     let (backend, device) = examples::device(args.device.as_deref())?;
     let set = trained::test_set(args.data_dir.as_deref())?;
     let n = args.images.min(set.len());
+    if n < 10 {
+        return Err(Failure::Usage(format!(
+            "--images {}: {n} images; expected at least 10 (a 5-fold 5-NN score and t-SNE)",
+            args.images
+        )));
+    }
     let (x, y) = trained::images(&set, &(0..n).collect::<Vec<_>>(), &device);
     let lenet = if args.pixels {
         None
