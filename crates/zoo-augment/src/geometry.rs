@@ -33,13 +33,7 @@ pub fn rotate(
     interpolation: Interpolation,
     fill: Option<&[f64]>,
 ) -> Result<Tensor<4>, AugmentError> {
-    let [n, c, h, w] = image.dims();
-    if n == 0 || c == 0 || h == 0 || w == 0 {
-        return Err(AugmentError::new(
-            "rotate",
-            format!("an empty batch {:?}", image.dims()),
-        ));
-    }
+    let n = image.dims()[0];
     if !(angles.len() == 1 || angles.len() == n) || angles.iter().any(|a| !a.is_finite()) {
         return Err(AugmentError::new(
             "rotate",
@@ -49,29 +43,162 @@ pub fn rotate(
             ),
         ));
     }
+    // F.rotate is F.affine by the opposite angle.
+    let matrices: Vec<[f64; 6]> = angles
+        .iter()
+        .map(|a| inverse_affine_matrix([0.0, 0.0], -a, [0.0, 0.0], 1.0, [0.0, 0.0]))
+        .collect();
+    warp("rotate", image, &matrices, interpolation, fill)
+}
+
+/// One affine transform of [`affine`], torchvision's `F.affine` arguments:
+/// a clockwise `angle` in degrees, a `translate` of `[tx, ty]` pixels, a
+/// `scale` and a `shear` of `[sx, sy]` degrees, about the image centre.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Affine {
+    /// Rotation, degrees, clockwise (as `F.affine`; `F.rotate` turns the other way).
+    pub angle: f64,
+    /// Translation `[tx, ty]` in pixels.
+    pub translate: [f64; 2],
+    /// Scale factor (> 0).
+    pub scale: f64,
+    /// Shear `[x, y]` in degrees.
+    pub shear: [f64; 2],
+    /// The fixed point in pixel coordinates (`[x, y]`; `None`: the image
+    /// centre). AutoAugment's shears turn about the top-left corner `[0, 0]`.
+    pub center: Option<[f64; 2]>,
+}
+
+impl Default for Affine {
+    fn default() -> Self {
+        Self {
+            angle: 0.0,
+            translate: [0.0, 0.0],
+            scale: 1.0,
+            shear: [0.0, 0.0],
+            center: None,
+        }
+    }
+}
+
+/// torchvision's `_get_inverse_affine_matrix`: the `[a, b, c, d, e, f]`
+/// mapping output coordinates (centred on the image) to input ones,
+/// `x_in = a x + b y + c`, `y_in = d x + e y + f`, for a transform about
+/// `center` (in the same centred coordinates; `[0, 0]` is the image centre).
+pub fn inverse_affine_matrix(
+    center: [f64; 2],
+    angle: f64,
+    translate: [f64; 2],
+    scale: f64,
+    shear: [f64; 2],
+) -> [f64; 6] {
+    let rot = angle.to_radians();
+    let (sx, sy) = (shear[0].to_radians(), shear[1].to_radians());
+    let [tx, ty] = translate;
+    let a = (rot - sy).cos() / sy.cos();
+    let b = -(rot - sy).cos() * sx.tan() / sy.cos() - rot.sin();
+    let c = (rot - sy).sin() / sy.cos();
+    let d = -(rot - sy).sin() * sx.tan() / sy.cos() + rot.cos();
+    let [cx, cy] = center;
+    let mut m = [d, -b, 0.0, -c, a, 0.0].map(|x| x / scale);
+    m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty);
+    m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty);
+    m[2] += cx;
+    m[5] += cy;
+    m
+}
+
+/// `F.affine(image, angle, translate, scale, shear, interpolation, fill)`
+/// with torchvision v2's semantics (about the centre, output the input's
+/// size; one transform for the batch or one per sample). `fill` as for
+/// [`rotate`] (see the module docs).
+pub fn affine(
+    image: Tensor<4>,
+    transforms: &[Affine],
+    interpolation: Interpolation,
+    fill: Option<&[f64]>,
+) -> Result<Tensor<4>, AugmentError> {
+    let [_, _, h, w] = image.dims();
+    let mut matrices = Vec::with_capacity(transforms.len());
+    for t in transforms {
+        let finite = [
+            t.angle,
+            t.scale,
+            t.translate[0],
+            t.translate[1],
+            t.shear[0],
+            t.shear[1],
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        if !finite || t.scale <= 0.0 {
+            return Err(AugmentError::new(
+                "affine",
+                format!("{t:?}, expected finite values and a positive scale"),
+            ));
+        }
+        let center = t.center.map_or([0.0, 0.0], |[x, y]| {
+            [x - 0.5 * w as f64, y - 0.5 * h as f64]
+        });
+        let m = inverse_affine_matrix(center, t.angle, t.translate, t.scale, t.shear);
+        if m.iter().any(|v| !v.is_finite()) {
+            return Err(AugmentError::new(
+                "affine",
+                format!(
+                    "shear {:?} degrees makes the transform singular (a shear of +-90)",
+                    t.shear
+                ),
+            ));
+        }
+        matrices.push(m);
+    }
+    warp("affine", image, &matrices, interpolation, fill)
+}
+
+/// Samples `image` at the inverse affine `matrices` (one, or one per
+/// sample), as torchvision's `_affine_grid` and `_apply_grid_transform`.
+fn warp(
+    op: &'static str,
+    image: Tensor<4>,
+    matrices: &[[f64; 6]],
+    interpolation: Interpolation,
+    fill: Option<&[f64]>,
+) -> Result<Tensor<4>, AugmentError> {
+    let [n, c, h, w] = image.dims();
+    if n == 0 || c == 0 || h == 0 || w == 0 {
+        return Err(AugmentError::new(
+            op,
+            format!("an empty batch {:?}", image.dims()),
+        ));
+    }
+    if !(matrices.len() == 1 || matrices.len() == n) {
+        return Err(AugmentError::new(
+            op,
+            format!(
+                "{} transforms for {n} images, expected one or one per image",
+                matrices.len()
+            ),
+        ));
+    }
     if let Some(v) = fill
         && !(v.len() == 1 || v.len() == c)
     {
         return Err(AugmentError::new(
-            "rotate",
+            op,
             format!("fill {v:?} for {c} channels, expected one value or one per channel"),
         ));
     }
     let device = image.device();
-    let m = angles.len();
+    let m = matrices.len();
     // torchvision's float32 path, so that nearest picks the same pixel at
-    // exact ties: theta = [cos, -sin, 0; sin, cos, 0] in f32, divided by
-    // (W/2, H/2); grid = x' a + y' b (+ 0); source index (g + 1) W/2 - 1/2.
+    // exact ties: theta in f32, divided by (W/2, H/2); grid = x' a + y' b + c;
+    // source index (g + 1) W/2 - 1/2.
     let (hw, hh) = (0.5 * w as f32, 0.5 * h as f32);
-    let mut coef: Vec<Vec<f32>> = (0..4).map(|_| Vec::with_capacity(m)).collect();
-    for a in angles {
-        let t = a.to_radians();
-        let (cos, sin) = (t.cos() as f32, t.sin() as f32);
-        for (k, v) in [cos / hw, -sin / hw, sin / hh, cos / hh]
-            .into_iter()
-            .enumerate()
-        {
-            coef[k].push(v);
+    let mut coef: Vec<Vec<f32>> = (0..6).map(|_| Vec::with_capacity(m)).collect();
+    for mat in matrices {
+        for k in 0..6 {
+            let half = if k < 3 { hw } else { hh };
+            coef[k].push(mat[k] as f32 / half);
         }
     }
     let coef: Vec<Tensor<3>> = coef
@@ -86,8 +213,8 @@ pub fn rotate(
         .float()
         .sub_scalar((h as f64 - 1.0) / 2.0)
         .reshape([1, h, 1]);
-    let gx = coef[0].clone() * xs.clone() + coef[1].clone() * ys.clone();
-    let gy = coef[2].clone() * xs + coef[3].clone() * ys;
+    let gx = coef[0].clone() * xs.clone() + coef[1].clone() * ys.clone() + coef[2].clone();
+    let gy = coef[3].clone() * xs + coef[4].clone() * ys + coef[5].clone();
     // Source coordinates in pixel indices, [m, h, w].
     let sx = gx.add_scalar(1.0).mul_scalar(hw).sub_scalar(0.5);
     let sy = gy.add_scalar(1.0).mul_scalar(hh).sub_scalar(0.5);

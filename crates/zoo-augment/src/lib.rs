@@ -14,7 +14,12 @@
 //! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomCrop, RandomResizedCrop (and the course's preset), ColorJitter, RandomErasing, RandomRotation, GaussianBlur, GaussianNoise, Normalize, Compose and the presets.
 //! - [`joint`]: images and their label maps together (segmentation): the
 //!   same flip, bilinear for images and nearest for labels.
-//! - [`geometry`]: rotation of images and boxes (`F.rotate`'s interpolation and fill semantics).
+//! - [`geometry`]: rotation of images and boxes and affine transforms
+//!   (`F.rotate`'s and `F.affine`'s interpolation and fill semantics).
+//! - [`photometric`]: posterize, solarize, autocontrast, equalize,
+//!   sharpness, invert, gamma (the ops of AutoAugment and its kin).
+//! - [`policies`]: AutoAugment (ImageNet, CIFAR-10, SVHN), RandAugment and
+//!   TrivialAugmentWide with torchvision's op sets and magnitudes.
 //! - [`stage`]: a transform as a stage after any burn `Batcher`.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
@@ -35,6 +40,8 @@ pub mod functional;
 pub mod geometry;
 pub mod joint;
 pub mod mix;
+pub mod photometric;
+pub mod policies;
 pub mod resize;
 pub mod smote;
 pub mod stage;

@@ -588,7 +588,17 @@ impl Compose {
 }
 
 /// The names [`Compose::preset`] knows.
-pub const PRESETS: [&str; 4] = ["none", "flip", "crop", "course"];
+pub const PRESETS: [&str; 9] = [
+    "none",
+    "flip",
+    "crop",
+    "course",
+    "auto",
+    "auto-cifar10",
+    "auto-svhn",
+    "rand",
+    "trivial",
+];
 
 impl Compose {
     /// A training pipeline by name, for images of `size [h, w]` in `[0, 1]`
@@ -601,7 +611,12 @@ impl Compose {
     ///   paper's CIFAR recipe);
     /// - `course`: the flip, the course's RandomResizedCrop (10-100% of the
     ///   area, aspect 0.5-2) back to `size`, and its ColorJitter (brightness
-    ///   0.5, saturation 0.5, hue 0.5; grey images get the brightness only).
+    ///   0.5, saturation 0.5, hue 0.5; grey images get the brightness only);
+    /// - `auto`, `auto-cifar10`, `auto-svhn`: the flip, then AutoAugment
+    ///   with the ImageNet (torchvision's default), CIFAR-10 or SVHN policy;
+    /// - `rand`: the flip, then RandAugment (2 ops at magnitude 9 of 31);
+    /// - `trivial`: the flip, then TrivialAugmentWide (torchvision's
+    ///   classification recipe).
     ///
     /// (The ImageNet recipe, with its normalisation, is [`Compose::imagenet_train`].)
     pub fn preset(name: &str, size: [usize; 2]) -> Result<Self, AugmentError> {
@@ -628,6 +643,20 @@ impl Compose {
                     saturation: 0.5,
                     hue: 0.5,
                 }),
+            ]),
+            "auto" | "auto-cifar10" | "auto-svhn" => {
+                use crate::policies::{AutoAugment, AutoAugmentPolicy};
+                let policy =
+                    AutoAugmentPolicy::from_name(name.strip_prefix("auto-").unwrap_or("imagenet"))?;
+                Self::new(vec![flip(), Box::new(AutoAugment::new(policy))])
+            }
+            "rand" => Self::new(vec![
+                flip(),
+                Box::new(crate::policies::RandAugment::default()),
+            ]),
+            "trivial" => Self::new(vec![
+                flip(),
+                Box::new(crate::policies::TrivialAugmentWide::default()),
             ]),
             other => {
                 return Err(AugmentError::new(

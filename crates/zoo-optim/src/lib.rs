@@ -32,11 +32,16 @@
 //! AdaDelta, which burn lacks, is here too; [`schedule`] has the
 //! `torch.optim.lr_scheduler` schedules in closed form; [`clip`] clips by
 //! one global norm over all gradients as `clip_grad_norm_` does (burn's
-//! `GradientClipping::Norm` clips each tensor by its own norm).
+//! `GradientClipping::Norm` clips each tensor by its own norm); [`groups`]
+//! gives parameter groups (a module path prefix each) their own learning
+//! rate and options, as torch's parameter groups; [`average`] is
+//! `AveragedModel`'s EMA and SWA.
 
+pub mod average;
 pub mod clip;
 pub mod early_stopping;
 pub mod gd;
+pub mod groups;
 pub mod optimizers;
 pub mod schedule;
 

@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 use zoo_augment::functional::{self as f, PadMode};
 use zoo_augment::resize::{self as rs, Interpolation};
 use zoo_augment::smote as sm;
-use zoo_augment::{color, geometry, mix};
+use zoo_augment::{color, geometry, mix, photometric as ph};
 
 use super::{Ctx, Outputs};
 use crate::conformance::case::HostTensor;
@@ -206,11 +206,7 @@ pub fn rotate(ctx: &Ctx) -> Result<Outputs, String> {
     let angle = ctx.f64("angle")?;
     let mode = Interpolation::from_name(ctx.str_or("interpolation", "nearest")?)
         .map_err(|e| e.to_string())?;
-    let fill = match ctx.param("fill") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v) if v.is_array() => Some(ctx.f64_list_or("fill", &[])?),
-        Some(_) => Some(vec![ctx.f64("fill")?]),
-    };
+    let fill = fill(ctx)?;
     let (x, single) = batch(ctx, "image")?;
     let [_, _, h, w] = x.dims();
     let image = geometry::rotate(x, &[angle], mode, fill.as_deref()).map_err(|e| e.to_string())?;
@@ -220,6 +216,74 @@ pub fn rotate(ctx: &Ctx) -> Result<Outputs, String> {
         out = out.float("boxes", DynTensor::new(boxes));
     }
     Ok(out)
+}
+
+/// The `fill` param: absent or `null` (zeros outside), one number, or one per channel.
+fn fill(ctx: &Ctx) -> Result<Option<Vec<f64>>, String> {
+    Ok(match ctx.param("fill") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) if v.is_array() => Some(ctx.f64_list_or("fill", &[])?),
+        Some(_) => Some(vec![ctx.f64("fill")?]),
+    })
+}
+
+fn pair_or(ctx: &Ctx, name: &str, default: [f64; 2]) -> Result<[f64; 2], String> {
+    let v = ctx.f64_list_or(name, &default)?;
+    match v[..] {
+        [a, b] => Ok([a, b]),
+        [a] => Ok([a, 0.0]),
+        _ => Err(format!("params.{name} {v:?}, expected two numbers")),
+    }
+}
+
+pub fn affine(ctx: &Ctx) -> Result<Outputs, String> {
+    let t = geometry::Affine {
+        angle: ctx.f64_or("angle", 0.0)?,
+        translate: pair_or(ctx, "translate", [0.0, 0.0])?,
+        scale: ctx.f64_or("scale", 1.0)?,
+        shear: pair_or(ctx, "shear", [0.0, 0.0])?,
+        center: match ctx.param("center") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) => Some(pair_or(ctx, "center", [0.0, 0.0])?),
+        },
+    };
+    let mode = Interpolation::from_name(ctx.str_or("interpolation", "nearest")?)
+        .map_err(|e| e.to_string())?;
+    let fill = fill(ctx)?;
+    image_op(ctx, |x| geometry::affine(x, &[t], mode, fill.as_deref()))
+}
+
+pub fn posterize(ctx: &Ctx) -> Result<Outputs, String> {
+    let bits = ctx.usize_or("bits", 8)?;
+    let bits = u32::try_from(bits).map_err(|_| format!("params.bits {bits}, expected 0 to 8"))?;
+    image_op(ctx, |x| ph::posterize(x, bits))
+}
+
+pub fn solarize(ctx: &Ctx) -> Result<Outputs, String> {
+    let threshold = ctx.f64("threshold")?;
+    image_op(ctx, |x| ph::solarize(x, threshold))
+}
+
+pub fn autocontrast(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, ph::autocontrast)
+}
+
+pub fn equalize(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, ph::equalize)
+}
+
+pub fn adjust_sharpness(ctx: &Ctx) -> Result<Outputs, String> {
+    let factor = ctx.f64("factor")?;
+    image_op(ctx, |x| ph::adjust_sharpness(x, factor))
+}
+
+pub fn invert(ctx: &Ctx) -> Result<Outputs, String> {
+    image_op(ctx, |x| Ok(ph::invert(x)))
+}
+
+pub fn adjust_gamma(ctx: &Ctx) -> Result<Outputs, String> {
+    let (gamma, gain) = (ctx.f64("gamma")?, ctx.f64_or("gain", 1.0)?);
+    image_op(ctx, |x| ph::adjust_gamma(x, gamma, gain))
 }
 
 pub fn gaussian_noise(ctx: &Ctx) -> Result<Outputs, String> {
