@@ -25,7 +25,8 @@ use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
 use zoo_models::registry::{self, Model, ModelArgs};
 use zoo_models::weights::StateDict;
 use zoo_optim::SgdConfig;
-use zoo_train::{TrainConfig, fit};
+use zoo_optim::groups::{AnyOptimizer, GroupOptions, ParamGroupSpec, grouped_optimizer};
+use zoo_train::{TrainConfig, fit_with_aux};
 
 /// The course's setting for one family: the defaults of its example.
 pub struct Course {
@@ -92,10 +93,156 @@ pub struct Flags {
     #[arg(long)]
     pub resume: bool,
     /// Augment the training batches with a preset: none, flip, crop
-    /// (pad 4 + random crop + flip) or course (flip, the course's
-    /// RandomResizedCrop and ColorJitter).
+    /// (pad 4 + random crop + flip), course (flip, the course's
+    /// RandomResizedCrop and ColorJitter), auto / auto-cifar10 / auto-svhn
+    /// (AutoAugment), rand (RandAugment) or trivial (TrivialAugmentWide).
     #[arg(long, default_value = "none")]
     pub augment: String,
+    /// Fine-tuning (d2l 14.2): the classifier trains at this multiple of
+    /// --lr (the course's 10), the trunk at --lr.
+    #[arg(long)]
+    pub head_lr_mult: Option<f64>,
+    /// Train GoogLeNet / Inception v3 with their auxiliary classifiers
+    /// (torchvision's weights in the loss: 0.3 each, 0.4).
+    #[arg(long)]
+    pub aux: bool,
+    /// The training recipes (weight averaging, mixing, label smoothing, ensembles).
+    #[command(flatten)]
+    pub recipes: RecipeFlags,
+}
+
+/// The recipe flags every classification example takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RecipeFlags {
+    /// Keep an exponential moving average of the weights with this decay
+    /// (e.g. 0.999), updated every step; validation and checkpoints hold it.
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// Stochastic weight averaging: the equal average of the weights at the
+    /// end of each epoch from this epoch (from 1) on.
+    #[arg(long, conflicts_with = "ema")]
+    pub swa_start: Option<usize>,
+    /// Mix the training batches: mixup, cutmix (soft-target cross-entropy)
+    /// or pairing (SamplePairing with the paper's schedule scaled to the run).
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// The Beta parameter of mixup / cutmix (default: torchvision's recipe,
+    /// 0.2 for mixup, 1.0 for cutmix).
+    #[arg(long)]
+    pub mix_alpha: Option<f64>,
+    /// Label smoothing of the cross-entropy (0 to <1).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// Instead of training: evaluate these checkpoints (checkpoint
+    /// directories, or run directories whose newest checkpoint is taken)
+    /// one by one and as an ensemble averaging their softmax outputs.
+    #[arg(long, num_args = 1..)]
+    pub ensemble: Vec<PathBuf>,
+}
+
+impl RecipeFlags {
+    /// Sets the recipes on `config` (a run of `epochs` epochs); a bad value
+    /// is a usage error naming its flag.
+    pub fn apply(&self, config: &mut TrainConfig, epochs: usize) -> Result<(), Failure> {
+        use zoo_train::recipes::{Averaging, Mix};
+        let usage = Failure::Usage;
+        config.average = match (self.ema, self.swa_start) {
+            (Some(decay), _) => Some(Averaging::Ema { decay }),
+            (None, Some(start_epoch)) => Some(Averaging::Swa { start_epoch }),
+            (None, None) => None,
+        };
+        if let Some(a) = &config.average {
+            a.validate().map_err(|e| {
+                usage(format!(
+                    "--{}: {e}",
+                    if self.ema.is_some() {
+                        "ema"
+                    } else {
+                        "swa-start"
+                    }
+                ))
+            })?;
+        }
+        config.mix = match &self.mix {
+            None => None,
+            Some(name) => {
+                let alpha = self
+                    .mix_alpha
+                    .unwrap_or(if name == "cutmix" { 1.0 } else { 0.2 });
+                Some(Mix::from_name(name, alpha, epochs).map_err(|e| usage(format!("--mix {e}")))?)
+            }
+        };
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(usage(format!(
+                "--label-smoothing {}: expected a value in [0, 1)",
+                self.label_smoothing
+            )));
+        }
+        config.label_smoothing = self.label_smoothing;
+        Ok(())
+    }
+}
+
+/// The checkpoint directory `path` names: itself when it holds `model.bpk`,
+/// else the newest `checkpoints/epoch-*` under it.
+pub fn checkpoint_dir(path: &std::path::Path) -> Result<PathBuf, String> {
+    if path.join("model.bpk").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("model.bpk").is_file())
+        .collect();
+    found.sort();
+    found.pop().ok_or_else(|| {
+        format!(
+            "{}: no model.bpk there nor under checkpoints/epoch-*: expected a checkpoint or a run directory",
+            path.display()
+        )
+    })
+}
+
+/// `--ensemble`: loads each checkpoint's weights into `like` (the run's
+/// model structure; `average.bpk` when the checkpoint has one), prints each
+/// member's test accuracy and the ensemble's.
+pub fn evaluate_ensemble<M: Module + Clone>(
+    like: &M,
+    dirs: &[PathBuf],
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    test: &ImageDataset,
+    batcher: &ImageBatcher,
+    device: &Device,
+) -> Result<(), Failure> {
+    let mut members = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        let dir = checkpoint_dir(d).map_err(Failure::Usage)?;
+        let file = if dir.join("average.bpk").is_file() {
+            dir.join("average.bpk")
+        } else {
+            dir.join("model.bpk")
+        };
+        let m = like
+            .clone()
+            .valid()
+            .try_load_file(&file)
+            .map_err(|e| Failure::Usage(format!("--ensemble {}: {e}", file.display())))?;
+        members.push((file, m));
+    }
+    let models: Vec<M> = members.iter().map(|(_, m)| m.clone()).collect();
+    let (each, together) =
+        zoo_train::classify::evaluate_ensemble(&models, forward, test, batcher, device);
+    for ((file, _), acc) in members.iter().zip(&each) {
+        println!("member {}: test accuracy {acc:.4}", file.display());
+    }
+    let best = each.iter().cloned().fold(f64::MIN, f64::max);
+    println!(
+        "ensemble of {} (mean of softmax outputs): test accuracy {together:.4} (best member {best:.4})",
+        each.len()
+    );
+    Ok(())
 }
 
 /// The training augmentation `preset` for `side x side` images, `None` for
@@ -317,8 +464,20 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         args.input_size = Some([side, side]);
     }
     if matches!(name.as_str(), "googlenet" | "inception_v3") {
-        // Fine-tuning trains the main head; the auxiliary heads stay out.
-        args.aux_logits = Some(false);
+        // Fine-tuning trains the main head; the auxiliary heads stay out
+        // unless --aux asks for them.
+        args.aux_logits = Some(flags.aux);
+    } else if flags.aux {
+        return Err(usage(format!(
+            "--aux: `{name}` has no auxiliary classifiers (googlenet and inception_v3 have)"
+        )));
+    }
+    if let Some(m) = flags.head_lr_mult
+        && !(m > 0.0 && m.is_finite())
+    {
+        return Err(usage(format!(
+            "--head-lr-mult {m}: expected a finite multiple > 0"
+        )));
     }
 
     let load = |split| FashionMnist::load(flags.data_dir.as_deref(), split);
@@ -384,6 +543,61 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             model.head_prefixes().join(", ")
         );
     }
+    // Grey images into an RGB model: the channel repeated, as torchvision's
+    // `Grayscale(num_output_channels=3)` does, then ImageNet's normalisation.
+    let to_input = move |x: Tensor<4>| {
+        if rgb && x.dims()[1] == 1 {
+            let d = x.device();
+            let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &d).reshape([1, 3, 1, 1]);
+            let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &d).reshape([1, 3, 1, 1]);
+            (x.repeat_dim(1, 3) - mean) / std
+        } else {
+            x
+        }
+    };
+    let forward = move |m: &Model, x: Tensor<4>| m.forward(to_input(x));
+    let aux_forward = move |m: &Model, x: Tensor<4>| m.forward_with_aux(to_input(x));
+    if !flags.recipes.ensemble.is_empty() {
+        return evaluate_ensemble(
+            &model,
+            &flags.recipes.ensemble,
+            &forward,
+            &test_set,
+            &batcher,
+            &device,
+        );
+    }
+    let optim = match flags.head_lr_mult {
+        None => SgdConfig::torch_default().init(),
+        Some(mult) => {
+            let heads: Vec<ParamGroupSpec> = model
+                .head_prefixes()
+                .iter()
+                .map(|p| {
+                    ParamGroupSpec::new(
+                        *p,
+                        GroupOptions {
+                            lr: Some(lr * mult),
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect();
+            let optim = grouped_optimizer(
+                &model,
+                &AnyOptimizer::Sgd(SgdConfig::torch_default()),
+                lr,
+                &heads,
+            )
+            .map_err(|e| usage(format!("--head-lr-mult: {e}")))?;
+            println!(
+                "parameter groups: {} at lr {}, the rest at lr {lr}",
+                model.head_prefixes().join(", "),
+                lr * mult
+            );
+            optim
+        }
+    };
     let out = flags
         .out
         .clone()
@@ -393,7 +607,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         p.as_ref()
             .map_or("none".into(), |p| p.display().to_string())
     };
-    let config = TrainConfig {
+    let mut config = TrainConfig {
         seed: flags.seed,
         augment,
         out_dir: Some(out.clone()),
@@ -407,26 +621,17 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             ("weights".into(), show(&flags.weights)),
             ("freeze_features".into(), flags.freeze_features.to_string()),
             ("augment_preset".into(), flags.augment.clone()),
+            ("head_lr_mult".into(), format!("{:?}", flags.head_lr_mult)),
+            ("aux".into(), flags.aux.to_string()),
         ],
         ..TrainConfig::new(epochs, batch_size, lr)
     };
-    // Grey images into an RGB model: the channel repeated, as torchvision's
-    // `Grayscale(num_output_channels=3)` does, then ImageNet's normalisation.
-    let forward = move |m: &Model, x: Tensor<4>| {
-        let x = if rgb && x.dims()[1] == 1 {
-            let d = x.device();
-            let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &d).reshape([1, 3, 1, 1]);
-            let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &d).reshape([1, 3, 1, 1]);
-            (x.repeat_dim(1, 3) - mean) / std
-        } else {
-            x
-        };
-        m.forward(x)
-    };
-    let outcome = fit(
+    flags.recipes.apply(&mut config, epochs)?;
+    let outcome = fit_with_aux(
         model,
-        SgdConfig::torch_default().init(),
+        optim,
         &forward,
+        flags.aux.then_some(&aux_forward as _),
         Arc::new(train_set),
         &test_set,
         &batcher,
@@ -440,6 +645,12 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             last.epoch,
             last.get("valid_acc")
         );
+        if last.metrics.contains_key("valid_raw_acc") {
+            println!(
+                "(the averaged weights; the raw weights: test accuracy {:.3})",
+                last.get("valid_raw_acc")
+            );
+        }
     }
     let per_sec = inference_rate(
         &outcome.model.valid(),

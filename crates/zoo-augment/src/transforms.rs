@@ -473,6 +473,109 @@ impl Transform for RandomRotation {
     }
 }
 
+/// `v2.RandomAffine(degrees, translate, scale, shear)`: per sample, an
+/// angle uniform in `degrees`, a shift of `round(uniform(-t W, t W))`
+/// pixels (and the same for y), a scale uniform in `scale` and x (and y)
+/// shears uniform in `shear`, applied about the centre with
+/// [`crate::geometry::affine`] (nearest and fill 0 by default, as v2).
+#[derive(Clone, Debug)]
+pub struct RandomAffine {
+    /// `[min, max]` degrees (clockwise, as `F.affine`).
+    pub degrees: [f64; 2],
+    /// Maximum shift as a fraction of the width and height (`None`: none).
+    pub translate: Option<[f64; 2]>,
+    /// `[min, max]` scale (`None`: 1).
+    pub scale: Option<[f64; 2]>,
+    /// `[x_min, x_max]` or `[x_min, x_max, y_min, y_max]` shear degrees.
+    pub shear: Vec<f64>,
+    /// Nearest (default) or bilinear.
+    pub interpolation: Interpolation,
+    /// The fill (v2's default 0).
+    pub fill: Option<Vec<f64>>,
+}
+
+impl RandomAffine {
+    /// `v2.RandomAffine(degrees)`: angles in `[-degrees, degrees]`, nothing else.
+    pub fn new(degrees: f64) -> Self {
+        Self {
+            degrees: [-degrees, degrees],
+            translate: None,
+            scale: None,
+            shear: Vec::new(),
+            interpolation: Interpolation::Nearest,
+            fill: Some(vec![0.0]),
+        }
+    }
+
+    /// The transforms drawn for `n` samples of size `h x w`, in v2's order
+    /// (angle, translation, scale, shear).
+    pub fn params(
+        &self,
+        n: usize,
+        h: usize,
+        w: usize,
+        rng: &mut Rng,
+    ) -> Result<Vec<crate::geometry::Affine>, AugmentError> {
+        let bad = |what: String| Err(AugmentError::new("RandomAffine", what));
+        let ordered = |r: &[f64]| {
+            r.iter().all(|v| v.is_finite()) && r.windows(2).step_by(2).all(|p| p[0] <= p[1])
+        };
+        if !ordered(&self.degrees) {
+            return bad(format!("degrees {:?}, expected [min, max]", self.degrees));
+        }
+        if let Some(t) = self.translate
+            && !t.iter().all(|v| (0.0..=1.0).contains(v))
+        {
+            return bad(format!("translate {t:?}, expected fractions in [0, 1]"));
+        }
+        if let Some(s) = self.scale
+            && !(ordered(&s) && s[0] > 0.0)
+        {
+            return bad(format!("scale {s:?}, expected 0 < min <= max"));
+        }
+        if !(matches!(self.shear.len(), 0 | 2 | 4) && ordered(&self.shear)) {
+            return bad(format!(
+                "shear {:?}, expected [] or [min, max] or [x_min, x_max, y_min, y_max]",
+                self.shear
+            ));
+        }
+        Ok((0..n)
+            .map(|_| {
+                let angle = uniform(rng, self.degrees[0], self.degrees[1]);
+                let translate = self.translate.map_or([0.0, 0.0], |[tx, ty]| {
+                    let (dx, dy) = (tx * w as f64, ty * h as f64);
+                    let x = uniform(rng, -dx, dx).round_ties_even();
+                    let y = uniform(rng, -dy, dy).round_ties_even();
+                    [x, y]
+                });
+                let scale = self.scale.map_or(1.0, |[a, b]| uniform(rng, a, b));
+                let mut shear = [0.0, 0.0];
+                if self.shear.len() >= 2 {
+                    shear[0] = uniform(rng, self.shear[0], self.shear[1]);
+                }
+                if self.shear.len() == 4 {
+                    shear[1] = uniform(rng, self.shear[2], self.shear[3]);
+                }
+                crate::geometry::Affine {
+                    angle,
+                    translate,
+                    scale,
+                    shear,
+                    center: None,
+                }
+            })
+            .collect())
+    }
+}
+
+impl Transform for RandomAffine {
+    fn apply(&self, images: Tensor<4>, rng: &mut Rng) -> Result<Tensor<4>, AugmentError> {
+        let [n, _, h, w] = images.dims();
+        let params = self.params(n, h, w, rng)?;
+        crate::geometry::affine(images, &params, self.interpolation, self.fill.as_deref())
+    }
+}
+
 /// `v2.GaussianBlur(kernel_size, sigma)`: each sample blurred with a sigma
 /// drawn uniformly from `sigma` (the same along x and y), all samples in
 /// one grouped convolution.

@@ -231,3 +231,82 @@ mod tests {
         assert!(err.contains("swishy") && err.contains("relu"), "{err}");
     }
 }
+
+/// `torch.nn.PReLU(num_parameters, init)`: `max(0, x) + weight * min(0, x)`
+/// with a learned slope, one for all channels or one per channel (dim 1).
+/// The field is torch's `weight`, so a torch `state_dict` loads.
+/// (burn's `PRelu` names it `alpha`; the [`Activation`] enum holds the
+/// parameter-free activations only.)
+#[derive(burn::module::Module, Debug)]
+pub struct PRelu {
+    /// The slopes, `[num_parameters]`.
+    pub weight: burn::module::Param<Tensor<1>>,
+}
+
+/// Configuration of [`PRelu`].
+#[derive(burn::config::Config, Debug)]
+pub struct PReluConfig {
+    /// 1 (one slope) or the number of channels.
+    #[config(default = 1)]
+    pub num_parameters: usize,
+    /// The initial slope (torch's default 0.25).
+    #[config(default = 0.25)]
+    pub init: f64,
+}
+
+impl PReluConfig {
+    /// The layer on `device`.
+    pub fn init(&self, device: &burn::tensor::Device) -> PRelu {
+        PRelu {
+            weight: burn::module::Param::from_tensor(Tensor::full(
+                [self.num_parameters.max(1)],
+                self.init,
+                device,
+            )),
+        }
+    }
+}
+
+impl PRelu {
+    /// `x [N, C, ...]` (or `[N]`) with the slopes applied along dim 1.
+    ///
+    /// # Panics
+    /// When the layer has several slopes and `x` has another number of channels.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let w = self.weight.val();
+        let k = w.dims()[0];
+        if k > 1 {
+            let c = if D >= 2 { x.dims()[1] } else { 1 };
+            assert_eq!(c, k, "PReLU with {k} slopes on an input with {c} channels");
+        }
+        act::prelu(x, w)
+    }
+}
+
+#[cfg(test)]
+mod prelu_tests {
+    use super::*;
+
+    #[test]
+    fn prelu_matches_torch_by_hand_and_learns_its_slope() {
+        // torch.nn.PReLU(2) with weight [0.25, 0.5] on [[-2, 4], [-1, -3]]
+        // ([N=2, C=2]): [[-0.5, 4], [-0.25, -1.5]].
+        let device = zoo_device::from_name("flex").unwrap().autodiff();
+        let mut layer = PReluConfig::new().with_num_parameters(2).init(&device);
+        layer.weight = burn::module::Param::from_tensor(Tensor::from_floats([0.25, 0.5], &device));
+        let x = Tensor::<2>::from_floats([[-2.0, 4.0], [-1.0, -3.0]], &device);
+        let y = layer.forward(x);
+        let v: Vec<f32> = y.clone().into_data().try_into_vec_as().unwrap();
+        assert_eq!(v, [-0.5, 4.0, -0.25, -1.5]);
+        // d sum(y) / d weight_c = sum of the channel's negative inputs: [-3, -3].
+        let grads = y.sum().backward();
+        let g: Vec<f32> = layer
+            .weight
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
+        assert_eq!(g, [-3.0, -3.0]);
+    }
+}

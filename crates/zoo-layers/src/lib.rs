@@ -20,6 +20,8 @@
 //! - [`recurrent`]: RNN (tanh, ReLU), GRU and LSTM with torch's semantics
 //!   and parameter layout: multi-layer, bidirectional, `batch_first`,
 //!   dropout between layers, states in and out, single-step cells.
+//! - [`activation::PRelu`]: the learned-slope ReLU with torch's `weight` key;
+//!   [`stochastic_depth`]: torchvision's stochastic depth for residual branches.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -43,4 +45,5 @@ pub mod norm;
 pub mod params;
 pub mod pool;
 pub mod recurrent;
+pub mod stochastic_depth;
 pub mod trace;

@@ -446,6 +446,11 @@ impl Classifier for GoogLeNet {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         GoogLeNet::forward(self, x)
     }
+    fn logits_with_aux(&self, x: Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>) {
+        let (x, aux) = self.features_with_aux(x);
+        let logits = trace::linear(&self.fc, self.dropout.forward(global_avg(x)));
+        (logits, aux.into_iter().map(|a| (0.3, a)).collect())
+    }
     fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         Some(GoogLeNet::features(self, x))
     }

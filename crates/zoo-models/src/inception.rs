@@ -541,6 +541,10 @@ impl Classifier for InceptionV3 {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         InceptionV3::forward(self, x)
     }
+    fn logits_with_aux(&self, x: Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>) {
+        let (x, aux) = self.features_with_aux(x);
+        (self.head(x), aux.into_iter().map(|a| (0.4, a)).collect())
+    }
     fn trunk(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         Some(InceptionV3::features(self, x))
     }

@@ -2,6 +2,14 @@
 //! smoothing) on a model's logits, one optimizer, accuracy and the
 //! validation's loss, accuracy and macro F1; and [`fit`], the loop of the
 //! classification examples.
+//!
+//! The recipes of [`crate::recipes`] apply here: auxiliary classifiers
+//! (`loss + sum of weight * aux loss`, [`fit_with_aux`]), MixUp / CutMix
+//! with soft-target cross-entropy and SamplePairing (the hard labels still
+//! count the training accuracy), and EMA / SWA weight averaging: validation
+//! then measures the averaged weights (`valid_acc`, ...) beside the raw ones
+//! (`valid_raw_acc`), and checkpoints hold the average (`average.bpk`,
+//! `average.json`) so a resumed run continues it exactly.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,13 +18,21 @@ use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
+use zoo_augment::Rng;
+use zoo_augment::mix::{CutMix, MixUp, SamplePairing};
 use zoo_augment::stage::Augmented;
 use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
 use zoo_losses::{CeTarget, Reduction};
+use zoo_optim::average::WeightAverage;
 
 use crate::metrics::ConfusionMatrix;
+use crate::recipes::{Averaging, Mix};
 use crate::task::{Step, Task};
 use crate::trainer::{EpochRecord, TrainConfig, TrainError, train, weights_finite};
+
+/// A training forward with auxiliary classifiers: the logits and each
+/// auxiliary head's `(loss weight, logits)`.
+pub type AuxForward<'a, M> = &'a dyn Fn(&M, Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>);
 
 /// A classifier `M` trained with cross-entropy on an [`ImageDataset`].
 pub struct Classification<'a, M> {
@@ -24,6 +40,12 @@ pub struct Classification<'a, M> {
     model: Option<M>,
     optim: ModuleOptimizer,
     forward: &'a dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    aux: Option<AuxForward<'a, M>>,
+    average: Option<WeightAverage<M>>,
+    /// The epoch being trained (from 1) and the draws of the batch mixing.
+    /// (Set by `train_loader`, which takes `&self`.)
+    epoch: std::cell::Cell<usize>,
+    mix_rng: std::cell::RefCell<Rng>,
     train: Arc<ImageDataset>,
     valid: &'a ImageDataset,
     batcher: ImageBatcher,
@@ -56,12 +78,28 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
                 valid.len()
             )));
         }
+        if matches!(config.mix, Some(Mix::Pairing(_))) && config.batch_size.min(n) < 2 {
+            return Err(TrainError::Config(format!(
+                "SamplePairing pairs images within a batch: batch size {}, expected at least 2",
+                config.batch_size.min(n)
+            )));
+        }
+        let average = match &config.average {
+            None => None,
+            Some(a) => {
+                Some(WeightAverage::new(a.kind()).map_err(|e| TrainError::Config(e.to_string()))?)
+            }
+        };
         let device = device.clone().autodiff();
         let plain = device.clone().inner();
         Ok(Self {
             model: Some(model),
             optim,
             forward,
+            aux: None,
+            average,
+            epoch: std::cell::Cell::new(0),
+            mix_rng: std::cell::RefCell::new(Rng::new(config.seed)),
             train,
             valid,
             batcher: batcher.clone(),
@@ -71,9 +109,63 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
         })
     }
 
+    /// Trains with auxiliary classifiers: `aux` replaces the forward in
+    /// training steps (validation uses the plain forward).
+    pub fn with_aux(mut self, aux: AuxForward<'a, M>) -> Self {
+        self.aux = Some(aux);
+        self
+    }
+
     /// The model and the optimizer.
     pub fn into_parts(self) -> (M, ModuleOptimizer) {
         (self.model.expect("between steps"), self.optim)
+    }
+
+    /// The averaged model, when averaging and after its first update.
+    pub fn averaged(&self) -> Option<&M> {
+        self.average.as_ref().and_then(|a| a.averaged())
+    }
+
+    /// The batch's images and cross-entropy target after the mixing recipe.
+    fn mixed(&mut self, batch: &ImageBatch) -> (Tensor<4>, CeTarget) {
+        let classes = self.valid.classes().len();
+        let images = batch.images.clone();
+        let labels = batch.targets.clone();
+        let mut rng = self.mix_rng.borrow_mut();
+        let rng = &mut *rng;
+        // The configuration was checked (alpha > 0, pairs of at least 2).
+        let soft = |r: Result<(Tensor<4>, Tensor<2>), _>| {
+            let (x, y) = r.expect("a checked mix on a batch of the task's classes");
+            (x, CeTarget::Probs(y))
+        };
+        match &self.config.mix {
+            None => (images, CeTarget::Classes(labels)),
+            Some(Mix::MixUp { alpha }) => soft(
+                MixUp {
+                    alpha: *alpha,
+                    num_classes: classes,
+                }
+                .apply(images, labels, rng),
+            ),
+            Some(Mix::CutMix { alpha }) => soft(
+                CutMix {
+                    alpha: *alpha,
+                    num_classes: classes,
+                }
+                .apply(images, labels, rng),
+            ),
+            Some(Mix::Pairing(schedule)) => {
+                if images.dims()[0] < 2 {
+                    return (images, CeTarget::Classes(labels));
+                }
+                let (x, y) = SamplePairing {
+                    schedule: schedule.clone(),
+                }
+                .apply(images, labels, self.epoch.get().saturating_sub(1), rng)
+                .expect("a batch of at least two images");
+                (x, CeTarget::Classes(y))
+            }
+        }
     }
 
     fn model(&self) -> &M {
@@ -98,8 +190,10 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
 impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     type Batch = ImageBatch;
 
-    fn train_loader(&self, _epoch: usize, seed: u64) -> Arc<dyn DataLoader<ImageBatch>> {
+    fn train_loader(&self, epoch: usize, seed: u64) -> Arc<dyn DataLoader<ImageBatch>> {
         self.device.seed(seed);
+        self.epoch.set(epoch);
+        *self.mix_rng.borrow_mut() = Rng::new(seed ^ 0x6d69_785f_6261_7463);
         let builder = match &self.config.augment {
             Some(t) => DataLoaderBuilder::<_, ImageBatch>::new(Augmented::new(
                 self.batcher.clone(),
@@ -121,18 +215,29 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
 
     fn step(&mut self, batch: ImageBatch, lr: f64) -> Step {
         let count = batch.targets.dims()[0];
+        let (images, target) = self.mixed(&batch);
         let model = self.model.take().expect("between steps");
-        let logits = (self.forward)(&model, batch.images);
-        let loss = zoo_losses::cross_entropy(
-            logits.clone(),
-            CeTarget::Classes(batch.targets.clone()),
-            self.config.label_smoothing,
-            Reduction::Mean,
-        );
+        let (logits, aux) = match self.aux {
+            Some(f) => f(&model, images),
+            None => ((self.forward)(&model, images), Vec::new()),
+        };
+        let smoothing = self.config.label_smoothing;
+        let ce = |logits: Tensor<2>| {
+            zoo_losses::cross_entropy(logits, target.clone(), smoothing, Reduction::Mean)
+        };
+        let mut loss = ce(logits.clone());
+        for (weight, aux_logits) in aux {
+            loss = loss + ce(aux_logits).mul_scalar(weight);
+        }
         let right = correct(logits.detach(), batch.targets).inner().float();
         let loss_sum = loss.clone().detach().inner().mul_scalar(count as f64);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(lr, model, grads));
+        let model = self.optim.step(lr, model, grads);
+        if let (Some(avg), Some(Averaging::Ema { .. })) = (&mut self.average, &self.config.average)
+        {
+            avg.update(&model);
+        }
+        self.model = Some(model);
         Step {
             count,
             sums: vec![("loss", loss_sum), ("acc", right)],
@@ -140,20 +245,43 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     }
 
     fn validate(&mut self) -> Vec<(&'static str, f64)> {
-        let eval = self.model().valid();
-        let (loss, cm) = evaluate(
-            &eval,
-            self.forward,
-            self.valid,
-            &self.batcher,
-            1000,
-            &self.plain,
-        );
-        vec![
-            ("loss", loss),
-            ("acc", cm.accuracy()),
-            ("macro_f1", cm.macro_prf().2),
-        ]
+        if let (Some(avg), Some(Averaging::Swa { start_epoch })) =
+            (&mut self.average, &self.config.average)
+            && self.epoch.get() >= *start_epoch
+        {
+            let model = self.model.as_ref().expect("between steps");
+            avg.update(model);
+        }
+        let measure = |m: &M| {
+            let eval = m.valid();
+            evaluate(
+                &eval,
+                self.forward,
+                self.valid,
+                &self.batcher,
+                1000,
+                &self.plain,
+            )
+        };
+        let (loss, cm) = measure(self.model());
+        let mut out = Vec::new();
+        if let Some(avg) = self.averaged() {
+            // The averaged weights are the run's result; the raw ones beside them.
+            let (avg_loss, avg_cm) = measure(avg);
+            out.extend([
+                ("loss", avg_loss),
+                ("acc", avg_cm.accuracy()),
+                ("macro_f1", avg_cm.macro_prf().2),
+            ]);
+            out.extend([("raw_loss", loss), ("raw_acc", cm.accuracy())]);
+        } else {
+            out.extend([
+                ("loss", loss),
+                ("acc", cm.accuracy()),
+                ("macro_f1", cm.macro_prf().2),
+            ]);
+        }
+        out
     }
 
     fn recorded(&self) -> Vec<(String, String)> {
@@ -174,19 +302,82 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        save_model_and_optim(dir, self.model(), &self.optim)
+        let mut files = save_model_and_optim(dir, self.model(), &self.optim)?;
+        if let Some(avg) = &self.average {
+            files.extend(save_average(dir, avg)?);
+        }
+        Ok(files)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
         let (model, optim) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
+        let average = match &self.average {
+            None => None,
+            Some(avg) => Some(load_average(dir, avg.clone(), self.model().valid())?),
+        };
         self.model = Some(model);
         self.optim = optim;
+        self.average = average;
         Ok(())
     }
 
     fn weights_finite(&self) -> bool {
         weights_finite(self.model())
     }
+}
+
+/// Writes the average into `dir`: `average.json` (the update count) and,
+/// after the first update, `average.bpk`.
+fn save_average<M: Module + Clone>(
+    dir: &Path,
+    avg: &WeightAverage<M>,
+) -> Result<Vec<String>, TrainError> {
+    let json = dir.join("average.json");
+    std::fs::write(&json, format!("{{\"n_averaged\": {}}}\n", avg.n_averaged())).map_err(|e| {
+        TrainError::Save {
+            path: json.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    let mut files = vec!["average.json".to_string()];
+    if let Some(m) = avg.averaged() {
+        let path = dir.join("average.bpk");
+        m.clone().save_file(&path).map_err(|e| TrainError::Save {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        files.push("average.bpk".into());
+    }
+    Ok(files)
+}
+
+/// Reads what [`save_average`] wrote into `avg` (`like`: a module of the
+/// model's structure to load the averaged weights into).
+fn load_average<M: Module + Clone>(
+    dir: &Path,
+    mut avg: WeightAverage<M>,
+    like: M,
+) -> Result<WeightAverage<M>, String> {
+    let text = std::fs::read_to_string(dir.join("average.json"))
+        .map_err(|e| format!("average.json (the run averages its weights): {e}"))?;
+    let n = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("n_averaged").and_then(|n| n.as_u64()))
+        .ok_or_else(|| {
+            format!(
+                "average.json is `{}`, expected {{\"n_averaged\": N}}",
+                text.trim()
+            )
+        })? as usize;
+    if n == 0 {
+        avg.restore(like, 0);
+    } else {
+        let m = like
+            .try_load_file(dir.join("average.bpk"))
+            .map_err(|e| format!("average.bpk: {e}"))?;
+        avg.restore(m, n);
+    }
+    Ok(avg)
 }
 
 /// Writes `model.bpk` and `optim.bpk` into `dir`: a task's [`Task::save`]
@@ -258,6 +449,8 @@ pub struct Outcome<M> {
     pub model: M,
     /// The optimizer, with its state.
     pub optim: ModuleOptimizer,
+    /// The averaged model (evaluation form), when the run averages its weights.
+    pub averaged: Option<M>,
     /// Every epoch's record, the resumed ones included.
     pub history: Vec<EpochRecord>,
     /// The epoch a resumed run started after.
@@ -279,9 +472,34 @@ pub fn fit<M: Module + Clone + 'static>(
     config: &TrainConfig,
     device: &Device,
 ) -> Result<Outcome<M>, TrainError> {
+    fit_with_aux(
+        model, optim, forward, None, train_set, valid, batcher, config, device,
+    )
+}
+
+/// [`fit`] with auxiliary classifiers trained beside the main one
+/// (`aux`: the training forward returning the logits and each auxiliary
+/// head's `(loss weight, logits)`, e.g. `registry::Model::forward_with_aux`);
+/// `None` is [`fit`]. With averaging, the outcome's `averaged` holds the
+/// averaged model.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with_aux<M: Module + Clone + 'static>(
+    model: M,
+    optim: ModuleOptimizer,
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    aux: Option<AuxForward<'_, M>>,
+    train_set: Arc<ImageDataset>,
+    valid: &ImageDataset,
+    batcher: &ImageBatcher,
+    config: &TrainConfig,
+    device: &Device,
+) -> Result<Outcome<M>, TrainError> {
     let mut task = Classification::new(
         model, optim, forward, train_set, valid, batcher, config, device,
     )?;
+    if let Some(aux) = aux {
+        task = task.with_aux(aux);
+    }
     if task.drops_single() && config.progress {
         eprintln!(
             "note: {} training images in batches of {} leave a last batch of one image; it is dropped each epoch (batch norm cannot train on one value per channel)",
@@ -290,10 +508,12 @@ pub fn fit<M: Module + Clone + 'static>(
         );
     }
     let run = train(&mut task, config)?;
+    let averaged = task.averaged().cloned();
     let (model, optim) = task.into_parts();
     Ok(Outcome {
         model,
         optim,
+        averaged,
         history: run.history,
         resumed_from: run.resumed_from,
     })
@@ -325,6 +545,45 @@ pub fn evaluate<M>(
     }
     let loss = loss_sum.into_scalar::<f32>() as f64 / data.len().max(1) as f64;
     (loss, cm)
+}
+
+/// Each model's test accuracy on `data`, and the accuracy of their
+/// ensemble: the mean of their softmax outputs (snapshot ensembles of one
+/// run or several runs; models in evaluation mode on `device`).
+pub fn evaluate_ensemble<M>(
+    models: &[M],
+    forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
+    data: &ImageDataset,
+    batcher: &ImageBatcher,
+    device: &Device,
+) -> (Vec<f64>, f64) {
+    let classes = data.classes().len();
+    let mut each: Vec<ConfusionMatrix> = models
+        .iter()
+        .map(|_| ConfusionMatrix::new(classes))
+        .collect();
+    let mut together = ConfusionMatrix::new(classes);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(500) {
+        let b = batcher.batch_indices(data, chunk, device);
+        let mut sum: Option<Tensor<2>> = None;
+        for (m, cm) in models.iter().zip(&mut each) {
+            let logits = forward(m, b.images.clone());
+            cm.add_logits(logits.clone(), b.targets.clone());
+            let p = burn::tensor::activation::softmax(logits, 1);
+            sum = Some(match sum {
+                None => p,
+                Some(s) => s + p,
+            });
+        }
+        if let Some(s) = sum {
+            together.add_logits(s, b.targets);
+        }
+    }
+    (
+        each.iter().map(|c| c.accuracy()).collect(),
+        together.accuracy(),
+    )
 }
 
 fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {

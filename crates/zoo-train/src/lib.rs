@@ -13,6 +13,8 @@
 //!   the confusion matrix, perplexity; pixel accuracy, per-class accuracy,
 //!   IoU and mean IoU for segmentation.
 //! - [`plot`]: the loss/accuracy curves PNG.
+//! - [`recipes`]: weight averaging (EMA, SWA) and batch mixing (MixUp,
+//!   CutMix, SamplePairing) as the classification task applies them.
 //!
 //! ```
 //! use zoo_train::metrics::ConfusionMatrix;
@@ -27,10 +29,11 @@ pub mod language;
 pub mod loader;
 pub mod metrics;
 pub mod plot;
+pub mod recipes;
 pub mod task;
 pub mod trainer;
 
-pub use classify::{Classification, Outcome, fit};
+pub use classify::{Classification, Outcome, fit, fit_with_aux};
 pub use loader::IndexLoader;
 pub use task::{Step, Task};
 pub use trainer::{EpochRecord, Run, TrainConfig, TrainError, train};

@@ -131,6 +131,11 @@ pub struct TrainConfig {
     /// Augmentation of the training batches (on the device, after batching),
     /// its draws seeded by `seed` and the epoch; `None` trains on the images as they are.
     pub augment: Option<Arc<dyn Transform + Send + Sync>>,
+    /// Weight averaging (EMA / SWA) of a classifier; validation and
+    /// checkpoints then hold the averaged weights too.
+    pub average: Option<crate::recipes::Averaging>,
+    /// Mixing of a classifier's training batches (MixUp, CutMix, SamplePairing).
+    pub mix: Option<crate::recipes::Mix>,
     /// What else identifies the run (the model, its options, the data
     /// source, ...: `("relu", "true")`), recorded in each checkpoint beside
     /// the loop's own settings; `resume` refuses a checkpoint whose
@@ -158,6 +163,8 @@ impl TrainConfig {
             keep_checkpoints: 2,
             patience: None,
             augment: None,
+            average: None,
+            mix: None,
             identity: Vec::new(),
         }
     }
@@ -169,6 +176,12 @@ impl TrainConfig {
         m.insert("batch_size".into(), self.batch_size.to_string());
         m.insert("seed".into(), self.seed.to_string());
         m.insert("schedule".into(), format!("{:?}", self.schedule));
+        if let Some(a) = &self.average {
+            m.insert("average".into(), format!("{a:?}"));
+        }
+        if let Some(x) = &self.mix {
+            m.insert("mix".into(), format!("{x:?}"));
+        }
         m.extend(task);
         m
     }
@@ -190,6 +203,12 @@ impl TrainConfig {
         }
         if self.resume && self.out_dir.is_none() {
             return bad("resume needs an out_dir holding checkpoints".into());
+        }
+        if let Some(a) = &self.average {
+            a.validate().map_err(TrainError::Config)?;
+        }
+        if let Some(x) = &self.mix {
+            x.validate().map_err(TrainError::Config)?;
         }
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints 0, expected at least 1".into());

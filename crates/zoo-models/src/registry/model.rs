@@ -13,6 +13,14 @@ pub trait Classifier {
     /// Logits `[N, classes]`.
     fn logits(&self, x: Tensor<4>) -> Tensor<2>;
 
+    /// Logits and, when the model has auxiliary classifiers and `x` is on
+    /// an autodiff device (training), their logits with the loss weight
+    /// torchvision's recipes give them (GoogLeNet 0.3 each, Inception v3
+    /// 0.4): `loss = CE(logits) + sum of weight * CE(aux)`.
+    fn logits_with_aux(&self, x: Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>) {
+        (self.logits(x), Vec::new())
+    }
+
     /// The convolutional trunk without the classifier, where the family
     /// has one (torchvision's families).
     fn trunk(&self, _x: Tensor<4>) -> Option<Tensor<4>> {
@@ -92,6 +100,12 @@ impl Model {
     /// Logits `[N, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.family().logits(x)
+    }
+
+    /// Logits and the weighted auxiliary logits of training
+    /// ([`Classifier::logits_with_aux`]; empty for models without them).
+    pub fn forward_with_aux(&self, x: Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>) {
+        self.family().logits_with_aux(x)
     }
 
     /// The convolutional trunk without the classifier, for the families

@@ -62,9 +62,13 @@ struct Args {
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     resume: bool,
-    /// Augment the training batches: none, flip, crop or course (see `examples::augmentation`).
+    /// Augment the training batches: none, flip, crop, course, auto, rand
+    /// or trivial (see `examples::augmentation`).
     #[arg(long, default_value = "none")]
     augment: String,
+    /// Weight averaging, batch mixing, label smoothing, ensembles.
+    #[command(flatten)]
+    recipes: examples::RecipeFlags,
 }
 
 fn main() -> ExitCode {
@@ -125,7 +129,18 @@ fn main() -> ExitCode {
             .with_pool(LeNetPool::Max);
     }
     let model = config.init(&train_device);
-    let train_config = TrainConfig {
+    let forward = |m: &LeNet, x: Tensor<4>| m.forward(x);
+    if !args.recipes.ensemble.is_empty() {
+        return examples::exit(examples::evaluate_ensemble(
+            &model,
+            &args.recipes.ensemble,
+            &forward,
+            &test,
+            &ImageBatcher::new(),
+            &device,
+        ));
+    }
+    let mut train_config = TrainConfig {
         seed: args.seed,
         out_dir: Some(args.out.clone()),
         resume: args.resume,
@@ -144,7 +159,10 @@ fn main() -> ExitCode {
         augment,
         ..TrainConfig::new(epochs, args.batch_size, args.lr)
     };
-    let forward = |m: &LeNet, x: Tensor<4>| m.forward(x);
+    if let Err(e) = args.recipes.apply(&mut train_config, epochs) {
+        eprintln!("error: {e}");
+        return ExitCode::from(e.code());
+    }
     let outcome = match fit(
         model,
         SgdConfig::torch_default().init(),
@@ -171,6 +189,12 @@ fn main() -> ExitCode {
             last.get("valid_acc"),
             last.get("valid_macro_f1")
         );
+        if last.metrics.contains_key("valid_raw_acc") {
+            println!(
+                "(the averaged weights; the raw weights: test accuracy {:.3})",
+                last.get("valid_raw_acc")
+            );
+        }
     }
     let model = outcome.model.valid();
     let per_sec = examples::inference_rate(
