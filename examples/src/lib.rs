@@ -83,6 +83,11 @@ pub struct Flags {
     /// Fine-tuning: train only the classifier, the trunk frozen.
     #[arg(long)]
     pub freeze_features: bool,
+    /// Fine-tuning (d2l 14.2): replace the classifier of the --weights
+    /// model by a freshly initialised one (the new output layer of the
+    /// course's recipe), keeping the trunk.
+    #[arg(long, requires = "weights")]
+    pub reset_head: bool,
     /// Seed of the initialisation, the subset and the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -534,6 +539,10 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         // The course trains its networks from Xavier-uniform weights.
         model = zoo_layers::init::xavier_uniform_conv_linear(model);
     }
+    if flags.reset_head {
+        model = model.reset_classifier(10, &train_device);
+        println!("new classifier: {}", model.head_prefixes().join(", "));
+    }
     if flags.freeze_features {
         model = model.freeze_features();
         println!(
@@ -620,6 +629,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             ("limit".into(), format!("{:?}", flags.limit)),
             ("weights".into(), show(&flags.weights)),
             ("freeze_features".into(), flags.freeze_features.to_string()),
+            ("reset_head".into(), flags.reset_head.to_string()),
             ("augment_preset".into(), flags.augment.clone()),
             ("head_lr_mult".into(), format!("{:?}", flags.head_lr_mult)),
             ("aux".into(), flags.aux.to_string()),

@@ -18,10 +18,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Parser;
 use image::{Rgb, RgbImage};
 use zoo_augment::functional::{self as f, PadMode};
+use zoo_augment::photometric as ph;
+use zoo_augment::policies::{AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide};
 use zoo_augment::resize::{Interpolation, resize, resized_crop};
 use zoo_augment::transforms::{
-    ColorJitter, GaussianBlur, GaussianNoise, RandomCrop, RandomErasing, RandomResizedCrop,
-    RandomRotation, Transform,
+    ColorJitter, GaussianBlur, GaussianNoise, RandomAffine, RandomCrop, RandomErasing,
+    RandomResizedCrop, RandomRotation, Transform,
 };
 use zoo_augment::{AugmentError, Rng, color, geometry, mix};
 
@@ -172,7 +174,45 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
         "rotate -90 nearest",
         geometry::rotate(x.clone(), &[-90.0], Interpolation::Nearest, None)?,
     );
+    // The ops of AutoAugment, RandAugment and TrivialAugment.
+    push(
+        "affine 15,(8,4),0.9,sh10",
+        geometry::affine(
+            x.clone(),
+            &[geometry::Affine {
+                angle: 15.0,
+                translate: [(w / 12) as f64, (h / 24) as f64],
+                scale: 0.9,
+                shear: [10.0, 0.0],
+                center: None,
+            }],
+            Interpolation::Bilinear,
+            Some(&[0.0]),
+        )?,
+    );
+    push("posterize 2", ph::posterize(x.clone(), 2)?);
+    push("solarize 0.6", ph::solarize(x.clone(), 0.6)?);
+    push("autocontrast", ph::autocontrast(x.clone())?);
+    push("equalize", ph::equalize(x.clone())?);
+    push("sharpness 4", ph::adjust_sharpness(x.clone(), 4.0)?);
+    push("invert", ph::invert(x.clone()));
+    push("gamma 2.2", ph::adjust_gamma(x.clone(), 2.2, 1.0)?);
     let random: Vec<(&str, Box<dyn Transform>)> = vec![
+        (
+            "AutoAugment",
+            Box::new(AutoAugment::new(AutoAugmentPolicy::ImageNet)),
+        ),
+        ("RandAugment", Box::new(RandAugment::default())),
+        ("TrivialAugment", Box::new(TrivialAugmentWide::default())),
+        (
+            "RandomAffine",
+            Box::new(RandomAffine {
+                translate: Some([0.1, 0.1]),
+                scale: Some([0.8, 1.1]),
+                shear: vec![-10.0, 10.0],
+                ..RandomAffine::new(20.0)
+            }),
+        ),
         (
             "RandomResizedCrop",
             Box::new(RandomResizedCrop::new([h, w])),
@@ -220,7 +260,9 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
         ),
     ];
     for (label, t) in random {
-        for k in 1..=2 {
+        // Four draws of each policy (they pick among many ops), two of the rest.
+        let draws = if label.ends_with("Augment") { 4 } else { 2 };
+        for k in 1..=draws {
             let y = t.apply(x.clone(), &mut rng)?;
             push(&format!("{label}#{k}"), y);
         }
