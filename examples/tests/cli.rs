@@ -159,14 +159,26 @@ fn bad_numbers_are_refused_naming_the_flag() {
         ("devices", &["--bogus"][..], "--bogus"),
         // The recipes.
         ("lenet", &["--mix", "mosaic"][..], "mixup, cutmix, pairing"),
-        ("lenet", &["--mix", "cutmix", "--mix-alpha", "0"][..], "alpha 0"),
+        (
+            "lenet",
+            &["--mix", "cutmix", "--mix-alpha", "0"][..],
+            "alpha 0",
+        ),
         ("lenet", &["--ema", "1"][..], "--ema: EMA decay 1"),
         ("lenet", &["--swa-start", "0"][..], "--swa-start"),
-        ("lenet", &["--label-smoothing", "1"][..], "--label-smoothing 1"),
+        (
+            "lenet",
+            &["--label-smoothing", "1"][..],
+            "--label-smoothing 1",
+        ),
         ("lenet", &["--augment", "autoaug"][..], "trivial"),
         ("lenet", &["--ensemble", "/nonexistent"][..], "/nonexistent"),
         ("resnet", &["--aux", "--limit", "8"][..], "--aux"),
-        ("resnet", &["--head-lr-mult", "0", "--limit", "8"][..], "--head-lr-mult 0"),
+        (
+            "resnet",
+            &["--head-lr-mult", "0", "--limit", "8"][..],
+            "--head-lr-mult 0",
+        ),
         ("resnet", &["--reset-head"][..], "--weights"),
     ] {
         let (code, err) = run(bin, args);

@@ -128,6 +128,7 @@ fn download(
                 .iter()
                 .filter(|m| m.weights.is_some())
                 .map(|m| m.name)
+                .chain(zoo_models::fcn::FCN_WEIGHTS.iter().map(|w| w.name))
                 .collect();
             DataError::Invalid(format!(
                 "{e}; or a model's torchvision weights: {}",
@@ -173,22 +174,35 @@ fn download(
 /// `torch.hub` checks it.
 fn weights_catalog(name: &str) -> Option<&'static zoo_datasets::catalog::Catalog> {
     use zoo_datasets::catalog::{Catalog, RemoteFile, Unpack};
-    let info = zoo_models::registry::info(name)?;
-    let w = info.weights?;
-    let (base, file) = w.url.rsplit_once('/')?;
+    // A classifier of the registry, or one of torchvision's segmentation
+    // models (whose file names carry the SHA-256 prefix the same way).
+    let (name, url, sha256_prefix) = match zoo_models::registry::info(name) {
+        Some(info) => {
+            let w = info.weights?;
+            (info.name, w.url, w.sha256_prefix)
+        }
+        None => {
+            let w = zoo_models::fcn::FCN_WEIGHTS
+                .iter()
+                .find(|w| w.name == name)?;
+            let stem = w.url.rsplit_once('/')?.1.strip_suffix(".pth")?;
+            (w.name, w.url, stem.rsplit_once('-')?.1)
+        }
+    };
+    let (base, file) = url.rsplit_once('/')?;
     // A CLI run downloads one catalog; leaking it gives the 'static the
     // catalog type asks for.
     let files: &'static [RemoteFile] = Box::leak(Box::new([RemoteFile {
         name: file,
         md5: "",
         payload_sha256: None,
-        sha256_prefix: Some(w.sha256_prefix),
+        sha256_prefix: Some(sha256_prefix),
         sha1: None,
     }]));
     let urls: &'static [&'static str] =
         Box::leak(Box::new([&*Box::leak(format!("{base}/").into_boxed_str())]));
     Some(Box::leak(Box::new(Catalog {
-        name: info.name,
+        name,
         dir: "weights",
         urls,
         files,

@@ -90,11 +90,28 @@ fn torchvision_weights_are_checked_by_the_hash_in_their_name() {
         "{err}"
     );
     assert!(!dir.join("data/weights/resnet18-f37072fd.pth").exists());
+    // torchvision's segmentation weights, the same way.
+    std::fs::write(from.join("fcn_resnet50_coco-1167a1af.pth"), b"not an fcn").unwrap();
+    let out = xtask()
+        .args(["download", "fcn_resnet50", "--quiet", "--dir"])
+        .arg(dir.join("data"))
+        .arg("--from")
+        .arg(&from)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("beginning 1167a1af"),
+        "{err}"
+    );
 
     let out = xtask().args(["download", "resnet19"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("resnet18") && err.contains("fashion-mnist"),
+        !out.status.success()
+            && err.contains("resnet18")
+            && err.contains("fcn_resnet101")
+            && err.contains("fashion-mnist"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
