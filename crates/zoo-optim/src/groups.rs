@@ -76,6 +76,17 @@ pub struct GroupOptions {
     pub eps: Option<f64>,
     /// The smoothing constant (RMSprop).
     pub alpha: Option<f64>,
+    /// AMSGrad (Adam).
+    pub amsgrad: Option<bool>,
+    /// Centred RMSprop.
+    pub centered: Option<bool>,
+    /// The learning-rate decay (Adagrad).
+    pub lr_decay: Option<f64>,
+    /// The initial accumulator (Adagrad): accepted and ignored, as torch
+    /// ignores a group's (every group starts from the optimizer's value).
+    pub initial_accumulator_value: Option<f64>,
+    /// The decay of the squared averages (Adadelta).
+    pub rho: Option<f64>,
 }
 
 impl AnyOptimizer {
@@ -99,85 +110,78 @@ impl AnyOptimizer {
                 self.name()
             )))
         };
+        // The options each optimizer has (torch's group keys).
+        let has: &[&str] = match self {
+            Self::Sgd(_) => &["weight_decay", "momentum", "dampening", "nesterov"],
+            Self::Adam(_) => &["weight_decay", "betas", "eps", "amsgrad"],
+            Self::RmsProp(_) => &["weight_decay", "momentum", "eps", "alpha", "centered"],
+            Self::AdaGrad(_) => &[
+                "weight_decay",
+                "eps",
+                "lr_decay",
+                "initial_accumulator_value",
+            ],
+            Self::AdaDelta(_) => &["weight_decay", "eps", "rho"],
+        };
+        let o = options;
+        for (set, what) in [
+            (o.weight_decay.is_some(), "weight_decay"),
+            (o.momentum.is_some(), "momentum"),
+            (o.dampening.is_some(), "dampening"),
+            (o.nesterov.is_some(), "nesterov"),
+            (o.betas.is_some(), "betas"),
+            (o.eps.is_some(), "eps"),
+            (o.alpha.is_some(), "alpha"),
+            (o.amsgrad.is_some(), "amsgrad"),
+            (o.centered.is_some(), "centered"),
+            (o.lr_decay.is_some(), "lr_decay"),
+            (
+                o.initial_accumulator_value.is_some(),
+                "initial_accumulator_value",
+            ),
+            (o.rho.is_some(), "rho"),
+        ] {
+            if set && !has.contains(&what) {
+                return unused(what);
+            }
+        }
         let mut out = self.clone();
         match &mut out {
             Self::Sgd(c) => {
-                if options.betas.is_some() {
-                    return unused("betas");
-                }
-                if options.eps.is_some() {
-                    return unused("eps");
-                }
-                if options.alpha.is_some() {
-                    return unused("alpha");
-                }
-                c.weight_decay = options.weight_decay.unwrap_or(c.weight_decay);
-                c.momentum = options.momentum.unwrap_or(c.momentum);
-                c.dampening = options.dampening.unwrap_or(c.dampening);
-                c.nesterov = options.nesterov.unwrap_or(c.nesterov);
+                c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+                c.momentum = o.momentum.unwrap_or(c.momentum);
+                c.dampening = o.dampening.unwrap_or(c.dampening);
+                c.nesterov = o.nesterov.unwrap_or(c.nesterov);
             }
             Self::Adam(c) => {
-                for (set, what) in [
-                    (options.momentum.is_some(), "momentum"),
-                    (options.dampening.is_some(), "dampening"),
-                    (options.nesterov.is_some(), "nesterov"),
-                    (options.alpha.is_some(), "alpha"),
-                ] {
-                    if set {
-                        return unused(what);
-                    }
-                }
-                c.weight_decay = options.weight_decay.unwrap_or(c.weight_decay);
-                if let Some([b1, b2]) = options.betas {
+                c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+                if let Some([b1, b2]) = o.betas {
                     c.beta1 = b1;
                     c.beta2 = b2;
                 }
-                c.eps = options.eps.unwrap_or(c.eps);
+                c.eps = o.eps.unwrap_or(c.eps);
+                c.amsgrad = o.amsgrad.unwrap_or(c.amsgrad);
             }
             Self::RmsProp(c) => {
-                for (set, what) in [
-                    (options.betas.is_some(), "betas"),
-                    (options.dampening.is_some(), "dampening"),
-                    (options.nesterov.is_some(), "nesterov"),
-                ] {
-                    if set {
-                        return unused(what);
-                    }
-                }
-                c.weight_decay = options.weight_decay.unwrap_or(c.weight_decay);
-                c.momentum = options.momentum.unwrap_or(c.momentum);
-                c.eps = options.eps.unwrap_or(c.eps);
-                c.alpha = options.alpha.unwrap_or(c.alpha);
+                c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+                c.momentum = o.momentum.unwrap_or(c.momentum);
+                c.eps = o.eps.unwrap_or(c.eps);
+                c.alpha = o.alpha.unwrap_or(c.alpha);
+                c.centered = o.centered.unwrap_or(c.centered);
             }
             Self::AdaGrad(c) => {
-                for (set, what) in [
-                    (options.betas.is_some(), "betas"),
-                    (options.momentum.is_some(), "momentum"),
-                    (options.dampening.is_some(), "dampening"),
-                    (options.nesterov.is_some(), "nesterov"),
-                    (options.alpha.is_some(), "alpha"),
-                ] {
-                    if set {
-                        return unused(what);
-                    }
-                }
-                c.weight_decay = options.weight_decay.unwrap_or(c.weight_decay);
-                c.eps = options.eps.unwrap_or(c.eps);
+                c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+                c.eps = o.eps.unwrap_or(c.eps);
+                c.lr_decay = o.lr_decay.unwrap_or(c.lr_decay);
+                // torch's Adagrad fills every group's accumulator with the
+                // constructor's `initial_accumulator_value` (its `__init__`
+                // reads the argument, not the group's key): a group's own
+                // value is accepted and, as there, has no effect.
             }
             Self::AdaDelta(c) => {
-                for (set, what) in [
-                    (options.betas.is_some(), "betas"),
-                    (options.momentum.is_some(), "momentum"),
-                    (options.dampening.is_some(), "dampening"),
-                    (options.nesterov.is_some(), "nesterov"),
-                    (options.alpha.is_some(), "alpha"),
-                ] {
-                    if set {
-                        return unused(what);
-                    }
-                }
-                c.weight_decay = options.weight_decay.unwrap_or(c.weight_decay);
-                c.eps = options.eps.unwrap_or(c.eps);
+                c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+                c.eps = o.eps.unwrap_or(c.eps);
+                c.rho = o.rho.unwrap_or(c.rho);
             }
         }
         out.validate()?;

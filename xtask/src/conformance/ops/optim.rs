@@ -140,6 +140,11 @@ fn group_options(g: &serde_json::Value, i: usize) -> Result<(usize, GroupOptions
             "betas",
             "eps",
             "alpha",
+            "amsgrad",
+            "centered",
+            "lr_decay",
+            "initial_accumulator_value",
+            "rho",
         ]
         .contains(&k.as_str())
         {
@@ -159,6 +164,11 @@ fn group_options(g: &serde_json::Value, i: usize) -> Result<(usize, GroupOptions
             betas,
             eps: num("eps")?,
             alpha: num("alpha")?,
+            amsgrad: obj.get("amsgrad").and_then(|v| v.as_bool()),
+            centered: obj.get("centered").and_then(|v| v.as_bool()),
+            lr_decay: num("lr_decay")?,
+            initial_accumulator_value: num("initial_accumulator_value")?,
+            rho: num("rho")?,
         },
     ))
 }
