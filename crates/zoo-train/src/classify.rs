@@ -26,7 +26,7 @@ use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::average::WeightAverage;
 
 use crate::metrics::ConfusionMatrix;
-use crate::recipes::{Averaging, Mix};
+use crate::recipes::{Averaging, Mix, update_bn};
 use crate::task::{Step, Task};
 use crate::trainer::{EpochRecord, TrainConfig, TrainError, train, weights_finite};
 
@@ -251,6 +251,24 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
         {
             let model = self.model.as_ref().expect("between steps");
             avg.update(model);
+            // torch's SWA recipe: the averaged weights' batch-norm statistics
+            // recomputed over the training images (`update_bn`).
+            if let Some(averaged) = avg.averaged() {
+                let n = self.train.len();
+                let size = self.config.batch_size.min(n).max(1);
+                let indices: Vec<usize> = (0..n).collect();
+                let batches = indices
+                    .chunks(size)
+                    .filter(|c| c.len() > 1 || n == 1)
+                    .map(|c| {
+                        self.batcher
+                            .batch_indices(&self.train, c, &self.plain)
+                            .images
+                    });
+                let updated = update_bn(averaged, batches, self.forward, &self.plain);
+                let count = avg.n_averaged();
+                avg.restore(updated, count);
+            }
         }
         let measure = |m: &M| {
             let eval = m.valid();

@@ -16,7 +16,8 @@ pub enum Averaging {
         decay: f64,
     },
     /// Stochastic weight averaging: the equal average of the weights at the
-    /// end of each epoch from `start_epoch` (from 1) on.
+    /// end of each epoch from `start_epoch` (from 1) on, its batch-norm
+    /// statistics then recomputed over the training images ([`update_bn`]).
     Swa {
         /// The first epoch whose weights join the average.
         start_epoch: usize,
@@ -102,9 +103,271 @@ impl Mix {
     }
 }
 
+/// Indices (in visiting order of the module's float tensors) of the
+/// batch-norm running statistics: the tensors whose path ends in
+/// `running_mean` or `running_var` (zoo-layers' and burn's `BatchNorm`).
+fn running_stat_indices<M: burn::module::Module>(model: &M) -> Vec<usize> {
+    use burn::module::{ModuleVisitor, Param};
+    #[derive(Default)]
+    struct Find {
+        stack: Vec<String>,
+        index: usize,
+        found: Vec<usize>,
+    }
+    impl ModuleVisitor for Find {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.stack.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.stack.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, _param: &Param<burn::tensor::Tensor<D>>) {
+            if self
+                .stack
+                .last()
+                .is_some_and(|n| n == "running_mean" || n == "running_var")
+            {
+                self.found.push(self.index);
+            }
+            self.index += 1;
+        }
+    }
+    let mut f = Find::default();
+    model.visit(&mut f);
+    f.found
+}
+
+/// Reads (as flat host vectors) or replaces the running statistics.
+struct Stats {
+    wanted: Vec<usize>,
+    index: usize,
+    /// Read: each statistic's values in order.
+    read: Vec<Vec<f32>>,
+    /// Write: the values to set, in order (`None`: read only).
+    write: Option<std::vec::IntoIter<Vec<f32>>>,
+}
+
+impl Stats {
+    fn new(wanted: &[usize], write: Option<Vec<Vec<f32>>>) -> Self {
+        Self {
+            wanted: wanted.to_vec(),
+            index: 0,
+            read: Vec::new(),
+            write: write.map(|w| w.into_iter()),
+        }
+    }
+}
+
+impl burn::module::ModuleMapper for Stats {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        let i = self.index;
+        self.index += 1;
+        if !self.wanted.contains(&i) {
+            return param;
+        }
+        let (id, t, mapper) = param.consume();
+        let values: Vec<f32> = t
+            .clone()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("float running statistics");
+        let out = match self.write.as_mut().and_then(|w| w.next()) {
+            Some(v) => burn::tensor::Tensor::<D>::from_data(
+                burn::tensor::TensorData::new(v, t.shape()),
+                &t.device(),
+            ),
+            None => t,
+        };
+        self.read.push(values);
+        burn::module::Param::from_mapped_value(id, out, mapper)
+    }
+}
+
+/// `x` on the autodiff form of its device (`to_device` between a device and
+/// its autodiff form keeps a plain tensor plain).
+fn to_autodiff(x: burn::tensor::Tensor<4>, ad: &burn::tensor::Device) -> burn::tensor::Tensor<4> {
+    if x.device().is_autodiff() {
+        x
+    } else {
+        burn::tensor::Tensor::from_inner(x).to_device(ad)
+    }
+}
+
+/// `torch.optim.swa_utils.update_bn`: the batch-norm running statistics of
+/// `model` recomputed over `batches` in training mode as the equal
+/// (cumulative) average of each batch's statistics, which is what
+/// `update_bn` gets by setting every layer's momentum to `None`. Returns
+/// the model (its evaluation form) with the new statistics; a model
+/// without batch norm, or no batches, is returned as it is.
+///
+/// Generic over the model: each layer's momentum `m` is learned from one
+/// forward with the statistics set to 1 and one with them set to 0 (the
+/// layer then holds `(1 - m) c + m s` for the batch statistic `s`), and the
+/// batch statistic of every later forward is `held / m`. Training-mode
+/// layers normalise with the batch's statistics, so the forwards do not
+/// depend on the values set.
+pub fn update_bn<M, I>(
+    model: &M,
+    batches: I,
+    forward: &dyn Fn(&M, burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2>,
+    device: &burn::tensor::Device,
+) -> M
+where
+    M: burn::module::Module + Clone,
+    I: IntoIterator<Item = burn::tensor::Tensor<4>>,
+{
+    let wanted = running_stat_indices(model);
+    if wanted.is_empty() {
+        return model.clone();
+    }
+    // `valid()` gives copies with their own running-state storage (a
+    // clone shares it) and folds in the updates a forward left pending.
+    let read = |net: &M| -> Vec<Vec<f32>> {
+        let mut s = Stats::new(&wanted, None);
+        let _ = net.valid().map(&mut s);
+        s.read
+    };
+    let set = |net: M, value: f32, like: &[Vec<f32>]| -> M {
+        let values = like.iter().map(|v| vec![value; v.len()]).collect();
+        net.map(&mut Stats::new(&wanted, Some(values)))
+    };
+    let original = read(model);
+    let ad = device.clone().autodiff();
+    let mut net = model.valid().train().to_device(&ad);
+    let mut batches = batches.into_iter();
+    let Some(first) = batches.next() else {
+        return model.clone();
+    };
+    // The momenta: held = (1 - m) c + m s with c = 1, then c = 0.
+    net = set(net, 1.0, &original);
+    let first = to_autodiff(first, &ad);
+    let _ = forward(&net, first.clone());
+    let with_one = read(&net);
+    net = set(net, 0.0, &original);
+    let _ = forward(&net, first);
+    let with_zero = read(&net);
+    let momenta: Vec<Vec<f32>> = with_one
+        .iter()
+        .zip(&with_zero)
+        .map(|(a, b)| a.iter().zip(b).map(|(a, b)| 1.0 - (a - b)).collect())
+        .collect();
+    let mut sums: Vec<Vec<f64>> = with_zero
+        .iter()
+        .zip(&momenta)
+        .map(|(held, m)| held.iter().zip(m).map(|(h, m)| f64::from(h / m)).collect())
+        .collect();
+    let mut count = 1usize;
+    for batch in batches {
+        net = set(net, 0.0, &original);
+        let _ = forward(&net, to_autodiff(batch, &ad));
+        let held = read(&net);
+        for ((sum, h), m) in sums.iter_mut().zip(&held).zip(&momenta) {
+            for ((s, h), m) in sum.iter_mut().zip(h).zip(m) {
+                *s += f64::from(h / m);
+            }
+        }
+        count += 1;
+    }
+    // A layer with momentum 0 never moves its statistics: keep its own.
+    let averaged: Vec<Vec<f32>> = sums
+        .iter()
+        .zip(&momenta)
+        .zip(&original)
+        .map(|((sum, m), orig)| {
+            sum.iter()
+                .zip(m)
+                .zip(orig)
+                .map(|((s, m), o)| {
+                    if m.abs() < 1e-6 {
+                        *o
+                    } else {
+                        (s / count as f64) as f32
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    model.valid().map(&mut Stats::new(&wanted, Some(averaged)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Module;
+    use burn::tensor::{Tensor, TensorData};
+    use zoo_layers::norm::{BatchNorm, BatchNormConfig};
+
+    #[derive(Module, Debug)]
+    struct Net {
+        bn: BatchNorm,
+    }
+
+    #[test]
+    fn update_bn_sets_the_equal_average_of_the_batch_statistics() {
+        let device = zoo_device::from_name("flex").unwrap();
+        let mut net = Net {
+            bn: BatchNormConfig::new(2).with_momentum(0.3).init(&device),
+        };
+        // Statistics from some other weights, which update_bn replaces.
+        net.bn.running_mean =
+            burn::module::RunningState::new(Tensor::from_floats([5.0, -5.0], &device));
+        let net = net.valid();
+        let mut rng = zoo_rng::Rng::new(4);
+        let batches: Vec<Vec<f32>> = (0..3)
+            .map(|b| {
+                (0..4 * 2 * 3)
+                    .map(|_| rng.unit() * (b + 1) as f32)
+                    .collect()
+            })
+            .collect();
+        let tensors: Vec<Tensor<4>> = batches
+            .iter()
+            .map(|v| Tensor::from_data(TensorData::new(v.clone(), [4, 2, 1, 3]), &device))
+            .collect();
+        let forward = |m: &Net, x: Tensor<4>| m.bn.forward(x).reshape([4, 6]);
+        let out = update_bn(&net, tensors, &forward, &device);
+        // By hand: each batch's per-channel mean and unbiased variance
+        // over its 4 x 3 values, averaged over the three batches.
+        let (mut mean, mut var) = ([0f64; 2], [0f64; 2]);
+        for v in &batches {
+            for c in 0..2 {
+                let xs: Vec<f64> = (0..4)
+                    .flat_map(|n| (0..3).map(move |k| (n, k)))
+                    .map(|(n, k)| f64::from(v[n * 6 + c * 3 + k]))
+                    .collect();
+                let m = xs.iter().sum::<f64>() / 12.0;
+                mean[c] += m / 3.0;
+                var[c] += xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 11.0 / 3.0;
+            }
+        }
+        let got_m: Vec<f32> = out
+            .bn
+            .running_mean
+            .value()
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
+        let got_v: Vec<f32> = out
+            .bn
+            .running_var
+            .value()
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
+        for c in 0..2 {
+            assert!(
+                (f64::from(got_m[c]) - mean[c]).abs() < 1e-5,
+                "{got_m:?} {mean:?}"
+            );
+            assert!(
+                (f64::from(got_v[c]) - var[c]).abs() < 1e-5,
+                "{got_v:?} {var:?}"
+            );
+        }
+    }
 
     #[test]
     fn bad_recipes_are_errors_naming_the_value() {
