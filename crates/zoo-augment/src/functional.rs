@@ -212,7 +212,7 @@ fn check_factor(op: &'static str, factor: f64) -> Result<(), AugmentError> {
     }
 }
 
-fn check_channels(op: &'static str, image: &Tensor<4>) -> Result<usize, AugmentError> {
+pub(crate) fn check_channels(op: &'static str, image: &Tensor<4>) -> Result<usize, AugmentError> {
     match image.dims()[1] {
         c @ (1 | 3) => Ok(c),
         c => Err(AugmentError::new(

@@ -12,16 +12,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::AugmentError;
-
-fn check_channels(op: &'static str, image: &Tensor<4>) -> Result<usize, AugmentError> {
-    match image.dims()[1] {
-        c @ (1 | 3) => Ok(c),
-        c => Err(AugmentError::new(
-            op,
-            format!("an image with {c} channels, expected 1 or 3"),
-        )),
-    }
-}
+use crate::functional::check_channels;
 
 /// `F.posterize` on float images: `floor(x 2^bits)` clamped to
 /// `[0, 2^bits - 1]`, divided by `2^bits` (`bits` in `0..=8`).

@@ -3,54 +3,18 @@
 //! numbers; SWA's average is the mean of the epoch-end weights; the
 //! auxiliary losses enter the training loss with their weights.
 
+mod common;
+
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
-use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
-use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
+use burn::tensor::Tensor;
+use common::{SERIAL, data, device, forward, model, weights};
+use zoo_datasets::ImageBatcher;
+use zoo_models::lenet::LeNet;
 use zoo_optim::SgdConfig;
 use zoo_train::recipes::{Averaging, Mix};
 use zoo_train::{TrainConfig, fit, fit_with_aux};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn device() -> Device {
-    zoo_device::from_name("flex").unwrap()
-}
-
-fn data() -> (Arc<ImageDataset>, ImageDataset) {
-    let train = FashionMnist::embedded(Split::Train).unwrap();
-    let test = FashionMnist::embedded(Split::Test).unwrap();
-    let every = |n: usize, step: usize| (0..n).map(|i| i * step).collect::<Vec<_>>();
-    (
-        Arc::new(train.subset(&every(320, 16))),
-        test.subset(&every(100, 10)),
-    )
-}
-
-fn model(seed: u64) -> LeNet {
-    let d = device().autodiff();
-    d.seed(seed);
-    LeNetConfig::new()
-        .with_activation(LeNetActivation::Relu)
-        .with_pool(LeNetPool::Max)
-        .init(&d)
-}
-
-fn forward(m: &LeNet, x: Tensor<4>) -> Tensor<2> {
-    m.forward(x)
-}
-
-fn weights(m: &LeNet) -> Vec<f32> {
-    m.fc3
-        .weight
-        .val()
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .unwrap()
-}
 
 fn config(
     epochs: usize,
@@ -73,7 +37,7 @@ fn config(
 #[test]
 fn ema_with_mixup_resumes_to_the_same_average() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(320, 100);
     let batcher = ImageBatcher::new();
     let root = std::env::temp_dir().join(format!("zoo-recipes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -130,7 +94,7 @@ fn ema_with_mixup_resumes_to_the_same_average() {
 #[test]
 fn swa_is_the_mean_of_the_epoch_end_weights() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(320, 100);
     let batcher = ImageBatcher::new();
     let root = std::env::temp_dir().join(format!("zoo-swa-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -170,7 +134,7 @@ fn swa_is_the_mean_of_the_epoch_end_weights() {
 #[test]
 fn auxiliary_losses_enter_the_training_loss_with_their_weights() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(320, 100);
     let batcher = ImageBatcher::new();
     // An "auxiliary head" that is the main logits themselves with weight
     // 0.5: one step on the whole set (one batch) from the same weights

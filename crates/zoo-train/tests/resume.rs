@@ -3,42 +3,16 @@
 //! three-epoch run; the log, curves and checkpoints are written; bad
 //! configurations are errors that name the value.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use burn::tensor::{Device, Tensor};
-use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
-use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{SERIAL, data, device, forward, model, weights};
+use zoo_datasets::ImageBatcher;
 use zoo_optim::SgdConfig;
 use zoo_optim::schedule::LrSchedule;
 use zoo_train::{TrainConfig, TrainError, fit};
-
-/// The tests share the device's random generator (weight initialisation):
-/// they run one at a time so each run draws the same numbers.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn device() -> Device {
-    zoo_device::from_name("flex").unwrap()
-}
-
-fn data() -> (Arc<ImageDataset>, ImageDataset) {
-    let train = FashionMnist::embedded(Split::Train).unwrap();
-    let test = FashionMnist::embedded(Split::Test).unwrap();
-    let every = |n: usize, step: usize| (0..n).map(|i| i * step).collect::<Vec<_>>();
-    (
-        Arc::new(train.subset(&every(600, 16))),
-        test.subset(&every(200, 10)),
-    )
-}
-
-fn model(seed: u64) -> LeNet {
-    let d = device().autodiff();
-    d.seed(seed);
-    LeNetConfig::new()
-        .with_activation(LeNetActivation::Relu)
-        .with_pool(LeNetPool::Max)
-        .init(&d)
-}
 
 fn config(epochs: usize, out: &Path, resume: bool) -> TrainConfig {
     TrainConfig {
@@ -55,23 +29,10 @@ fn config(epochs: usize, out: &Path, resume: bool) -> TrainConfig {
     }
 }
 
-fn forward(m: &LeNet, x: Tensor<4>) -> Tensor<2> {
-    m.forward(x)
-}
-
-fn weights(m: &LeNet) -> Vec<f32> {
-    m.fc3
-        .weight
-        .val()
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .unwrap()
-}
-
 #[test]
 fn resumed_run_matches_the_uninterrupted_one() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(600, 200);
     let batcher = ImageBatcher::new();
     let root = std::env::temp_dir().join(format!("zoo-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -154,7 +115,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
 #[test]
 fn bad_configurations_name_the_value() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(600, 200);
     let out = std::env::temp_dir().join("zoo-never-written");
     let run = |c: TrainConfig| {
         fit(
@@ -204,7 +165,7 @@ fn edit_state(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 #[test]
 fn resume_checks_what_it_finds() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(600, 200);
     let batcher = ImageBatcher::new();
     let root = std::env::temp_dir().join(format!("zoo-resume-checks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -285,7 +246,7 @@ fn resume_checks_what_it_finds() {
 #[test]
 fn a_run_that_diverges_saves_nothing_of_that_epoch() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (train, valid) = data();
+    let (train, valid) = data(600, 200);
     let out = std::env::temp_dir().join(format!("zoo-diverge-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     // 3e38 is finite in float32 (so the flags accept it), but one step
