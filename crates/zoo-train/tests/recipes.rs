@@ -177,3 +177,32 @@ fn auxiliary_losses_enter_the_training_loss_with_their_weights() {
     );
     assert!((b / a - 1.5).abs() < 1e-5, "{a} {b}");
 }
+
+#[test]
+fn a_head_group_holds_the_registry_models_classifier_and_nothing_else() {
+    use zoo_optim::groups::{AnyOptimizer, GroupOptions, ParamGroupSpec, parameter_paths};
+    let d = device();
+    // The examples' --head-lr-mult groups the registry's head prefixes.
+    for name in ["resnet18", "densenet121", "vgg11", "d2l_lenet"] {
+        let args = zoo_models::registry::ModelArgs {
+            num_classes: Some(10),
+            ..Default::default()
+        };
+        let m = zoo_models::registry::create(name, &args, &d).unwrap();
+        let head = m.head_prefixes()[0];
+        let spec = ParamGroupSpec::new(head, GroupOptions::default());
+        let held: Vec<String> = parameter_paths(&m)
+            .into_iter()
+            .filter(|p| spec.matches(p))
+            .collect();
+        assert_eq!(held.len(), 2, "{name}: {held:?}");
+        assert!(
+            held.iter()
+                .all(|p| p.ends_with(&format!("{head}.weight"))
+                    || p.ends_with(&format!("{head}.bias"))),
+            "{name}: {held:?}"
+        );
+        let base = AnyOptimizer::Sgd(SgdConfig::new());
+        assert!(zoo_optim::groups::grouped_optimizer(&m, &base, 0.1, &[spec]).is_ok());
+    }
+}
