@@ -227,11 +227,18 @@ fn fill(ctx: &Ctx) -> Result<Option<Vec<f64>>, String> {
     })
 }
 
+/// Two numbers; `shear` may also be one number (`[s, 0]`) or a one-item
+/// list (`[s, s]`), as torchvision's `_affine_parse_args` reads it.
 fn pair_or(ctx: &Ctx, name: &str, default: [f64; 2]) -> Result<[f64; 2], String> {
+    if name == "shear"
+        && let Some(s) = ctx.param(name).and_then(|v| v.as_f64())
+    {
+        return Ok([s, 0.0]);
+    }
     let v = ctx.f64_list_or(name, &default)?;
     match v[..] {
         [a, b] => Ok([a, b]),
-        [a] => Ok([a, 0.0]),
+        [a] if name == "shear" => Ok([a, a]),
         _ => Err(format!("params.{name} {v:?}, expected two numbers")),
     }
 }
