@@ -194,20 +194,14 @@ pub fn checkpoint_dir(path: &std::path::Path) -> Result<PathBuf, String> {
     if path.join("model.bpk").is_file() {
         return Ok(path.to_path_buf());
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(path.join("checkpoints"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("model.bpk").is_file())
-        .collect();
-    found.sort();
-    found.pop().ok_or_else(|| {
-        format!(
-            "{}: no model.bpk there nor under checkpoints/epoch-*: expected a checkpoint or a run directory",
-            path.display()
-        )
-    })
+    trained::newest_checkpoint(path)
+        .and_then(|file| file.parent().map(PathBuf::from))
+        .ok_or_else(|| {
+            format!(
+                "{}: no model.bpk there nor under checkpoints/epoch-*: expected a checkpoint or a run directory",
+                path.display()
+            )
+        })
 }
 
 /// `--ensemble`: loads each checkpoint's weights into `like` (the run's

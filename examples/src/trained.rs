@@ -1,7 +1,8 @@
 //! What the classic and explaining examples share: a trained LeNet for
 //! those that explain a network (`saliency`, `occlusion`, `tsne`, `dream`,
 //! `hog-svm`; the checkpoint the `lenet` example wrote) with test images to
-//! look at, and the mean-centred design matrix with CS231n's bias column
+//! look at, the train / test sets and `--reg` check of `linear` and
+//! `hog-svm`, and the mean-centred design matrix with CS231n's bias column
 //! (`linear`, `hog-svm`).
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,37 @@ pub fn newest_checkpoint(run: &Path) -> Option<PathBuf> {
         .rev()
         .map(|d| d.join("model.bpk"))
         .find(|p| p.is_file())
+}
+
+/// The first `train` training and `test` test images of Fashion-MNIST
+/// (`data_dir`, else the downloaded or embedded set), as far as the sets
+/// go, with those counts; none of either is a usage error.
+pub fn train_test_sets(
+    data_dir: Option<&Path>,
+    train: usize,
+    test: usize,
+) -> Result<(ImageDataset, ImageDataset, usize, usize), Failure> {
+    let load =
+        |split| FashionMnist::load(data_dir, split).map_err(|e| Failure::Usage(e.to_string()));
+    let (train_set, test_set) = (load(Split::Train)?, load(Split::Test)?);
+    let (n, m) = (train.min(train_set.len()), test.min(test_set.len()));
+    if n == 0 || m == 0 {
+        return Err(Failure::Usage(
+            "--train and --test must be at least 1".into(),
+        ));
+    }
+    Ok((train_set, test_set, n, m))
+}
+
+/// Checks `--reg`: finite and `>= 0`.
+pub fn check_reg(reg: f64) -> Result<(), Failure> {
+    if reg.is_finite() && reg >= 0.0 {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "--reg {reg}: expected a finite number >= 0"
+        )))
+    }
 }
 
 /// The course's LeNet with the weights of `weights` (default: the newest

@@ -784,6 +784,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn random_affine_draws_in_range_and_replays() {
+        let t = RandomAffine {
+            degrees: [-10.0, 20.0],
+            translate: Some([0.1, 0.2]),
+            scale: Some([0.9, 1.1]),
+            shear: vec![-5.0, 5.0, 0.0, 3.0],
+            ..RandomAffine::new(0.0)
+        };
+        let p = t.params(2000, 20, 30, &mut Rng::new(4)).unwrap();
+        for a in &p {
+            assert!((-10.0..=20.0).contains(&a.angle));
+            // Whole pixels within 10% of the width and 20% of the height.
+            assert!(a.translate[0].fract() == 0.0 && a.translate[0].abs() <= 3.0);
+            assert!(a.translate[1].fract() == 0.0 && a.translate[1].abs() <= 4.0);
+            assert!((0.9..=1.1).contains(&a.scale));
+            assert!((-5.0..=5.0).contains(&a.shear[0]) && (0.0..=3.0).contains(&a.shear[1]));
+        }
+        let mean = p.iter().map(|a| a.angle).sum::<f64>() / p.len() as f64;
+        assert!((mean - 5.0).abs() < 0.6, "{mean}");
+        assert_eq!(p, t.params(2000, 20, 30, &mut Rng::new(4)).unwrap());
+        let bad = RandomAffine {
+            scale: Some([0.0, 1.0]),
+            ..RandomAffine::new(5.0)
+        };
+        let e = bad
+            .params(1, 4, 4, &mut Rng::new(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scale [0.0, 1.0]"), "{e}");
+    }
+
+    #[test]
     fn random_crop_windows_come_from_the_padded_image_and_erasing_frequency_follows_p() {
         let device = zoo_device::from_name("flex").unwrap();
         let v: Vec<f32> = (0..16).map(|i| i as f32 + 1.0).collect();

@@ -286,7 +286,8 @@ impl ParamGroupSpec {
     }
 }
 
-/// The dotted paths of a module's float parameters.
+/// The dotted paths of a module's float tensors, in visiting order: its
+/// parameters and its running statistics (batch norm's `running_mean`, ...).
 pub fn parameter_paths<M: Module>(model: &M) -> Vec<String> {
     #[derive(Default)]
     struct Paths {

@@ -107,41 +107,19 @@ impl Mix {
 /// batch-norm running statistics: the tensors whose path ends in
 /// `running_mean` or `running_var` (zoo-layers' and burn's `BatchNorm`).
 fn running_stat_indices<M: burn::module::Module>(model: &M) -> Vec<usize> {
-    use burn::module::{ModuleVisitor, Param};
-    #[derive(Default)]
-    struct Find {
-        stack: Vec<String>,
-        index: usize,
-        found: Vec<usize>,
-    }
-    impl ModuleVisitor for Find {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.stack.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.stack.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, _param: &Param<burn::tensor::Tensor<D>>) {
-            if self
-                .stack
-                .last()
-                .is_some_and(|n| n == "running_mean" || n == "running_var")
-            {
-                self.found.push(self.index);
-            }
-            self.index += 1;
-        }
-    }
-    let mut f = Find::default();
-    model.visit(&mut f);
-    f.found
+    zoo_optim::groups::parameter_paths(model)
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.ends_with("running_mean") || p.ends_with("running_var"))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Reads (as flat host vectors) or replaces the running statistics.
 struct Stats {
     wanted: Vec<usize>,
     index: usize,
-    /// Read: each statistic's values in order.
+    /// Read (when not writing): each statistic's values in order.
     read: Vec<Vec<f32>>,
     /// Write: the values to set, in order (`None`: read only).
     write: Option<std::vec::IntoIter<Vec<f32>>>,
@@ -169,19 +147,25 @@ impl burn::module::ModuleMapper for Stats {
             return param;
         }
         let (id, t, mapper) = param.consume();
-        let values: Vec<f32> = t
-            .clone()
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .expect("float running statistics");
-        let out = match self.write.as_mut().and_then(|w| w.next()) {
-            Some(v) => burn::tensor::Tensor::<D>::from_data(
-                burn::tensor::TensorData::new(v, t.shape()),
-                &t.device(),
-            ),
-            None => t,
+        let out = match self.write.as_mut() {
+            // Writing: the values replace the tensor, nothing is read back.
+            Some(w) => {
+                let v = w.next().expect("one value list per statistic");
+                burn::tensor::Tensor::<D>::from_data(
+                    burn::tensor::TensorData::new(v, t.shape()),
+                    &t.device(),
+                )
+            }
+            None => {
+                let values: Vec<f32> = t
+                    .clone()
+                    .into_data()
+                    .try_into_vec_as::<f32>()
+                    .expect("float running statistics");
+                self.read.push(values);
+                t
+            }
         };
-        self.read.push(values);
         burn::module::Param::from_mapped_value(id, out, mapper)
     }
 }

@@ -24,7 +24,7 @@ use examples::Failure;
 use examples::trained;
 use zoo_classic::hog::{BlockNorm, HogConfig};
 use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
-use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_datasets::ImageDataset;
 use zoo_plot::curves::{Legend, Panel, Series, curves_png};
 
 #[derive(Parser)]
@@ -77,25 +77,10 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_training_flags(args.iterations, 1, args.lr)?;
-    if !(args.reg.is_finite() && args.reg >= 0.0) {
-        return Err(Failure::Usage(format!(
-            "--reg {}: expected a finite number >= 0",
-            args.reg
-        )));
-    }
+    examples::trained::check_reg(args.reg)?;
     let (backend, device) = examples::device(args.device.as_deref())?;
-    let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
-    let train_set = load(Split::Train).map_err(|e| Failure::Usage(e.to_string()))?;
-    let test_set = load(Split::Test).map_err(|e| Failure::Usage(e.to_string()))?;
-    let (n, m) = (
-        args.train.min(train_set.len()),
-        args.test.min(test_set.len()),
-    );
-    if n == 0 || m == 0 {
-        return Err(Failure::Usage(
-            "--train and --test must be at least 1".into(),
-        ));
-    }
+    let (train_set, test_set, n, m) =
+        examples::trained::train_test_sets(args.data_dir.as_deref(), args.train, args.test)?;
     let hog = HogConfig {
         orientations: args.orientations,
         pixels_per_cell: [args.cell, args.cell],

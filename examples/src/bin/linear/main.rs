@@ -19,7 +19,7 @@ use burn::tensor::Tensor;
 use clap::Parser;
 use examples::Failure;
 use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
-use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_datasets::ImageDataset;
 use zoo_plot::curves::{Legend, Panel, Series, curves_png};
 
 #[derive(Parser)]
@@ -73,25 +73,10 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_training_flags(args.iterations, args.batch_size, args.lr)?;
-    if !(args.reg.is_finite() && args.reg >= 0.0) {
-        return Err(Failure::Usage(format!(
-            "--reg {}: expected a finite number >= 0",
-            args.reg
-        )));
-    }
+    examples::trained::check_reg(args.reg)?;
     let (backend, device) = examples::device(args.device.as_deref())?;
-    let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
-    let train_set = load(Split::Train).map_err(|e| Failure::Usage(e.to_string()))?;
-    let test_set = load(Split::Test).map_err(|e| Failure::Usage(e.to_string()))?;
-    let (n, m) = (
-        args.train.min(train_set.len()),
-        args.test.min(test_set.len()),
-    );
-    if n == 0 || m == 0 {
-        return Err(Failure::Usage(
-            "--train and --test must be at least 1".into(),
-        ));
-    }
+    let (train_set, test_set, n, m) =
+        examples::trained::train_test_sets(args.data_dir.as_deref(), args.train, args.test)?;
     let [_, h, w] = train_set.shape();
     let d = h * w;
     let (px, y) = rows(&train_set, n);
