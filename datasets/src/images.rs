@@ -131,16 +131,24 @@ impl ImageDataset {
     /// # Panics
     /// When `i >= len()`.
     pub fn pixels(&self, i: usize) -> &[u8] {
+        assert!(
+            i < self.len(),
+            "image {i} requested from a set of {} ({})",
+            self.len(),
+            self.source
+        );
         let per = self.shape.iter().product::<usize>();
         &self.pixels[i * per..(i + 1) * per]
     }
 
-    /// The images `indices`, in that order, as a new set.
+    /// The images `indices`, in that order, as a new set (no indices: an
+    /// empty set, also of an empty set).
     ///
     /// # Panics
     /// When an index is out of range.
     pub fn subset(&self, indices: &[usize]) -> Self {
-        let mut pixels = Vec::with_capacity(indices.len() * self.pixels(0).len());
+        let per = self.shape.iter().product::<usize>();
+        let mut pixels = Vec::with_capacity(indices.len() * per);
         for &i in indices {
             pixels.extend_from_slice(self.pixels(i));
         }
@@ -213,5 +221,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("label 2 of image 1"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_set_has_an_empty_subset_and_no_items() {
+        let empty = ImageDataset::new(
+            Vec::new(),
+            Vec::new(),
+            [1, 2, 2],
+            vec!["a".to_string()],
+            Source::Memory,
+        )
+        .unwrap();
+        assert!(empty.subset(&[]).is_empty());
+        assert!(empty.item(0).is_none());
+        assert!(empty.get(0).is_err());
+        let e = std::panic::catch_unwind(|| empty.pixels(0).len()).unwrap_err();
+        let message = e.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains("image 0 requested from a set of 0"),
+            "{message}"
+        );
     }
 }

@@ -7,21 +7,88 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use zoo_augment::resize::{Interpolation, resize};
 
+/// The widest and tallest image [`load_rgb`] decodes, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
+/// The most pixels an image [`load_rgb`] decodes may hold: 2^26, an
+/// 8192x8192 image (67 megapixels; as an RGB float tensor 768 MiB).
+pub const MAX_IMAGE_PIXELS: u64 = 1 << 26;
+
+/// The most bytes the decoder may allocate at once (the largest image of
+/// [`MAX_IMAGE_PIXELS`] with four 16-bit channels is 512 MiB).
+pub const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// The budget for decoding a user's image, as browsers' image decoders
+/// have one: a small file may declare a huge image (a "decompression
+/// bomb": 400 KB of PNG for 20,000 x 20,000 pixels) that would exhaust the
+/// memory. [`MAX_IMAGE_SIDE`] a side and [`MAX_DECODE_BYTES`] for the
+/// decoder; [`load_rgb`] checks [`MAX_IMAGE_PIXELS`] from the header first.
+pub fn image_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits
+}
+
+/// The error for an image of `w x h` pixels beyond the budget, naming `path`.
+fn too_large(path: &Path, w: u64, h: u64) -> String {
+    format!(
+        "{}: an image of {w}x{h} pixels ({}) is larger than an input image may be: at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS} pixels (8192x8192)",
+        path.display(),
+        w * h
+    )
+}
+
+/// Decodes `bytes` (read from `path`, PNG or JPEG) within the budget of
+/// [`image_limits`] and [`MAX_IMAGE_PIXELS`]: the size declared in the
+/// header is checked before any pixel is decoded. Errors name `path`.
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<image::DynamicImage, String> {
+    let unreadable = |e: String| {
+        format!(
+            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
+            path.display()
+        )
+    };
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| unreadable(e.to_string()))
+    };
+    // The header alone, its side unchecked here so that the error can say
+    // how large the image is (the decoder's memory bounded all the same).
+    let mut probe = reader()?;
+    let mut header_limits = image_limits();
+    header_limits.max_image_width = None;
+    header_limits.max_image_height = None;
+    probe.limits(header_limits);
+    let (w, h) = probe
+        .into_dimensions()
+        .map_err(|e| unreadable(e.to_string()))?;
+    let (w, h) = (u64::from(w), u64::from(h));
+    if w > u64::from(MAX_IMAGE_SIDE) || h > u64::from(MAX_IMAGE_SIDE) || w * h > MAX_IMAGE_PIXELS {
+        return Err(too_large(path, w, h));
+    }
+    let mut reader = reader()?;
+    reader.limits(image_limits());
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => too_large(path, w, h),
+        e => unreadable(e.to_string()),
+    })
+}
+
 /// Reads `path` (PNG or JPEG) as RGB; grey or RGBA images are converted
 /// (with a note on stderr); an unreadable file is an error naming the path
-/// and the reason. Resized (bilinear, antialiased) to `size` `[h, w]` when given.
+/// and the reason, an image beyond the budget of [`decode_image`] one
+/// naming its size and the limit. Resized (bilinear, antialiased) to
+/// `size` `[h, w]` when given.
 pub fn load_rgb(
     path: &Path,
     size: Option<[usize; 2]>,
     device: &Device,
 ) -> Result<Tensor<4>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let img = image::load_from_memory(&bytes).map_err(|e| {
-        format!(
-            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
-            path.display()
-        )
-    })?;
+    let img = decode_image(&bytes, path)?;
     zoo_datasets::folder::warn_if_truncated_jpeg(&bytes, path);
     if !matches!(img.color(), image::ColorType::Rgb8) {
         eprintln!(

@@ -168,6 +168,25 @@ impl RecipeFlags {
                 ))
             })?;
         }
+        if let Some(start) = self.swa_start
+            && start > epochs
+        {
+            return Err(usage(format!(
+                "--swa-start {start}: after the last epoch ({epochs}), so nothing would be averaged; expected 1 to --epochs"
+            )));
+        }
+        if let Some(alpha) = self.mix_alpha {
+            if self.mix.is_none() {
+                return Err(usage(format!(
+                    "--mix-alpha {alpha} without --mix: expected --mix mixup or cutmix beside it"
+                )));
+            }
+            if !(alpha > 0.0 && alpha <= f32::MAX as f64) {
+                return Err(usage(format!(
+                    "--mix-alpha {alpha}: expected a positive number, finite in float32"
+                )));
+            }
+        }
         config.mix = match &self.mix {
             None => None,
             Some(name) => {
@@ -209,6 +228,7 @@ pub fn checkpoint_dir(path: &std::path::Path) -> Result<PathBuf, String> {
 /// member's test accuracy and the ensemble's.
 pub fn evaluate_ensemble<M: Module + Clone>(
     like: &M,
+    identity: &[(&str, String)],
     dirs: &[PathBuf],
     forward: &dyn Fn(&M, Tensor<4>) -> Tensor<2>,
     test: &ImageDataset,
@@ -223,6 +243,7 @@ pub fn evaluate_ensemble<M: Module + Clone>(
         } else {
             dir.join("model.bpk")
         };
+        check_member(&file, identity)?;
         let m = like
             .clone()
             .valid()
@@ -241,6 +262,32 @@ pub fn evaluate_ensemble<M: Module + Clone>(
         "ensemble of {} (mean of softmax outputs): test accuracy {together:.4} (best member {best:.4})",
         each.len()
     );
+    Ok(())
+}
+
+/// Checks an ensemble member `file` against the `state.json` beside it: its
+/// bytes (the recorded SHA-256) and what its run recorded for each
+/// `(key, value)` of `identity` (the model and its options this run
+/// builds). A file without a `state.json` cannot be checked: a warning.
+fn check_member(file: &std::path::Path, identity: &[(&str, String)]) -> Result<(), Failure> {
+    let info = zoo_train::verified_checkpoint_file(file)
+        .map_err(|e| Failure::Usage(format!("--ensemble: {e}")))?;
+    let Some(info) = info else {
+        eprintln!(
+            "warning: {} has no state.json beside it: its bytes and model cannot be verified",
+            file.display()
+        );
+        return Ok(());
+    };
+    for (key, want) in identity {
+        let got = info.get(key).unwrap_or("(not recorded)");
+        if got != want {
+            return Err(Failure::Usage(format!(
+                "--ensemble {}: its run recorded {key} `{got}`, this run builds {key} `{want}` (train the members with the same model flags)",
+                file.display()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -421,6 +468,52 @@ pub fn check_png_out(path: &std::path::Path) -> Result<(), Failure> {
     zoo_plot::png::check_path(path).map_err(|e| Failure::Usage(format!("--out {e}")))
 }
 
+/// Checks a learning-rate flag (`flag`, e.g. `--lr-d`): positive and
+/// finite in float32; the error names the flag.
+pub fn check_lr_flag(flag: &str, lr: f64) -> Result<(), Failure> {
+    zoo_optim::check_lr(lr).map_err(|e| Failure::Usage(format!("{flag}: {e}")))
+}
+
+/// Checks a count flag (`flag`, e.g. `--iterations`): from 1 to `max`; the
+/// error names the flag and the range.
+pub fn check_count(flag: &str, value: usize, max: usize) -> Result<(), Failure> {
+    if (1..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "{flag} {value}: expected 1 to {max}"
+        )))
+    }
+}
+
+/// A data set read for `split` that holds no images is a usage error
+/// naming `--data-dir` and where the set came from.
+pub fn check_not_empty(set: &ImageDataset, split: Split) -> Result<(), Failure> {
+    if set.is_empty() {
+        let part = match split {
+            Split::Train => "training",
+            Split::Test => "test",
+        };
+        return Err(Failure::Usage(format!(
+            "--data-dir: the {part} set of {} holds no images; expected at least 1",
+            set.source()
+        )));
+    }
+    Ok(())
+}
+
+/// Fashion-MNIST's `split` from `data_dir` (`--data-dir`; else the
+/// downloaded set, else the embedded subset): a set that cannot be read or
+/// holds no images is a usage error.
+pub fn fashion_mnist(
+    data_dir: Option<&std::path::Path>,
+    split: Split,
+) -> Result<ImageDataset, Failure> {
+    let set = FashionMnist::load(data_dir, split).map_err(|e| Failure::Usage(e.to_string()))?;
+    check_not_empty(&set, split)?;
+    Ok(set)
+}
+
 /// Parses the flags and trains; the process exit code.
 pub fn run(family: &str, course: Course) -> ExitCode {
     let flags = Flags::parse();
@@ -443,6 +536,12 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         )));
     }
     let side = flags.input_size.unwrap_or(course.input_size);
+    if side < info.min_size {
+        return Err(usage(format!(
+            "--input-size {side}: `{name}` takes images of at least {0}x{0} (torchvision's min_size)",
+            info.min_size
+        )));
+    }
     let epochs = flags.epochs.unwrap_or(course.epochs);
     let batch_size = flags.batch_size.unwrap_or(course.batch_size);
     let lr = flags.lr.unwrap_or(course.lr);
@@ -484,9 +583,11 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return Err(usage(e.to_string())),
     };
+    check_not_empty(&train_set, Split::Train)?;
+    check_not_empty(&test_set, Split::Test)?;
     if let Some(n) = flags.limit {
         train_set = sample(train_set, n, flags.seed);
-        test_set = sample(test_set, n.div_ceil(4), flags.seed + 1);
+        test_set = sample(test_set, n.div_ceil(4), flags.seed.wrapping_add(1));
     }
     check_batch_size(
         "--input-size",
@@ -563,6 +664,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
     if !flags.recipes.ensemble.is_empty() {
         return evaluate_ensemble(
             &model,
+            &[("model", name.clone()), ("input_size", side.to_string())],
             &flags.recipes.ensemble,
             &forward,
             &test_set,

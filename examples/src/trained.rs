@@ -30,6 +30,7 @@ pub fn newest_checkpoint(run: &Path) -> Option<PathBuf> {
     epochs
         .into_iter()
         .rev()
+        .filter(|d| d.join("state.json").is_file())
         .map(|d| d.join("model.bpk"))
         .find(|p| p.is_file())
 }
@@ -42,9 +43,10 @@ pub fn train_test_sets(
     train: usize,
     test: usize,
 ) -> Result<(ImageDataset, ImageDataset, usize, usize), Failure> {
-    let load =
-        |split| FashionMnist::load(data_dir, split).map_err(|e| Failure::Usage(e.to_string()));
-    let (train_set, test_set) = (load(Split::Train)?, load(Split::Test)?);
+    let (train_set, test_set) = (
+        crate::fashion_mnist(data_dir, Split::Train)?,
+        crate::fashion_mnist(data_dir, Split::Test)?,
+    );
     let (n, m) = (train.min(train_set.len()), test.min(test_set.len()));
     if n == 0 || m == 0 {
         return Err(Failure::Usage(
@@ -65,8 +67,13 @@ pub fn check_reg(reg: f64) -> Result<(), Failure> {
     }
 }
 
-/// The course's LeNet with the weights of `weights` (default: the newest
-/// checkpoint of `runs/lenet`), on `device`.
+/// The LeNet of a `lenet` example checkpoint `weights` (default: the newest
+/// checkpoint of `runs/lenet`), on `device`. The file is verified against
+/// the SHA-256 its `state.json` records, and the model built is the one
+/// the run trained (`--relu` or the course's sigmoid LeNet, from the
+/// recorded `relu`); a checkpoint of another model is refused. A file with
+/// no `state.json` beside it (saved outside the training loop) is loaded
+/// with a warning that it cannot be verified.
 pub fn lenet(weights: Option<&Path>, device: &Device) -> Result<(Model, PathBuf), Failure> {
     let path = match weights {
         Some(p) => p.to_path_buf(),
@@ -76,12 +83,54 @@ pub fn lenet(weights: Option<&Path>, device: &Device) -> Result<(Model, PathBuf)
             )
         })?,
     };
-    let model = registry::create("d2l_lenet", &ModelArgs::default(), device)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    if !path.is_file() {
+        return Err(Failure::Usage(format!(
+            "--weights {}: no such file (expected the model.bpk of a lenet checkpoint)",
+            path.display()
+        )));
+    }
+    let info = zoo_train::verified_checkpoint_file(&path)
+        .map_err(|e| Failure::Usage(format!("--weights: {e}")))?;
+    let relu = match &info {
+        Some(info) => {
+            let model = info.get("model").unwrap_or("(not recorded)");
+            if model != "lenet" {
+                return Err(Failure::Usage(format!(
+                    "--weights {}: its checkpoint holds a `{model}` model, expected a checkpoint of the lenet example",
+                    path.display()
+                )));
+            }
+            match info.get("relu") {
+                Some("true") => true,
+                Some("false") | None => false,
+                Some(other) => {
+                    return Err(Failure::Usage(format!(
+                        "--weights {}: its state.json records relu `{other}`, expected true or false",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        None => {
+            eprintln!(
+                "warning: {} has no state.json beside it: its bytes cannot be verified; it is loaded as the course's sigmoid LeNet",
+                path.display()
+            );
+            false
+        }
+    };
+    let args = ModelArgs {
+        relu: relu.then_some(true),
+        ..ModelArgs::default()
+    };
+    let model =
+        registry::create("d2l_lenet", &args, device).map_err(|e| Failure::Usage(e.to_string()))?;
     // The training loop's checkpoints hold the family's own module (keys
     // `conv1.weight`, ...); a file saved from the registry's enum is tried
     // as such.
-    let inner = zoo_models::lenet::LeNetConfig::new().init(device);
+    let Model::LeNet(inner) = model.clone() else {
+        unreachable!("d2l_lenet is a LeNet")
+    };
     match inner.try_load_file(&path) {
         Ok(lenet) => Ok((Model::LeNet(lenet), path)),
         Err(first) => model

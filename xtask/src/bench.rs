@@ -546,11 +546,15 @@ pub fn sequence(device: &Device, runs: usize) -> Vec<(String, f64)> {
 /// (sigma 2) and HOG (9 bins, 8x8 cells, 2x2 blocks) of the grey
 /// `assets/images/chelsea.jpg`, and exact t-SNE of 2,000 test images'
 /// pixels (perplexity 30, 1,000 iterations).
+///
+/// A set that does not load, or is too small for the work (fewer than k = 5
+/// training images, fewer test images than t-SNE's perplexity + 1), is an
+/// error naming the directory (`--data-dir` when it came from the flag).
 pub fn classic(
     device: &Device,
     data_dir: Option<&std::path::Path>,
     runs: usize,
-) -> Vec<(String, f64)> {
+) -> Result<Vec<(String, f64)>, String> {
     use burn::tensor::TensorData;
     use zoo_classic::canny::{CannyConfig, canny};
     use zoo_classic::hog::{BlockNorm, HogConfig};
@@ -560,8 +564,27 @@ pub fn classic(
     let mut results = Vec::new();
     let debian = std::path::Path::new("/usr/share/datasets/fashion-mnist");
     let dir = data_dir.or(debian.is_dir().then_some(debian));
-    let load = |split| FashionMnist::load(dir, split).expect("Fashion-MNIST loads");
-    let (train, test) = (load(Split::Train), load(Split::Test));
+    // Where the set came from, as an error names it.
+    let origin = match (data_dir, dir) {
+        (Some(d), _) => format!("--data-dir {}", d.display()),
+        (None, Some(d)) => format!("Fashion-MNIST in {}", d.display()),
+        (None, None) => "Fashion-MNIST".to_string(),
+    };
+    let load = |split| FashionMnist::load(dir, split).map_err(|e| format!("{origin}: {e}"));
+    let (train, test) = (load(Split::Train)?, load(Split::Test)?);
+    const K: usize = 5;
+    let tsne = zoo_explain::tsne::Tsne::default();
+    // t-SNE's perplexity must be at most the points less one.
+    let min_test = tsne.perplexity.ceil() as usize + 1;
+    if train.len() < K || test.len() < min_test {
+        return Err(format!(
+            "{origin}: {} training and {} test images; `bench classic` needs at least {K} training images \
+             (kNN, k = {K}) and {min_test} test images (t-SNE, perplexity {})",
+            train.len(),
+            test.len(),
+            tsne.perplexity
+        ));
+    }
     let rows = |set: &zoo_datasets::ImageDataset, n: usize| -> Vec<f32> {
         (0..n)
             .flat_map(|i| set.pixels(i).iter().map(|&p| p as f32 / 255.0))
@@ -580,7 +603,7 @@ pub fn classic(
     let mut acc = 0.0;
     // One timed run: seconds each, and the Python side runs it once too.
     let dt = time(device, 0, 1, || {
-        let pred = knn.predict(qx.clone(), 5).expect("predict");
+        let pred = knn.predict(qx.clone(), K).expect("predict");
         acc = pred
             .iter()
             .enumerate()
@@ -588,7 +611,7 @@ pub fn classic(
             .count() as f64
             / m as f64;
     });
-    let key = format!("knn_predict_{m}x{n}_l2_k5");
+    let key = format!("knn_predict_{m}x{n}_l2_k{K}");
     println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
     println!("  (accuracy {acc:.4})");
     results.push((key, dt.as_secs_f64() * 1e3));
@@ -632,7 +655,6 @@ pub fn classic(
 
     let k = test.len().min(2000);
     let x: Vec<f64> = rows(&test, k).into_iter().map(f64::from).collect();
-    let tsne = zoo_explain::tsne::Tsne::default();
     let mut kl = 0.0;
     let dt = time(device, 0, 1, || {
         kl = tsne.fit(&x, k, 784).expect("tsne").1;
@@ -641,5 +663,5 @@ pub fn classic(
     println!("{key}: {:.2} ms", dt.as_secs_f64() * 1e3);
     println!("  (KL {kl:.3})");
     results.push((key, dt.as_secs_f64() * 1e3));
-    results
+    Ok(results)
 }

@@ -1,7 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
 //! - `conformance <DIR> [--device D] [--filter S] [--ops A,B]`: the reference-parity
-//!   runner of `shared/conformance/SPEC.md`.
+//!   runner of `docs/SPEC.md`.
 //! - `bench <matmul|conv|data|models|kernels|augment|detect|sequence|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|voc-2007|voc-2012|time-machine|MODEL> [--dir D] [--mirror URL]
@@ -17,7 +17,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Tasks of the zoo workspace")]
+// `arg_required_else_help = false`: with no task, clap's own error
+// (`error: 'cargo xtask' requires a subcommand ...`, exit 2) instead of the
+// bare help text, so the refusal says what is missing.
+#[command(
+    name = "cargo xtask",
+    about = "Tasks of the zoo workspace",
+    arg_required_else_help = false
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -25,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Run the reference-parity cases of a directory (see shared/conformance/SPEC.md).
+    /// Run the reference-parity cases of a directory (see docs/SPEC.md).
     Conformance {
         /// Directory of `*.safetensors` case files.
         dir: PathBuf,
@@ -43,7 +50,8 @@ enum Task {
         /// For CI while parts of the project are still being built.
         #[arg(long)]
         allow_unsupported: bool,
-        /// Seconds a case may run before it is stopped and counted as FAIL.
+        /// Seconds a case may run before it is stopped and counted as FAIL
+        /// (0.001 to 1,000,000).
         #[arg(long, default_value_t = 300.0)]
         timeout_s: f64,
     },
@@ -67,7 +75,7 @@ enum Task {
         /// Matrix size for matmul.
         #[arg(long, default_value_t = 2048)]
         size: usize,
-        /// Measured runs (after warm-up); the median is reported.
+        /// Measured runs (after warm-up); the median is reported (1 to 1,000,000).
         #[arg(long, default_value_t = 5)]
         runs: usize,
         /// For `data` and `classic`: the Fashion-MNIST directory (default:
@@ -78,7 +86,8 @@ enum Task {
         /// For `data`: images per batch.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
-        /// For `data`: data-loader worker threads.
+        /// For `data`: data-loader worker threads (0 to 1024; 0 loads on the
+        /// calling thread).
         #[arg(long, default_value_t = 2)]
         workers: usize,
         /// For `data`: resize the images to this side (224 for AlexNet, 96 for ResNet).
@@ -225,12 +234,34 @@ fn device_or_exit(
     Ok((backend, device))
 }
 
+/// The most measured runs `bench --runs` takes (each is kept to take the
+/// median, and a run of seconds times a million is already days).
+const MAX_RUNS: usize = 1_000_000;
+/// The most data-loader threads `bench --workers` starts.
+const MAX_WORKERS: usize = 1024;
+/// The shortest `conformance --timeout-s`, in seconds: less cannot start a
+/// worker (and below a nanosecond the limit would round to zero).
+const MIN_TIMEOUT_S: f64 = 1e-3;
+/// The longest `conformance --timeout-s`, in seconds (11.6 days).
+const MAX_TIMEOUT_S: f64 = 1e6;
+
+/// A flag's number as an error shows it: `1e300`, not its 301 digits.
+fn shown(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-3..1e7).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// The bench flags that size allocations: positive, and within what a
-/// tensor may hold (`zoo_device::budget`), each error naming its flag.
+/// tensor may hold (`zoo_device::budget`), counts within their bounds, each
+/// error naming its flag.
 fn check_bench_flags(
     size: usize,
     runs: usize,
     batch_size: usize,
+    workers: usize,
     resize: Option<usize>,
 ) -> Result<(), String> {
     for (flag, v) in [
@@ -241,6 +272,14 @@ fn check_bench_flags(
         if v == 0 {
             return Err(format!("{flag} 0: expected at least 1"));
         }
+    }
+    if runs > MAX_RUNS {
+        return Err(format!("--runs {runs}: expected 1 to {MAX_RUNS}"));
+    }
+    if workers > MAX_WORKERS {
+        return Err(format!(
+            "--workers {workers}: expected 0 to {MAX_WORKERS} threads"
+        ));
     }
     if resize == Some(0) {
         return Err("--resize 0: expected a positive side".into());
@@ -268,8 +307,12 @@ fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(code) => return code,
             };
-            if !(timeout_s.is_finite() && timeout_s > 0.0) {
-                eprintln!("error: --timeout-s {timeout_s}: expected a positive number of seconds");
+            // NaN fails both comparisons.
+            if !(timeout_s >= MIN_TIMEOUT_S && timeout_s <= MAX_TIMEOUT_S) {
+                eprintln!(
+                    "error: --timeout-s {}: expected {MIN_TIMEOUT_S} to {MAX_TIMEOUT_S} seconds",
+                    shown(timeout_s)
+                );
                 return ExitCode::from(2);
             }
             let files = match conformance::case_files_of(&dir, filter.as_deref(), &ops) {
@@ -348,7 +391,7 @@ fn main() -> ExitCode {
             workers,
             resize,
         } => {
-            if let Err(e) = check_bench_flags(size, runs, batch_size, resize) {
+            if let Err(e) = check_bench_flags(size, runs, batch_size, workers, resize) {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
@@ -380,7 +423,10 @@ fn main() -> ExitCode {
                     bench::sequence(&device, runs);
                 }
                 "classic" => {
-                    bench::classic(&device, data_dir.as_deref(), runs);
+                    if let Err(e) = bench::classic(&device, data_dir.as_deref(), runs) {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
                 "data" | "all" => {
                     if what == "all" {
@@ -395,7 +441,10 @@ fn main() -> ExitCode {
                         resize,
                         runs,
                     ) {
-                        eprintln!("error: {e}");
+                        match &data_dir {
+                            Some(d) => eprintln!("error: --data-dir {}: {e}", d.display()),
+                            None => eprintln!("error: {e}"),
+                        }
                         return ExitCode::from(2);
                     }
                 }
@@ -422,5 +471,42 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_counts_are_bounded_and_named() {
+        assert!(check_bench_flags(16, 1, 4, 0, None).is_ok());
+        assert!(check_bench_flags(16, MAX_RUNS, 4, MAX_WORKERS, Some(28)).is_ok());
+        let e = check_bench_flags(16, usize::MAX, 4, 2, None).unwrap_err();
+        assert!(
+            e.starts_with("--runs 18446744073709551615: expected 1 to 1000000"),
+            "{e}"
+        );
+        let e = check_bench_flags(16, 1, 4, 1_000_000_000_000, None).unwrap_err();
+        assert!(e.starts_with("--workers 1000000000000:"), "{e}");
+        let e = check_bench_flags(16, 0, 4, 2, None).unwrap_err();
+        assert!(e.starts_with("--runs 0:"), "{e}");
+    }
+
+    #[test]
+    fn huge_and_tiny_numbers_are_shown_short() {
+        assert_eq!(shown(1e300), "1e300");
+        assert_eq!(shown(1e-300), "1e-300");
+        assert_eq!(shown(300.0), "300");
+        assert_eq!(shown(0.0), "0");
+        assert_eq!(shown(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn no_task_is_a_usage_error() {
+        use clap::Parser;
+        let e = Cli::try_parse_from(["xtask"]).err().expect("refused");
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingSubcommand);
+        assert_eq!(e.exit_code(), 2);
     }
 }

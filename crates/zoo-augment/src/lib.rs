@@ -11,7 +11,7 @@
 //! - [`color`]: RGB <-> HSV / HSL, hue, Gaussian blur.
 //! - [`resize`]: bilinear (antialiased on request) and nearest resizing, resized crop.
 //! - [`smote`]: SMOTE with imbalanced-learn's neighbours, samples and sampling strategies.
-//! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomCrop, RandomResizedCrop (and the course's preset), ColorJitter, RandomErasing, RandomRotation, GaussianBlur, GaussianNoise, Normalize, Compose and the presets.
+//! - [`transforms`]: seeded random transforms with torchvision v2's draws, per sample, in one pass per batch: flips, RandomCrop, RandomResizedCrop (and the course's preset), ColorJitter, RandomErasing, RandomRotation, GaussianBlur, GaussianNoise, Normalize, Compose.
 //! - [`joint`]: images and their label maps together (segmentation): the
 //!   same flip, bilinear for images and nearest for labels.
 //! - [`geometry`]: rotation of images and boxes and affine transforms
@@ -20,6 +20,8 @@
 //!   sharpness, invert, gamma (the ops of AutoAugment and its kin).
 //! - [`policies`]: AutoAugment (ImageNet, CIFAR-10, SVHN), RandAugment and
 //!   TrivialAugmentWide with torchvision's op sets and magnitudes.
+//! - [`presets`]: the training pipelines by name (`Compose::preset`:
+//!   flip, crop, course, auto, rand, trivial).
 //! - [`stage`]: a transform as a stage after any burn `Batcher`.
 //! - [`mix`]: the multi-sample ops — MixUp, CutMix (partner: the batch rolled
 //!   by one, as `v2.MixUp` / `v2.CutMix`), SamplePairing (Inoue 2018).
@@ -42,6 +44,7 @@ pub mod joint;
 pub mod mix;
 pub mod photometric;
 pub mod policies;
+pub mod presets;
 pub mod resize;
 pub mod smote;
 pub mod stage;

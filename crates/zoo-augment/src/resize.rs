@@ -39,24 +39,18 @@ pub use zoo_kernels::axis_weights;
 
 /// The dense `[output, input]` matrix of an axis.
 fn axis_matrix(input: usize, output: usize, mode: Interpolation, antialias: bool) -> Vec<f32> {
-    let mut m = vec![0.0f32; output * input];
     match mode {
-        Interpolation::Bilinear => {
-            for (i, (lo, ws)) in axis_weights(input, output, antialias).iter().enumerate() {
-                for (k, w) in ws.iter().enumerate() {
-                    m[i * input + lo + k] = *w;
-                }
-            }
-        }
+        Interpolation::Bilinear => zoo_kernels::axis_matrix(input, output, antialias),
         Interpolation::Nearest => {
+            let mut m = vec![0.0f32; output * input];
             let scale = input as f32 / output as f32;
             for i in 0..output {
                 let src = ((i as f32 * scale).floor() as usize).min(input - 1);
                 m[i * input + src] = 1.0;
             }
+            m
         }
     }
-    m
 }
 
 /// `F.resize` of `[N, C, H, W]` to `size = [height, width]`.

@@ -187,10 +187,11 @@ pub fn canny(
     if h < 3 || w < 3 {
         return invalid("canny", format!("a {h}x{w} image; expected at least 3x3"));
     }
-    if config.sigma.is_nan() || config.sigma <= 0.0 {
+    // An infinite sigma would ask for an infinitely wide kernel.
+    if !(config.sigma.is_finite() && config.sigma > 0.0) {
         return invalid(
             "canny",
-            format!("sigma {}; expected a positive number", config.sigma),
+            format!("sigma {}; expected a finite positive number", config.sigma),
         );
     }
     if config.high_threshold < config.low_threshold {

@@ -39,6 +39,17 @@ pub enum ClassicError {
         /// What was wrong, with the values.
         message: String,
     },
+    /// A training loss that became NaN or infinite (a learning rate or
+    /// regularisation too large); training stopped there.
+    #[error("{function}: the loss became {loss} at step {step}")]
+    NonFinite {
+        /// The function that stopped.
+        function: &'static str,
+        /// The step (from 1) whose loss was not finite.
+        step: usize,
+        /// That loss.
+        loss: f32,
+    },
 }
 
 pub(crate) fn invalid<T>(function: &'static str, message: String) -> Result<T, ClassicError> {

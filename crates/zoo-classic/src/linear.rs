@@ -179,6 +179,8 @@ impl LinearClassifier {
     /// Trains on `x [N, D]` (on an autodiff device) with labels `y`
     /// in `0..classes`, from weights `0.001 * N(0, 1)` as the assignment
     /// initialises them; returns the classifier and the loss of every step.
+    /// A loss that becomes NaN or infinite stops training with
+    /// [`ClassicError::NonFinite`].
     pub fn train(
         x: Tensor<2>,
         y: &[usize],
@@ -225,8 +227,10 @@ impl LinearClassifier {
             .map(|_| (0.001 * rng.normal()) as f32)
             .collect();
         let mut w = Tensor::<1>::from_floats(init.as_slice(), &device).reshape([d, columns]);
-        let mut losses = Vec::with_capacity(config.iterations);
-        for _ in 0..config.iterations {
+        // Grown as the steps go: `iterations` comes from outside and is not
+        // allocated up front.
+        let mut losses = Vec::new();
+        for step in 1..=config.iterations {
             let rows: Vec<i64> = (0..config.batch_size)
                 .map(|_| rng.below(n) as i64)
                 .collect();
@@ -238,7 +242,15 @@ impl LinearClassifier {
             let l = loss(config.loss, leaf.clone(), xb, yb, config.reg)?;
             let grads = l.backward();
             let g = leaf.grad(&grads).expect("W takes part in the loss");
-            losses.push(l.into_scalar::<f32>());
+            let value = l.into_scalar::<f32>();
+            if !value.is_finite() {
+                return Err(ClassicError::NonFinite {
+                    function: "LinearClassifier::train",
+                    step,
+                    loss: value,
+                });
+            }
+            losses.push(value);
             w = Tensor::from_inner(leaf.inner() - g.mul_scalar(config.learning_rate));
         }
         Ok((Self { w }, losses))
@@ -321,5 +333,25 @@ mod tests {
                 .contains("logistic regression with 3 classes"),
             "{err}"
         );
+    }
+
+    /// A regularisation far too strong makes the loss infinite within a
+    /// few steps: training stops there instead of returning NaN weights.
+    #[test]
+    fn a_diverging_loss_stops_training() {
+        let x = Tensor::<1>::from_floats([1.0, 0.0, 1.0, 0.0, 1.0, 1.0], &device()).reshape([3, 2]);
+        let config = TrainConfig {
+            learning_rate: 0.5,
+            reg: 1e30,
+            iterations: 1000,
+            batch_size: 2,
+            ..TrainConfig::new(LinearLoss::Svm)
+        };
+        match LinearClassifier::train(x, &[0, 1, 0], 2, &config) {
+            Err(ClassicError::NonFinite { step, loss, .. }) => {
+                assert!(step < 10 && !loss.is_finite(), "step {step}, loss {loss}")
+            }
+            other => panic!("expected NonFinite, got {other:?}"),
+        }
     }
 }

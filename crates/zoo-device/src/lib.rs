@@ -87,7 +87,11 @@ impl Backend {
     /// Creates the burn device of this backend (without autodiff).
     ///
     /// `wgpu` selects wgpu's default adapter (a discrete GPU when there is
-    /// one; `CUBECL_WGPU_DEFAULT_DEVICE` overrides the choice).
+    /// one; `CUBECL_WGPU_DEFAULT_DEVICE` overrides the choice). It needs an
+    /// adapter on Vulkan, Metal or DirectX 12: a machine that offers only
+    /// OpenGL (no Vulkan driver installed) is refused with
+    /// [`DeviceError::NoAdapter`], which names what to install, since the
+    /// zoo's programs do not finish on wgpu's OpenGL fallback.
     ///
     /// The CPU backends also call [`keep_freed_memory`] (once per process).
     pub fn device(self) -> Result<Device, DeviceError> {
@@ -106,6 +110,7 @@ impl Backend {
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => {
                 private_runtime_dir();
+                usable_adapter()?;
                 Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
             }
             #[allow(unreachable_patterns)]
@@ -115,6 +120,55 @@ impl Backend {
             }),
         }
     }
+}
+
+/// Checks once per process that wgpu has an adapter on an API the zoo runs
+/// on (Vulkan, Metal, DirectX 12), asking wgpu itself (the version burn
+/// uses). On a machine without a Vulkan driver wgpu falls back to OpenGL
+/// (Mesa's llvmpipe through EGL), where the zoo's programs were seen to run
+/// for minutes without finishing a step; refusing at once, naming the
+/// package, is better than a hang.
+#[cfg(feature = "wgpu")]
+fn usable_adapter() -> Result<(), DeviceError> {
+    use burn::tensor::wgpu::wgpu;
+    use std::future::Future;
+    static FOUND: std::sync::OnceLock<Result<(), DeviceError>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let adapters = |backends: wgpu::Backends| -> Vec<wgpu::AdapterInfo> {
+                let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                    backends,
+                    ..wgpu::InstanceDescriptor::new_without_display_handle()
+                });
+                // Native wgpu enumerates synchronously: the future is ready
+                // at its first poll (polled again, yielding, if it is not).
+                let mut future = std::pin::pin!(instance.enumerate_adapters(backends));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                let found = loop {
+                    if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                        break v;
+                    }
+                    std::thread::yield_now();
+                };
+                found.iter().map(wgpu::Adapter::get_info).collect()
+            };
+            let good = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+            if !adapters(good).is_empty() {
+                return Ok(());
+            }
+            let gl: Vec<String> = adapters(wgpu::Backends::GL)
+                .into_iter()
+                .map(|a| format!("{} ({:?})", a.name, a.backend))
+                .collect();
+            Err(DeviceError::NoAdapter {
+                found: if gl.is_empty() {
+                    "no adapter at all".into()
+                } else {
+                    format!("only OpenGL: {}", gl.join(", "))
+                },
+            })
+        })
+        .clone()
 }
 
 /// Gives the process a private `XDG_RUNTIME_DIR` (mode 0700 under the
@@ -201,6 +255,14 @@ fn names(backends: &[Backend]) -> String {
 /// Why a device name could not be turned into a device.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
+    /// wgpu finds no adapter on Vulkan, Metal or DirectX 12.
+    #[error(
+        "device `wgpu`: no Vulkan, Metal or DirectX 12 adapter on this machine ({found}); the zoo does not run on wgpu's OpenGL fallback. Install a Vulkan driver: without a GPU, Mesa's lavapipe (`apt-get install mesa-vulkan-drivers libvulkan1`), else your GPU's; or pick `--device flex`"
+    )]
+    NoAdapter {
+        /// What wgpu found instead.
+        found: String,
+    },
     /// The name is not a backend the zoo knows.
     #[error("unknown device `{name}`: expected one of the devices compiled in: {available}")]
     Unknown {

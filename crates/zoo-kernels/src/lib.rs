@@ -236,6 +236,20 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_sigmoid(x.into_dispatch()))
 }
 
+/// The dense `[output, input]` bilinear matrix of an axis (the rows of
+/// [`axis_weights`] written out): the resize of an axis is a product with
+/// it, `F.interpolate(mode="bilinear", align_corners=False)` without
+/// `antialias`, torchvision's antialiased resize with it.
+pub fn axis_matrix(input: usize, output: usize, antialias: bool) -> Vec<f32> {
+    let mut m = vec![0.0f32; output * input];
+    for (i, (lo, ws)) in axis_weights(input, output, antialias).iter().enumerate() {
+        for (k, w) in ws.iter().enumerate() {
+            m[i * input + lo + k] = *w;
+        }
+    }
+    m
+}
+
 /// For each output position along an axis of `input` pixels resized to
 /// `output`: the first input index and the normalised weights of the inputs
 /// from there. Bilinear: a triangle filter at the half-pixel source centre,

@@ -376,22 +376,6 @@ pub const FCN_WEIGHTS: [SegmentationWeights; 2] = [
     },
 ];
 
-/// The dense `[output, input]` bilinear matrix of an axis (half-pixel
-/// centres, clamped at the borders: `F.interpolate(mode="bilinear",
-/// align_corners=False)`).
-fn axis_matrix(input: usize, output: usize) -> Vec<f32> {
-    let mut m = vec![0.0f32; output * input];
-    for (i, (lo, ws)) in zoo_kernels::axis_weights(input, output, false)
-        .iter()
-        .enumerate()
-    {
-        for (k, w) in ws.iter().enumerate() {
-            m[i * input + lo + k] = *w;
-        }
-    }
-    m
-}
-
 /// `F.interpolate(x, size, mode="bilinear", align_corners=False)` of
 /// `[N, C, H, W]`, as two batched products with the axes' matrices.
 pub fn upsample_bilinear(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
@@ -402,10 +386,16 @@ pub fn upsample_bilinear(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     }
     let device = x.device();
     let b = n * c;
-    let rows = Tensor::<3>::from_data(TensorData::new(axis_matrix(h, oh), [1, oh, h]), &device)
-        .expand([b, oh, h]);
-    let cols = Tensor::<3>::from_data(TensorData::new(axis_matrix(w, ow), [1, ow, w]), &device)
-        .expand([b, ow, w]);
+    let rows = Tensor::<3>::from_data(
+        TensorData::new(zoo_kernels::axis_matrix(h, oh, false), [1, oh, h]),
+        &device,
+    )
+    .expand([b, oh, h]);
+    let cols = Tensor::<3>::from_data(
+        TensorData::new(zoo_kernels::axis_matrix(w, ow, false), [1, ow, w]),
+        &device,
+    )
+    .expand([b, ow, w]);
     rows.matmul(x.reshape([b, h, w]))
         .matmul(cols.swap_dims(1, 2))
         .reshape([n, c, oh, ow])

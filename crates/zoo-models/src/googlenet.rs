@@ -6,12 +6,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::inception::{Inception, InceptionConfig};
-use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 use zoo_layers::trace::{self, relu};
 
 use zoo_layers::blocks::conv;
@@ -94,48 +92,7 @@ impl D2lGoogLeNet {
     }
 }
 
-/// torchvision's `BasicConv2d`: bias-free convolution, batch norm (eps 0.001), ReLU.
-#[derive(Module, Debug)]
-pub struct BasicConv2d {
-    /// The convolution.
-    pub conv: Conv2d,
-    /// Its batch norm.
-    pub bn: BatchNorm,
-}
-
-impl BasicConv2d {
-    fn new(channels: [usize; 2], k: usize, p: usize, stride: usize, device: &Device) -> Self {
-        Self::rect(channels, [k, k], [p, p], stride, device)
-    }
-
-    /// A `kernel[0] x kernel[1]` convolution (Inception v3's factorised
-    /// 1x7 / 7x1 and 1x3 / 3x1), bias-free, and batch norm with eps 1e-3.
-    pub(crate) fn rect(
-        channels: [usize; 2],
-        kernel: [usize; 2],
-        padding: [usize; 2],
-        stride: usize,
-        device: &Device,
-    ) -> Self {
-        Self {
-            conv: Conv2dConfig::new(channels, kernel)
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(
-                    padding[0], padding[1], padding[0], padding[1],
-                ))
-                .with_bias(false)
-                .init(device),
-            bn: BatchNormConfig::new(channels[1])
-                .with_eps(1e-3)
-                .init(device),
-        }
-    }
-
-    /// `relu(bn(conv(x)))`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward_relu(trace::conv2d(&self.conv, x))
-    }
-}
+pub use crate::parts::BasicConv2d;
 
 /// torchvision's Inception block (the "5x5" branch is a 3x3 convolution).
 #[derive(Module, Debug)]

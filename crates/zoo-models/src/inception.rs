@@ -16,7 +16,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 use zoo_layers::trace;
 
-use crate::googlenet::BasicConv2d;
+use crate::parts::BasicConv2d;
 use crate::parts::{global_avg, imagenet_to_half_range, linear, max_pool};
 
 /// Configuration of an [`InceptionV3`].

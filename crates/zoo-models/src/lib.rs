@@ -6,8 +6,10 @@
 //! - [`vgg`]: the course's block notation and torchvision's vgg11/13/16/19 (+ `_bn`).
 //! - [`nin`]: the course's NiN.
 //! - [`googlenet`]: the course's and torchvision's GoogLeNet.
-//! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152.
+//! - [`resnet`]: the course's ResNet-18 and torchvision's resnet18..152,
+//!   ResNeXt and Wide ResNet.
 //! - [`densenet`]: the course's DenseNet and torchvision's densenet121/161/169/201.
+//! - [`inception`]: torchvision's Inception v3.
 //! - [`ssd`]: the course's TinySSD.
 //! - [`rnn_lm`]: the course's recurrent language model (`RNNModel`) and
 //!   generation (greedy, temperature, top-k).
@@ -16,8 +18,9 @@
 //! - [`gan`]: the course's 2-D GAN and DCGAN generator / discriminator.
 //! - [`vae`]: PyTorch's example VAE.
 //!
-//! [`weights`] loads torchvision `state_dict`s (`.safetensors`) through
-//! each family's `torchvision_key`.
+//! [`registry`] builds any of them by name with its metadata; [`weights`]
+//! loads torchvision `state_dict`s (`.safetensors`, `.pth`) through each
+//! family's `torchvision_key`.
 //!
 //! Parameter counts are torch's (`zoo_layers::params::num_trainable_params`;
 //! burn's `num_params` also counts batch-norm running statistics).

@@ -26,6 +26,14 @@ impl Rng {
         Self(seed)
     }
 
+    /// The generator of one batch's draws: `seed` (the epoch's) mixed with
+    /// the index of the batch's first item, so a batch draws the same
+    /// numbers whatever the order batches are made in (a resumed run, a
+    /// loader's worker).
+    pub fn for_batch(seed: u64, first_index: usize) -> Self {
+        Self::new(seed ^ (first_index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

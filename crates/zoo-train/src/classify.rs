@@ -25,6 +25,7 @@ use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::average::WeightAverage;
 
+use crate::checkpoint::{load_model_and_optim, save_model_and_optim};
 use crate::metrics::ConfusionMatrix;
 use crate::recipes::{Averaging, Mix, update_bn};
 use crate::task::{Step, Task};
@@ -396,69 +397,6 @@ fn load_average<M: Module + Clone>(
         avg.restore(m, n);
     }
     Ok(avg)
-}
-
-/// Writes `model.bpk` and `optim.bpk` into `dir`: a task's [`Task::save`]
-/// for one model and one optimizer.
-pub fn save_model_and_optim<M: Module + Clone>(
-    dir: &Path,
-    model: &M,
-    optim: &ModuleOptimizer,
-) -> Result<Vec<String>, TrainError> {
-    save_named(dir, "model", "optim", model, optim)
-}
-
-/// Writes `<model>.bpk` and `<optim>.bpk` into `dir` (a task with several
-/// models, such as a GAN's generator and discriminator, names each pair).
-pub fn save_named<M: Module + Clone>(
-    dir: &Path,
-    model_name: &str,
-    optim_name: &str,
-    model: &M,
-    optim: &ModuleOptimizer,
-) -> Result<Vec<String>, TrainError> {
-    let err = |path: &Path, e: String| TrainError::Save {
-        path: path.to_path_buf(),
-        reason: e,
-    };
-    let model_file = format!("{model_name}.bpk");
-    let model_path = dir.join(&model_file);
-    model
-        .clone()
-        .save_file(&model_path)
-        .map_err(|e| err(&model_path, e.to_string()))?;
-    let optim_file = format!("{optim_name}.bpk");
-    let optim_path = dir.join(&optim_file);
-    optim
-        .save(&optim_path)
-        .map_err(|e| err(&optim_path, e.to_string()))?;
-    Ok(vec![model_file, optim_file])
-}
-
-/// Loads what [`save_model_and_optim`] wrote into `model` and `optim`.
-pub fn load_model_and_optim<M: Module>(
-    dir: &Path,
-    model: M,
-    optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer), String> {
-    load_named(dir, "model", "optim", model, optim)
-}
-
-/// Loads what [`save_named`] wrote under these names.
-pub fn load_named<M: Module>(
-    dir: &Path,
-    model_name: &str,
-    optim_name: &str,
-    model: M,
-    optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer), String> {
-    let model = model
-        .try_load_file(dir.join(format!("{model_name}.bpk")))
-        .map_err(|e| format!("{model_name}.bpk: {e}"))?;
-    let optim = optim
-        .load(dir.join(format!("{optim_name}.bpk")))
-        .map_err(|e| format!("{optim_name}.bpk: {e}"))?;
-    Ok((model, optim))
 }
 
 /// The result of [`fit`].

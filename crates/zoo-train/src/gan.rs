@@ -25,7 +25,7 @@ use zoo_losses::{Reduction, bce_with_logits};
 use zoo_models::gan::{Discriminator, Generator};
 use zoo_rng::Rng;
 
-use crate::classify::{load_named, save_named};
+use crate::checkpoint::{load_named, save_named};
 use crate::loader::IndexLoader;
 use crate::task::{Step, Task};
 use crate::trainer::{TrainError, weights_finite};
@@ -206,7 +206,7 @@ where
             Arc::new(move |ix: &[usize]| {
                 // The noise of a batch depends on the epoch's seed and its
                 // first item only, so any replay draws the same.
-                let mut rng = Rng::new(seed ^ (ix[0] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let mut rng = Rng::for_batch(seed, ix[0]);
                 make(ix, &mut rng)
             }),
         ))

@@ -18,10 +18,10 @@ use zoo_losses::{CeTarget, Reduction};
 use zoo_models::rnn_lm::RnnLm;
 use zoo_optim::clip::{ClipRule, clip_module_grads};
 
-use crate::classify::{load_model_and_optim, save_model_and_optim};
+use crate::error::TrainError;
 use crate::loader::{IndexLoader, MakeBatch};
+use crate::state::ModelState;
 use crate::task::{Step, Task};
-use crate::trainer::{TrainError, weights_finite};
 
 /// What [`lm_step`] returns.
 pub struct LmStep {
@@ -94,8 +94,7 @@ pub struct LmBatch {
 /// by the perplexity of a held-out stretch of text read sequentially, with
 /// a sample of generated text every few epochs.
 pub struct LanguageModel {
-    model: Option<RnnLm>,
-    optim: ModuleOptimizer,
+    params: ModelState<RnnLm>,
     train: Arc<Vec<usize>>,
     valid: Vec<usize>,
     batch_size: usize,
@@ -155,8 +154,7 @@ impl LanguageModel {
             )));
         }
         Ok(Self {
-            model: Some(model),
-            optim,
+            params: ModelState::new(model, optim),
             train: Arc::new(train),
             valid,
             batch_size: settings.batch_size,
@@ -172,12 +170,12 @@ impl LanguageModel {
 
     /// The model.
     pub fn model(&self) -> &RnnLm {
-        self.model.as_ref().expect("between steps")
+        self.params.model()
     }
 
     /// The model, taken out.
     pub fn into_model(self) -> RnnLm {
-        self.model.expect("between steps")
+        self.params.into_parts().0
     }
 
     fn batches(&self, seed: u64) -> Vec<SeqBatch> {
@@ -258,23 +256,17 @@ impl Task for LanguageModel {
             self.state = None;
         }
         let [n, t] = batch.x.dims();
-        let model = self.model.take().expect("between steps");
-        let out = lm_step(
-            model,
-            &mut self.optim,
-            batch.x,
-            batch.y,
-            self.state.take(),
-            lr,
-            self.theta,
-        )
-        .expect("batches of the task's own corpus");
-        self.model = Some(out.model);
-        self.state = Some(out.state);
+        let (state, theta) = (self.state.take(), self.theta);
+        let (state, loss) = self.params.update(|model, optim| {
+            let out = lm_step(model, optim, batch.x, batch.y, state, lr, theta)
+                .expect("batches of the task's own corpus");
+            (out.model, (out.state, out.loss))
+        });
+        self.state = Some(state);
         let count = n * t;
         Step {
             count,
-            sums: vec![("loss", out.loss.inner().mul_scalar(count as f64))],
+            sums: vec![("loss", loss.inner().mul_scalar(count as f64))],
         }
     }
 
@@ -320,18 +312,16 @@ impl Task for LanguageModel {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        save_model_and_optim(dir, self.model(), &self.optim)
+        self.params.save(dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
-        let (model, optim) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
-        self.model = Some(model);
-        self.optim = optim;
+        self.params.load(dir)?;
         self.state = None;
         Ok(())
     }
 
     fn weights_finite(&self) -> bool {
-        weights_finite(self.model())
+        self.params.weights_finite()
     }
 }

@@ -5,7 +5,8 @@
 use zoo_plot::PALETTE;
 use zoo_plot::curves::{Legend, Panel, Series, curves_png as draw};
 
-use crate::trainer::{EpochRecord, TrainError};
+use crate::error::TrainError;
+use crate::record::EpochRecord;
 
 /// Width and height of `curves.png`.
 pub const SIZE: (u32, u32) = (960, 400);

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use burn::data::dataloader::DataLoader;
 use burn::tensor::Tensor;
 
-use crate::trainer::TrainError;
+use crate::error::TrainError;
 
 /// What one training step measured: sums over the batch's `count` items
 /// (the loss times the batch size, the number right, ...), as detached
 /// one-value tensors on the plain (non-autodiff) device, so the loop adds
 /// them up without reading them back each step. The epoch's mean of each
-/// is `train_<name>` in the [`crate::trainer::EpochRecord`].
+/// is `train_<name>` in the [`crate::record::EpochRecord`].
 pub struct Step {
     /// Items in the batch (images, sequences, tokens: what throughput counts).
     pub count: usize,

@@ -14,6 +14,11 @@
 //! resumption contract — bit-for-bit the same trajectory — needs control of
 //! the per-epoch shuffling seed and the device RNG that the loop below keeps.
 //!
+//! The checkpoint format lives in [`crate::checkpoint`]. A fresh run
+//! refuses an output folder that holds anything (another run's checkpoints
+//! would be deleted by the keep-newest rule, or its log mixed with this
+//! one's), naming what is there and how to go on.
+//!
 //! Resumption checks what it finds: the checkpoint records the run's
 //! configuration (the loop's own settings, the task's
 //! [`crate::task::Task::recorded`] and the caller's
@@ -38,71 +43,15 @@ use std::time::Instant;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use zoo_augment::transforms::Transform;
 use zoo_optim::schedule::LrSchedule;
 
+use crate::checkpoint::{self, TrainerState};
+pub use crate::error::TrainError;
+use crate::error::io;
 use crate::plot;
+pub use crate::record::EpochRecord;
 use crate::task::Task;
-
-/// Why training stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// A configuration value is out of range.
-    #[error("TrainConfig: {0}")]
-    Config(String),
-    /// A file of the output directory could not be written or read.
-    #[error("cannot access {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A model or optimizer record could not be written.
-    #[error("cannot save {path}: {reason}")]
-    Save {
-        /// The file.
-        path: PathBuf,
-        /// What burn's recorder said.
-        reason: String,
-    },
-    /// A checkpoint could not be loaded.
-    #[error("cannot resume from {path}: {reason}")]
-    Checkpoint {
-        /// The checkpoint directory.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The data loader failed.
-    #[error("data: {0}")]
-    Data(String),
-    /// A loss or the weights became NaN or infinite; nothing of that epoch was saved.
-    #[error(
-        "the {which} became {loss} in epoch {epoch}; lower the learning rate (nothing of this epoch was saved)"
-    )]
-    Diverged {
-        /// The epoch.
-        epoch: usize,
-        /// What became non-finite: `training loss`, `validation loss` or `weights`.
-        which: String,
-        /// The loss (NaN for the weights).
-        loss: f64,
-    },
-    /// The curves could not be drawn.
-    #[error("drawing the curves")]
-    Plot(#[from] zoo_plot::PlotError),
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// How to train.
 #[derive(Debug, Clone)]
@@ -217,102 +166,6 @@ impl TrainConfig {
     }
 }
 
-/// What one epoch measured (one line of `metrics.jsonl`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Learning rate used.
-    pub lr: f64,
-    /// The task's measures: `train_<name>`, the mean over the epoch's
-    /// training items (train mode), and `valid_<name>`, the validation's
-    /// (`train_loss`, `train_acc`, `valid_loss`, `valid_acc`,
-    /// `valid_macro_f1` for a classifier).
-    #[serde(flatten)]
-    pub metrics: BTreeMap<String, f64>,
-    /// Training throughput, in the task's unit (images, tokens) per second.
-    #[serde(alias = "images_per_sec")]
-    pub items_per_sec: f64,
-    /// Wall time of the training part of the epoch.
-    pub seconds: f64,
-}
-
-impl EpochRecord {
-    /// The measure `name` (`"valid_acc"`), NaN when the task has none of that name.
-    pub fn get(&self, name: &str) -> f64 {
-        self.metrics.get(name).copied().unwrap_or(f64::NAN)
-    }
-}
-
-/// What is saved beside the model and optimizer in a checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct TrainerState {
-    epoch: usize,
-    seed: u64,
-    /// Steps of the schedule taken (= epochs done).
-    schedule_steps: usize,
-    history: Vec<EpochRecord>,
-    /// The run's configuration ([`TrainConfig::recorded`]).
-    #[serde(default)]
-    config: BTreeMap<String, String>,
-    /// SHA-256 (hex) of `model.bpk` and `optim.bpk`.
-    #[serde(default)]
-    sha256: BTreeMap<String, String>,
-}
-
-impl TrainerState {
-    /// Whether this state can be the checkpoint of epoch `dir_epoch`.
-    fn check(&self, dir_epoch: usize) -> Result<(), String> {
-        if self.epoch == 0 || self.epoch != dir_epoch {
-            return Err(format!(
-                "state.json says epoch {} in the folder of epoch {dir_epoch}",
-                self.epoch
-            ));
-        }
-        if self.schedule_steps != self.epoch {
-            return Err(format!(
-                "state.json: {} schedule steps after {} epochs, expected as many",
-                self.schedule_steps, self.epoch
-            ));
-        }
-        let epochs: Vec<usize> = self.history.iter().map(|r| r.epoch).collect();
-        if epochs.len() != self.epoch || epochs.iter().enumerate().any(|(i, &e)| e != i + 1) {
-            return Err(format!(
-                "state.json: the history has epochs {epochs:?}, expected 1 to {}",
-                self.epoch
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The entries of `want` (this run) that `got` (a checkpoint) records
-/// differently, as `field: checkpoint X, this run Y`.
-fn config_differences(
-    got: &BTreeMap<String, String>,
-    want: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let keys: std::collections::BTreeSet<&String> = got.keys().chain(want.keys()).collect();
-    keys.into_iter()
-        .filter(|k| got.get(*k) != want.get(*k))
-        .map(|k| {
-            let show = |v: Option<&String>| v.map_or("(not set)".to_string(), |v| format!("`{v}`"));
-            format!(
-                "{k}: checkpoint {}, this run {}",
-                show(got.get(k)),
-                show(want.get(k))
-            )
-        })
-        .collect()
-}
-
 /// Adds up `w - w` over every float parameter: NaN when any value is NaN or infinite.
 struct FiniteCheck(Option<Tensor<1>>);
 
@@ -347,134 +200,15 @@ pub struct Run {
     pub resumed_from: Option<usize>,
 }
 
-fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
-    let mut found: Vec<(usize, PathBuf)> = fs::read_dir(out.join("checkpoints"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let epoch = name.strip_prefix("epoch-")?.parse().ok()?;
-            e.path()
-                .join("state.json")
-                .is_file()
-                .then(|| (epoch, e.path()))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// Writes the checkpoint of `state.epoch` through a temporary directory
-/// renamed when complete; keeps the newest `keep`.
-fn save_checkpoint<T: Task>(
-    out: &Path,
-    task: &T,
-    state: &TrainerState,
-    keep: usize,
-) -> Result<PathBuf, TrainError> {
-    let dir = out.join("checkpoints");
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let final_dir = dir.join(format!("epoch-{:04}", state.epoch));
-    let tmp = dir.join(format!(".epoch-{:04}.tmp", state.epoch));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let mut state = state.clone();
-    for name in task.save(&tmp)? {
-        let path = tmp.join(&name);
-        let bytes = fs::read(&path).map_err(io(&path))?;
-        state.sha256.insert(name, sha256_hex(&bytes));
-    }
-    let state_path = tmp.join("state.json");
-    let json = serde_json::to_string_pretty(&state).expect("plain data serialises");
-    fs::write(&state_path, json).map_err(io(&state_path))?;
-    let _ = fs::remove_dir_all(&final_dir);
-    fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
-    let all = checkpoint_dirs(out);
-    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
-        let _ = fs::remove_dir_all(old);
-    }
-    Ok(final_dir)
-}
-
-/// Why a checkpoint was not loaded.
-enum LoadError {
-    /// Sound, but made by a run with another configuration: no fallback.
-    OtherRun(TrainError),
-    /// Damaged or inconsistent: the previous checkpoint may be used.
-    Damaged(TrainError),
-}
-
-/// Loads the checkpoint of epoch `dir_epoch` in `dir` into `task`, checked
-/// against this run's configuration `config`.
-fn load_checkpoint<T: Task>(
-    dir: &Path,
-    dir_epoch: usize,
-    config: &BTreeMap<String, String>,
-    task: &mut T,
-) -> Result<TrainerState, LoadError> {
-    let fail = |reason: String| {
-        LoadError::Damaged(TrainError::Checkpoint {
-            path: dir.to_path_buf(),
-            reason,
-        })
-    };
-    let state: TrainerState = serde_json::from_slice(
-        &fs::read(dir.join("state.json")).map_err(|e| fail(format!("state.json: {e}")))?,
-    )
-    .map_err(|e| fail(format!("state.json: {e}")))?;
-    state.check(dir_epoch).map_err(fail)?;
-    if state.config.is_empty() {
-        eprintln!(
-            "warning: {} records no run configuration (made by an older version); it is not compared with this run's",
-            dir.display()
-        );
-    } else {
-        let diff = config_differences(&state.config, config);
-        if !diff.is_empty() {
-            return Err(LoadError::OtherRun(TrainError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "it was made by a run with another configuration ({}); resume with the same flags, or train into another --out",
-                    diff.join("; ")
-                ),
-            }));
-        }
-    }
-    if state.sha256.is_empty() {
-        eprintln!(
-            "warning: {} records no checksums; its files are not verified",
-            dir.display()
-        );
-    }
-    for (name, want) in &state.sha256 {
-        let bytes = fs::read(dir.join(name)).map_err(|e| fail(format!("{name}: {e}")))?;
-        if *want != sha256_hex(&bytes) {
-            return Err(fail(format!(
-                "{name} does not match the SHA-256 recorded in state.json (the file is damaged)"
-            )));
-        }
-    }
-    task.load(dir).map_err(fail)?;
-    Ok(state)
-}
-
-/// Atomically replaces `path` with `bytes`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
-}
-
 fn write_logs(out: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
     let mut jsonl = String::new();
     for r in history {
         jsonl.push_str(&serde_json::to_string(r).expect("plain data serialises"));
         jsonl.push('\n');
     }
-    write_atomic(&out.join("metrics.jsonl"), jsonl.as_bytes())?;
+    checkpoint::write_atomic(&out.join("metrics.jsonl"), jsonl.as_bytes())?;
     let png = plot::curves_png(history)?;
-    write_atomic(&out.join("curves.png"), &png)
+    checkpoint::write_atomic(&out.join("curves.png"), &png)
 }
 
 /// `name value` pairs for a progress or epoch line.
@@ -542,42 +276,16 @@ pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainEr
     let mut start_epoch = 1;
     let mut resumed_from = None;
     if let Some(out) = &config.out_dir {
-        fs::create_dir_all(out).map_err(io(out))?;
         if config.resume {
-            let found = checkpoint_dirs(out);
-            if found.is_empty() {
-                eprintln!(
-                    "resume: no checkpoint in {}; training from epoch 1",
-                    out.join("checkpoints").display()
-                );
+            if let Some(state) = checkpoint::resume(out, &recorded, task)? {
+                history = state.history;
+                start_epoch = state.epoch + 1;
+                resumed_from = Some(state.epoch);
             }
-            let mut damaged = Vec::new();
-            for (epoch, dir) in found.iter().rev() {
-                match load_checkpoint(dir, *epoch, &recorded, task) {
-                    Ok(state) => {
-                        if !damaged.is_empty() {
-                            eprintln!(
-                                "resume: the newer checkpoint is damaged ({}); resuming from {} instead",
-                                damaged.join("; "),
-                                dir.display()
-                            );
-                        }
-                        history = state.history;
-                        start_epoch = state.epoch + 1;
-                        resumed_from = Some(state.epoch);
-                        break;
-                    }
-                    Err(LoadError::OtherRun(e)) => return Err(e),
-                    Err(LoadError::Damaged(e)) => damaged.push(e.to_string()),
-                }
-            }
-            if resumed_from.is_none() && !damaged.is_empty() {
-                return Err(TrainError::Checkpoint {
-                    path: out.join("checkpoints"),
-                    reason: format!("every kept checkpoint is damaged: {}", damaged.join("; ")),
-                });
-            }
+        } else {
+            checkpoint::check_fresh_out(out)?;
         }
+        fs::create_dir_all(out).map_err(io(out))?;
     }
     let (watch, higher) = task.monitor();
     let watch = format!("valid_{watch}");
@@ -703,7 +411,7 @@ pub fn train<T: Task>(task: &mut T, config: &TrainConfig) -> Result<Run, TrainEr
                 config: recorded.clone(),
                 sha256: BTreeMap::new(),
             };
-            save_checkpoint(out, task, &state, config.keep_checkpoints)?;
+            checkpoint::save(out, task, &state, config.keep_checkpoints)?;
             write_logs(out, &history)?;
         }
         if let Some(s) = stopper.as_mut()

@@ -278,3 +278,141 @@ fn a_run_that_diverges_saves_nothing_of_that_epoch() {
     assert!(!out.join("metrics.jsonl").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_fresh_run_never_touches_a_folder_another_run_wrote() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data(300, 100);
+    let batcher = ImageBatcher::new();
+    let root = std::env::temp_dir().join(format!("zoo-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let run = |c: &TrainConfig| {
+        fit(
+            model(1),
+            SgdConfig::new().init(),
+            &forward,
+            train.clone(),
+            &valid,
+            &batcher,
+            c,
+            &device(),
+        )
+    };
+    let out = root.join("run");
+    run(&config(3, &out, false)).unwrap();
+    let listing = |dir: &Path| {
+        let mut v: Vec<(String, Vec<u8>)> = walk(dir);
+        v.sort();
+        v
+    };
+    let before = listing(&out);
+    // A second fresh run (fewer epochs, another seed) into the same folder:
+    // refused before anything is written; the first run's files are intact.
+    let mut second = config(1, &out, false);
+    second.seed = 7;
+    let e = run(&second).err().unwrap();
+    assert!(
+        matches!(
+            e,
+            TrainError::OutInUse {
+                newest: Some(3),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("checkpoints") && msg.contains("metrics.jsonl") && msg.contains("--resume"),
+        "{msg}"
+    );
+    assert_eq!(listing(&out), before);
+    // A folder of someone else's files: refused, resumed or not.
+    let other = root.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    for resume in [false, true] {
+        let e = run(&config(1, &other, resume)).err().unwrap().to_string();
+        assert!(e.contains("notes.txt"), "{e}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&other).unwrap().count(),
+        1,
+        "nothing written beside notes.txt"
+    );
+    // An empty folder is fine.
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    run(&config(1, &empty, false)).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Every file under `dir` with its bytes, by path relative to `dir`.
+fn walk(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            for (name, bytes) in walk(&p) {
+                out.push((
+                    format!("{}/{name}", p.file_name().unwrap().to_string_lossy()),
+                    bytes,
+                ));
+            }
+        } else {
+            out.push((
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn one_file_of_a_checkpoint_is_verified_against_its_state() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, valid) = data(300, 100);
+    let root = std::env::temp_dir().join(format!("zoo-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut c = config(1, &root, false);
+    c.identity = vec![("model".into(), "lenet".into())];
+    fit(
+        model(1),
+        SgdConfig::new().init(),
+        &forward,
+        train,
+        &valid,
+        &ImageBatcher::new(),
+        &c,
+        &device(),
+    )
+    .unwrap();
+    let file = root.join("checkpoints/epoch-0001/model.bpk");
+    let info = zoo_train::verified_checkpoint_file(&file).unwrap().unwrap();
+    assert_eq!((info.epoch, info.get("model")), (1, Some("lenet")));
+    assert_eq!(info.get("seed"), Some("3"));
+    // The bytes changed: refused, naming the file.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let third = bytes.len() / 3;
+    bytes[third] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let e = zoo_train::verified_checkpoint_file(&file).unwrap_err();
+    assert!(e.contains("model.bpk") && e.contains("SHA-256"), "{e}");
+    // A file the state does not list, and one with no state beside it.
+    let stray = root.join("checkpoints/epoch-0001/other.bpk");
+    std::fs::write(&stray, b"x").unwrap();
+    assert!(
+        zoo_train::verified_checkpoint_file(&stray)
+            .unwrap_err()
+            .contains("records no SHA-256 for other.bpk")
+    );
+    let alone = root.join("alone.bpk");
+    std::fs::write(&alone, b"x").unwrap();
+    assert!(
+        zoo_train::verified_checkpoint_file(&alone)
+            .unwrap()
+            .is_none()
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

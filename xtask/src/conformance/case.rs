@@ -1,5 +1,5 @@
 //! One parity case: a safetensors file with `op`, `params`, tolerances and
-//! `in.*` / `out.*` / `grad.*` / `w.*` tensors (see `shared/conformance/SPEC.md`).
+//! `in.*` / `out.*` / `grad.*` / `w.*` tensors (see `docs/SPEC.md`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `cargo xtask conformance <DIR> [--device D] [--filter S]`: the parity runner.
 //!
-//! Implements `shared/conformance/SPEC.md`: every `*.safetensors` file of
+//! Implements `docs/SPEC.md`: every `*.safetensors` file of
 //! DIR is a case; its `op` is dispatched to the project's implementation on
 //! the chosen device; outputs are compared with the case's tolerance and,
 //! when the case has `grad.*` tensors, gradients of

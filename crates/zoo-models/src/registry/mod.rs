@@ -89,6 +89,9 @@ pub struct ModelInfo {
     pub input: [usize; 3],
     /// Default classes.
     pub num_classes: usize,
+    /// The smallest input side the model takes (torchvision's `min_size`;
+    /// 1 where any size works).
+    pub min_size: usize,
     /// torchvision's weights, for torchvision's models.
     pub weights: Option<WeightsInfo>,
     /// The course's hyper-parameters, for the course's models.
@@ -151,6 +154,7 @@ pub(crate) const fn tv(
         paper,
         input: [3, side, side],
         num_classes: 1000,
+        min_size: tv_min_size(family),
         weights: Some(WeightsInfo {
             url: file,
             sha256_prefix: "",
@@ -161,6 +165,20 @@ pub(crate) const fn tv(
             file_mb,
         }),
         course: None,
+    }
+}
+
+/// torchvision's `min_size` of a family's models (the `_COMMON_META` of
+/// `torchvision/models/<family>.py`): the smallest input side on which
+/// their poolings leave something to classify.
+const fn tv_min_size(family: &str) -> usize {
+    match family.as_bytes() {
+        b"alexnet" => 63,
+        b"vgg" => 32,
+        b"densenet" => 29,
+        b"googlenet" => 15,
+        b"inception" => 75,
+        _ => 1,
     }
 }
 
@@ -179,6 +197,7 @@ pub(crate) const fn d2l(
         paper,
         input: [1, side, side],
         num_classes: 10,
+        min_size: 1,
         weights: None,
         course: Some(CourseSetting {
             lr: course.0,

@@ -33,12 +33,12 @@ struct Args {
     /// The image (PNG or JPEG).
     image: PathBuf,
     /// Where the grid goes.
-    #[arg(long, default_value = "augment_grid.png")]
+    #[arg(long, default_value = "runs/augment/augment_grid.png")]
     out: PathBuf,
     /// Longer side of each cell, in pixels.
     #[arg(long, default_value_t = 160)]
     cell: usize,
-    /// Images per row.
+    /// Images per row (1 to 64).
     #[arg(long, default_value_t = 6)]
     columns: usize,
     /// Seed of the random transforms.
@@ -48,6 +48,9 @@ struct Args {
     #[arg(long)]
     device: Option<String>,
 }
+
+/// The most images per row `--columns` takes (the grid holds about 70).
+const MAX_COLUMNS: usize = 64;
 
 fn main() -> ExitCode {
     examples::exit(run(&Args::parse()))
@@ -288,12 +291,13 @@ fn gallery(x: Tensor<4>, seed: u64) -> Result<Vec<(String, Tensor<4>)>, AugmentE
 
 fn run(args: &Args) -> Result<(), Failure> {
     let usage = Failure::Usage;
-    if args.cell < 16 || args.columns == 0 {
+    if args.cell < 16 {
         return Err(usage(format!(
-            "--cell {} --columns {}: expected a cell of at least 16 pixels and at least one column",
-            args.cell, args.columns
+            "--cell {}: expected a cell of at least 16 pixels",
+            args.cell
         )));
     }
+    examples::check_count("--columns", args.columns, MAX_COLUMNS)?;
     examples::check_png_out(&args.out)?;
     // About 60 cells of cell x cell RGB pixels, each computed as f32.
     zoo_device::budget::check("the grid of cells", &[64, 3, args.cell, args.cell])
@@ -339,6 +343,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         // At most the original's size, so no cell spills into the next.
         let img = image::imageops::crop_imm(&img, 0, 0, w as u32, h as u32).to_image();
         image::imageops::replace(&mut grid, &img, ox as i64, (oy as usize + label_h) as i64);
+    }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::run(format!("cannot create {}: {e}", dir.display())))?;
     }
     zoo_plot::png::save(&grid, &args.out).map_err(Failure::run)?;
     println!(

@@ -28,7 +28,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use examples::Failure;
 use zoo_augment::resize::{Interpolation, resize};
-use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_datasets::{ImageDataset, Split};
 use zoo_models::gan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
 };
@@ -76,6 +76,10 @@ struct Args {
     data_dir: Option<PathBuf>,
 }
 
+/// Test images the discriminator is scored on after each epoch (fewer
+/// when the test set holds fewer).
+const VALID_IMAGES: usize = 256;
+
 /// Items `ix` as `[n, 1, 64, 64]` in `[-1, 1]`.
 fn images(data: &ImageDataset, ix: &[usize], device: &Device) -> Tensor<4> {
     let v: Vec<f32> = ix
@@ -112,10 +116,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         ));
     }
     let (backend, device) = examples::device(args.device.as_deref())?;
-    let data = FashionMnist::load(args.data_dir.as_deref(), Split::Train)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let held_out = FashionMnist::load(args.data_dir.as_deref(), Split::Test)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let data = examples::fashion_mnist(args.data_dir.as_deref(), Split::Train)?;
+    let held_out = examples::fashion_mnist(args.data_dir.as_deref(), Split::Test)?;
     let n = args.limit.min(data.len());
     println!(
         "DCGAN (n_G = n_D = {}, latent {}) on {n} Fashion-MNIST images at 64x64 on {backend}: Adam lr {} betas (0.5, 0.999), batches of {}",
@@ -138,8 +140,13 @@ fn run(args: &Args) -> Result<(), Failure> {
         (images(&data, ix, &dev), noise(ix.len(), latent, rng, &dev))
     });
     let fixed = noise(64, args.latent, &mut Rng::new(12345), &device);
+    // D's validation scores: the first 256 test images, or as many as there are.
     let valid = (
-        images(&held_out, &(0..256).collect::<Vec<_>>(), &device),
+        images(
+            &held_out,
+            &(0..VALID_IMAGES.min(held_out.len())).collect::<Vec<_>>(),
+            &device,
+        ),
         fixed.clone(),
     );
     let out = args.out.clone();

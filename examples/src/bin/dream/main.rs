@@ -32,13 +32,14 @@ struct Args {
     /// Ascent steps.
     #[arg(long, default_value_t = 200)]
     iterations: usize,
-    /// Step size (each step moves the image by lr along the unit gradient).
+    /// Step size (each step moves the image by lr along the unit gradient;
+    /// positive and finite in float32).
     #[arg(long, default_value_t = 1.0)]
     lr: f64,
-    /// L2 decay of the class visualisation.
+    /// L2 decay of the class visualisation (>= 0, finite in float32).
     #[arg(long, default_value_t = 0.001)]
     l2: f64,
-    /// Largest random shift in pixels.
+    /// Largest random shift in pixels (0 to 27: less than the image's side).
     #[arg(long, default_value_t = 2)]
     jitter: usize,
     /// Blur every this many steps (0: never).
@@ -61,16 +62,39 @@ struct Args {
     device: Option<String>,
 }
 
+/// Whether every value of `x` is finite.
+fn finite(x: Tensor<4>) -> Result<bool, Failure> {
+    let v: Vec<f32> = x
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Failure::run(format!("{e:?}")))?;
+    Ok(v.iter().all(|v| v.is_finite()))
+}
+
+/// The side of the images (LeNet's input, Fashion-MNIST's images).
+const SIDE: usize = 28;
+
 fn main() -> ExitCode {
     examples::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
-    if !(args.lr.is_finite() && args.lr > 0.0 && args.l2.is_finite() && args.l2 >= 0.0) {
+    examples::check_lr_flag("--lr", args.lr)?;
+    // The images and the network are float32: a decay past its range is
+    // infinite there.
+    if !(args.l2 >= 0.0 && (args.l2 as f32).is_finite()) {
         return Err(Failure::Usage(format!(
-            "--lr {} / --l2 {}: expected a positive rate and a decay >= 0",
-            args.lr, args.l2
+            "--l2 {:?}: expected a decay >= 0 that is finite in float32 (at most {:e}, the precision the model runs in)",
+            args.l2,
+            f32::MAX
+        )));
+    }
+    if args.jitter >= SIDE {
+        return Err(Failure::Usage(format!(
+            "--jitter {}: expected 0 to {} pixels (less than the image's side, {SIDE})",
+            args.jitter,
+            SIDE - 1
         )));
     }
     if args.iterations == 0 {
@@ -83,7 +107,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     let Model::LeNet(lenet) = model.freeze() else {
         return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
     };
-    let set = trained::test_set(args.data_dir.as_deref())?;
+    let set = examples::fashion_mnist(args.data_dir.as_deref(), zoo_datasets::Split::Test)?;
     let classes = set.classes().to_vec();
     let config = AscentConfig {
         iterations: args.iterations,
@@ -113,6 +137,14 @@ fn run(args: &Args) -> Result<(), Failure> {
             .into_data()
             .try_into_vec_as::<f32>()
             .map_err(|e| Failure::run(format!("{e:?}")))?;
+        // A penalty or step too large for float32 turns the image (and p)
+        // into NaN: stop before a black picture is written.
+        if !pv[c].is_finite() {
+            return Err(Failure::run(format!(
+                "the class visualisation of {} became non-finite (p = {}); lower --l2 (now {}) or --lr (now {})",
+                classes[c], pv[c], args.l2, args.lr
+            )));
+        }
         println!("  {:<11} p = {:.3}", classes[c], pv[c]);
         dreams.push(img.inner());
     }
@@ -128,9 +160,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     };
     let dreamt =
         deep_dream(|x| lenet.conv_features(x), x.clone(), &dream_config).map_err(Failure::run)?;
+    if !finite(dreamt.clone().inner())? {
+        return Err(Failure::run(format!(
+            "DeepDream's images became non-finite; lower --lr (now {})",
+            args.lr
+        )));
+    }
     println!(
         "DeepDream on conv2's maps of {} images: {:.1} s",
-        classes.len(),
+        x.dims()[0],
         t.elapsed().as_secs_f64()
     );
     let all = Tensor::cat(vec![Tensor::cat(dreams, 0), x.inner(), dreamt.inner()], 0);

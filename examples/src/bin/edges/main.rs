@@ -30,13 +30,13 @@ struct Args {
     /// The image (PNG or JPEG).
     #[arg(default_value = "assets/images/chelsea.jpg")]
     image: PathBuf,
-    /// Canny's Gaussian sigma.
+    /// Canny's Gaussian sigma (positive; its radius 4 sigma no wider than the image).
     #[arg(long, default_value_t = 2.0)]
     sigma: f64,
     /// Canny's low threshold (grey levels in [0, 1]).
     #[arg(long, default_value_t = 0.05)]
     low: f64,
-    /// Canny's high threshold.
+    /// Canny's high threshold (grey levels in [0, 1], at least --low).
     #[arg(long, default_value_t = 0.15)]
     high: f64,
     /// HOG's cell size in pixels.
@@ -73,9 +73,37 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.cell, args.orientations
         )));
     }
+    for (flag, v) in [("--low", args.low), ("--high", args.high)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Failure::Usage(format!(
+                "{flag} {v}: expected a grey level in [0, 1]"
+            )));
+        }
+    }
+    if args.low > args.high {
+        return Err(Failure::Usage(format!(
+            "--low {} above --high {}: expected low <= high",
+            args.low, args.high
+        )));
+    }
+    if !(args.sigma.is_finite() && args.sigma > 0.0) {
+        return Err(Failure::Usage(format!(
+            "--sigma {}: expected a positive number",
+            args.sigma
+        )));
+    }
     let (backend, device) = examples::device(args.device.as_deref())?;
     let rgb = examples::images::load_rgb(&args.image, None, &device).map_err(Failure::Usage)?;
     let [_, _, h, w] = rgb.dims();
+    // Canny's Gaussian has radius int(4 sigma + 0.5): no wider than the image.
+    let max_sigma = (h.max(w) as f64 - 0.5) / 4.0;
+    if args.sigma > max_sigma {
+        return Err(Failure::Usage(format!(
+            "--sigma {}: a Gaussian of radius 4 sigma wider than the {w}x{h} image {}; expected at most {max_sigma}",
+            args.sigma,
+            args.image.display()
+        )));
+    }
     // torchvision's rgb_to_grayscale weights.
     let weights =
         Tensor::<1>::from_floats([0.2989f32, 0.587, 0.114], &device).reshape([1, 3, 1, 1]);

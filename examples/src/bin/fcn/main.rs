@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use burn::data::dataloader::DataLoader;
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
 use examples::Failure;
@@ -42,10 +42,8 @@ use zoo_models::fcn::{D2lFcn, D2lFcnConfig};
 use zoo_models::weights::StateDict;
 use zoo_optim::{AdamConfig, SgdConfig};
 use zoo_rng::Rng;
-use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
 use zoo_train::metrics::ConfusionMatrix;
-use zoo_train::trainer::weights_finite;
-use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError, train};
+use zoo_train::{IndexLoader, ModelState, Step, Task, TrainConfig, TrainError, train};
 
 #[derive(Parser)]
 #[command(about = "Semantic segmentation with the course's FCN (d2l 14.11)")]
@@ -98,8 +96,7 @@ struct Args {
 const VOC_CROP: [usize; 2] = [320, 480];
 
 struct SegTask {
-    model: Option<D2lFcn>,
-    optim: ModuleOptimizer,
+    params: ModelState<D2lFcn>,
     train: Arc<SegmentationDataset>,
     val: SegmentationDataset,
     crop: Option<[usize; 2]>,
@@ -111,7 +108,7 @@ struct SegTask {
 
 impl SegTask {
     fn model(&self) -> &D2lFcn {
-        self.model.as_ref().expect("between steps")
+        self.params.model()
     }
 
     /// The held-out images' batches (whole, or at the crop from a fixed stream).
@@ -181,7 +178,7 @@ impl Task for SegTask {
             Rng::new(seed).permutation(self.train.items.len()),
             self.batch_size,
             Arc::new(move |ix: &[usize]| {
-                let mut rng = Rng::new(seed ^ (ix[0] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let mut rng = Rng::for_batch(seed, ix[0]);
                 let b = data.batch(ix, crop, &mut rng, &device);
                 let (images, masks, _) =
                     random_hflip(b.images, b.masks, 0.5, &mut rng).expect("matching shapes");
@@ -202,7 +199,7 @@ impl Task for SegTask {
 
     fn step(&mut self, batch: SegmentationBatch, lr: f64) -> Step {
         let n = batch.images.dims()[0];
-        let model = self.model.take().expect("between steps");
+        let model = self.params.model();
         let logits = model.forward(batch.images);
         let loss = cross_entropy_pixels(
             logits,
@@ -211,8 +208,8 @@ impl Task for SegTask {
             Some(IGNORE as i64),
             Reduction::Mean,
         );
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(lr, model, grads));
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        self.params.step(lr, grads);
         Step {
             count: n,
             sums: vec![("loss", loss.detach().inner().mul_scalar(n as f64))],
@@ -264,18 +261,15 @@ impl Task for SegTask {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        save_model_and_optim(dir, self.model(), &self.optim)
+        self.params.save(dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
-        let (m, o) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
-        self.model = Some(m);
-        self.optim = o;
-        Ok(())
+        self.params.load(dir)
     }
 
     fn weights_finite(&self) -> bool {
-        weights_finite(self.model())
+        self.params.weights_finite()
     }
 }
 
@@ -329,7 +323,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                     args.val,
                     args.size,
                     args.objects,
-                    args.seed + 1_000_003,
+                    args.seed.wrapping_add(1_000_003),
                 )
                 .map_err(|e| usage(e.to_string()))?,
                 None,
@@ -374,8 +368,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::run(format!("cannot create {}: {e}", args.out.display())))?;
     let mut task = SegTask {
-        model: Some(model),
-        optim,
+        params: ModelState::new(model, optim),
         train: Arc::new(train_set),
         val,
         crop,
@@ -431,9 +424,17 @@ fn run(args: &Args) -> Result<(), Failure> {
         cm.add_maps(pred, b.masks).map_err(Failure::run)?;
     }
     println!(
-        "held-out IoU per class: {}",
+        "held-out IoU per class (n/a: the class is in neither the held-out labels nor the predictions): {}",
         (0..classes)
-            .map(|c| format!("{} {:.3}", task.train.classes[c], cm.iou(c)))
+            .map(|c| {
+                let iou = cm.iou(c);
+                let shown = if iou.is_nan() {
+                    "n/a".to_string()
+                } else {
+                    format!("{iou:.3}")
+                };
+                format!("{} {shown}", task.train.classes[c])
+            })
             .collect::<Vec<_>>()
             .join(", ")
     );

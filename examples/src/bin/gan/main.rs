@@ -108,8 +108,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    // The rates first, each error naming its own flag (not `--lr`).
+    examples::check_lr_flag("--lr-d", args.lr_d)?;
+    examples::check_lr_flag("--lr-g", args.lr_g)?;
     examples::check_training_flags(args.epochs, args.batch_size, args.lr_d)?;
-    zoo_optim::check_lr(args.lr_g).map_err(|e| Failure::Usage(format!("--lr-g: {e}")))?;
     let (backend, device) = examples::device(args.device.as_deref())?;
     let n = 1000;
     let mut rng = Rng::new(args.seed);

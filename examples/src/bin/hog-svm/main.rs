@@ -22,6 +22,7 @@ use burn::module::Module;
 use clap::Parser;
 use examples::Failure;
 use examples::trained;
+use zoo_classic::ClassicError;
 use zoo_classic::hog::{BlockNorm, HogConfig};
 use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
 use zoo_datasets::ImageDataset;
@@ -36,19 +37,21 @@ struct Args {
     /// Test images (the first ones).
     #[arg(long, default_value_t = 2000)]
     test: usize,
-    /// HOG cell size in pixels.
+    /// HOG cell size in pixels (1 to 14: a 28x28 image holds at least one
+    /// block of 2x2 cells).
     #[arg(long, default_value_t = 4)]
     cell: usize,
-    /// HOG orientation bins.
+    /// HOG orientation bins (1 to 360).
     #[arg(long, default_value_t = 9)]
     orientations: usize,
-    /// SGD steps of each SVM.
+    /// SGD steps of each SVM (at most 1,000,000; a step whose loss is NaN
+    /// or infinite stops the run, naming --lr and --reg).
     #[arg(long, default_value_t = 2000)]
     iterations: usize,
     /// SGD learning rate.
     #[arg(long, default_value_t = 0.05)]
     lr: f64,
-    /// L2 strength.
+    /// L2 strength (>= 0, finite in float32).
     #[arg(long, default_value_t = 0.0001)]
     reg: f64,
     /// A checkpoint of the lenet example (default: the newest in runs/lenet, if any).
@@ -65,6 +68,21 @@ struct Args {
     device: Option<String>,
 }
 
+/// The most SGD steps `--iterations` takes (the loss of each is kept for
+/// the curves).
+const MAX_ITERATIONS: usize = 1_000_000;
+
+/// The most orientation bins `--orientations` takes (scikit-image takes any
+/// positive number; past one bin per degree the histograms say nothing more).
+const MAX_ORIENTATIONS: usize = 360;
+
+/// The side of a Fashion-MNIST image, in pixels.
+const SIDE: usize = 28;
+
+/// The largest `--cell` whose cells still make one 2x2 block of a
+/// `SIDE x SIDE` image.
+const MAX_CELL: usize = SIDE / 2;
+
 fn pixels(set: &ImageDataset, n: usize) -> Vec<f32> {
     (0..n)
         .flat_map(|i| set.pixels(i).iter().map(|&p| p as f32 / 255.0))
@@ -76,9 +94,33 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
-    examples::check_training_flags(args.iterations, 1, args.lr)?;
+    examples::check_count("--iterations", args.iterations, MAX_ITERATIONS)?;
+    examples::check_lr_flag("--lr", args.lr)?;
     examples::trained::check_reg(args.reg)?;
+    // The SVM trains in float32: a strength past its range is infinite there.
+    if !(args.reg as f32).is_finite() {
+        return Err(Failure::Usage(format!(
+            "--reg {:?}: expected a number >= 0 that is finite in float32 (at most {:e}, the precision the SVM trains in)",
+            args.reg,
+            f32::MAX
+        )));
+    }
+    if !(1..=MAX_CELL).contains(&args.cell) {
+        return Err(Failure::Usage(format!(
+            "--cell {}: expected 1 to {MAX_CELL} pixels (a {SIDE}x{SIDE} image must hold one block of 2x2 cells)",
+            args.cell
+        )));
+    }
+    examples::check_count("--orientations", args.orientations, MAX_ORIENTATIONS)?;
     let (backend, device) = examples::device(args.device.as_deref())?;
+    // The network compared against, loaded before the SVMs train: a bad
+    // --weights is refused at once.
+    let lenet = match args.weights.as_deref() {
+        Some(p) => Some(trained::lenet(Some(p), &device)?),
+        None => trained::newest_checkpoint(std::path::Path::new("runs/lenet"))
+            .map(|p| trained::lenet(Some(&p), &device))
+            .transpose()?,
+    };
     let (train_set, test_set, n, m) =
         examples::trained::train_test_sets(args.data_dir.as_deref(), args.train, args.test)?;
     let hog = HogConfig {
@@ -88,12 +130,23 @@ fn run(args: &Args) -> Result<(), Failure> {
         block_norm: BlockNorm::L2Hys,
     };
     let [_, h, w] = train_set.shape();
+    // The features of every image, held at once (and again on the device).
+    let per_image = hog
+        .features(&vec![0.0; h * w], h, w)
+        .map_err(|e| Failure::Usage(format!("--cell {}: {e}", args.cell)))?
+        .len();
+    zoo_device::budget::check("the HOG features", &[n + m, per_image]).map_err(|e| {
+        Failure::Usage(format!(
+            "--orientations {} --cell {} with --train {} --test {}: {e}",
+            args.orientations, args.cell, args.train, args.test
+        ))
+    })?;
     let features = |px: &[f32]| -> Result<Vec<f32>, Failure> {
         let mut out = Vec::new();
         for img in px.chunks(h * w) {
             out.extend(
                 hog.features(img, h, w)
-                    .map_err(|e| Failure::Usage(e.to_string()))?,
+                    .map_err(|e| Failure::Usage(format!("--cell {}: {e}", args.cell)))?,
             );
         }
         Ok(out)
@@ -132,7 +185,13 @@ fn run(args: &Args) -> Result<(), Failure> {
             ..TrainConfig::new(LinearLoss::Svm)
         };
         let t = std::time::Instant::now();
-        let (clf, losses) = LinearClassifier::train(x, &y, 10, &config).map_err(Failure::run)?;
+        let (clf, losses) = LinearClassifier::train(x, &y, 10, &config).map_err(|e| match e {
+            ClassicError::NonFinite { .. } => Failure::run(format!(
+                "the SVM on {name}: {e}; lower the learning rate --lr (now {}) or the L2 strength --reg (now {})",
+                args.lr, args.reg
+            )),
+            e => Failure::run(e),
+        })?;
         let pred = clf.predict(tx).map_err(Failure::run)?;
         let acc = pred.iter().zip(&ty).filter(|(p, t)| p == t).count() as f64 / m as f64;
         println!(
@@ -145,12 +204,6 @@ fn run(args: &Args) -> Result<(), Failure> {
             losses.iter().map(|&l| l as f64).collect(),
         ));
     }
-    let lenet = match args.weights.as_deref() {
-        Some(p) => Some(trained::lenet(Some(p), &device)?),
-        None => trained::newest_checkpoint(std::path::Path::new("runs/lenet"))
-            .map(|p| trained::lenet(Some(&p), &device))
-            .transpose()?,
-    };
     match lenet {
         Some((model, path)) => {
             let (x, labels) = trained::images(&test_set, &(0..m).collect::<Vec<_>>(), &device);

@@ -91,6 +91,13 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.ks
         )));
     }
+    for (flag, v) in [("--train", args.train), ("--test", args.test)] {
+        if v == 0 {
+            return Err(Failure::Usage(format!(
+                "{flag} 0: expected at least 1 image"
+            )));
+        }
+    }
     let (backend, device) = examples::device(args.device.as_deref())?;
     let load = |split| match args.dataset.as_str() {
         "fashion-mnist" => FashionMnist::load(args.data_dir.as_deref(), split),
@@ -104,6 +111,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     let train_set = load(Split::Train).map_err(|e| Failure::Usage(e.to_string()))?;
     let test_set = load(Split::Test).map_err(|e| Failure::Usage(e.to_string()))?;
+    examples::check_not_empty(&train_set, Split::Train)?;
+    examples::check_not_empty(&test_set, Split::Test)?;
     let (n, m) = (
         args.train.min(train_set.len()),
         args.test.min(test_set.len()),

@@ -80,7 +80,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let device = backend.device().expect("compiled in");
+    let device = match backend.device() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Err(e) =
         examples::check_training_flags(args.epochs.unwrap_or(1), args.batch_size, args.lr)
     {
@@ -102,6 +108,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = examples::check_not_empty(&train, Split::Train)
+        .and_then(|()| examples::check_not_empty(&test, Split::Test))
+    {
+        return examples::exit(Err(e));
+    }
     // The course trains 10 epochs of 60,000 images: on the subset, as many
     // images seen (60 epochs of its 10,000).
     let epochs = args.epochs.unwrap_or_else(|| {
@@ -133,6 +144,7 @@ fn main() -> ExitCode {
     if !args.recipes.ensemble.is_empty() {
         return examples::exit(examples::evaluate_ensemble(
             &model,
+            &[("model", "lenet".into()), ("relu", args.relu.to_string())],
             &args.recipes.ensemble,
             &forward,
             &test,

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use burn::tensor::Tensor;
 use clap::Parser;
 use examples::Failure;
+use zoo_classic::ClassicError;
 use zoo_classic::linear::{LinearClassifier, LinearLoss, TrainConfig};
 use zoo_datasets::ImageDataset;
 use zoo_plot::curves::{Legend, Panel, Series, curves_png};
@@ -33,7 +34,8 @@ struct Args {
     /// Test images (the first ones).
     #[arg(long, default_value_t = 1000)]
     test: usize,
-    /// SGD steps.
+    /// SGD steps (at most 1,000,000; a step whose loss is NaN or infinite
+    /// stops the run, naming --lr and --reg).
     #[arg(long, default_value_t = 1500)]
     iterations: usize,
     /// Rows per step, drawn with replacement.
@@ -67,11 +69,27 @@ fn rows(set: &ImageDataset, n: usize) -> (Vec<f32>, Vec<usize>) {
     (px, (0..n).map(|i| set.label(i)).collect())
 }
 
+/// The most SGD steps `--iterations` takes (the loss of each is kept for
+/// the curves).
+const MAX_ITERATIONS: usize = 1_000_000;
+
+/// A training error as the run's failure: a loss that became NaN or
+/// infinite names the flags to lower.
+fn diverged(e: ClassicError, lr: f64, reg: f64) -> Failure {
+    match e {
+        ClassicError::NonFinite { .. } => Failure::run(format!(
+            "{e}; lower the learning rate --lr (now {lr}) or the L2 strength --reg (now {reg})"
+        )),
+        e => Failure::run(e),
+    }
+}
+
 fn main() -> ExitCode {
     examples::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    examples::check_count("--iterations", args.iterations, MAX_ITERATIONS)?;
     examples::check_training_flags(args.iterations, args.batch_size, args.lr)?;
     examples::trained::check_reg(args.reg)?;
     let (backend, device) = examples::device(args.device.as_deref())?;
@@ -79,6 +97,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         examples::trained::train_test_sets(args.data_dir.as_deref(), args.train, args.test)?;
     let [_, h, w] = train_set.shape();
     let d = h * w;
+    // Each step selects `--batch-size` rows of `d` pixels and the bias.
+    zoo_device::budget::check("a batch of rows", &[args.batch_size, d + 1])
+        .map_err(|e| Failure::Usage(format!("--batch-size {}: {e}", args.batch_size)))?;
     let (px, y) = rows(&train_set, n);
     let mean = examples::trained::column_mean(&px, d);
     let ad = device.clone().autodiff();
@@ -102,8 +123,8 @@ fn run(args: &Args) -> Result<(), Failure> {
             ..TrainConfig::new(loss)
         };
         let start = std::time::Instant::now();
-        let (clf, losses) =
-            LinearClassifier::train(x.clone(), &y, 10, &config).map_err(Failure::run)?;
+        let (clf, losses) = LinearClassifier::train(x.clone(), &y, 10, &config)
+            .map_err(|e| diverged(e, args.lr, args.reg))?;
         let secs = start.elapsed().as_secs_f64();
         let acc = |pred: Vec<usize>, truth: &[usize]| {
             pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64

@@ -26,13 +26,14 @@ use zoo_explain::occlusion::occlusion_map;
 #[derive(Parser)]
 #[command(about = "Occlusion maps of the lenet example's network")]
 struct Args {
-    /// Side of the square in pixels.
+    /// Side of the square in pixels (1 to 28, the images' side).
     #[arg(long, default_value_t = 7)]
     patch: usize,
     /// Step between squares in pixels.
     #[arg(long, default_value_t = 2)]
     stride: usize,
-    /// The square's value (the images are in [0, 1], background 0).
+    /// The square's value (the images are in [0, 1], background 0; finite
+    /// in float32).
     #[arg(long, default_value_t = 0.0)]
     fill: f64,
     /// A checkpoint of the lenet example (default: the newest in runs/lenet).
@@ -49,17 +50,29 @@ struct Args {
     device: Option<String>,
 }
 
+/// The side of the images (LeNet's input, Fashion-MNIST's images).
+const SIDE: usize = 28;
+
 fn main() -> ExitCode {
     examples::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
-    if !args.fill.is_finite() {
+    // The images and the network are float32: a value past its range is
+    // infinite there.
+    if !(args.fill as f32).is_finite() {
         return Err(Failure::Usage(format!(
-            "--fill {}: expected a finite number",
-            args.fill
+            "--fill {:?}: expected a number finite in float32 (at most {:e} in magnitude, the precision the model runs in)",
+            args.fill,
+            f32::MAX
         )));
+    }
+    examples::check_count("--patch", args.patch, SIDE)?;
+    if args.stride == 0 {
+        return Err(Failure::Usage(
+            "--stride 0: expected at least 1 pixel".into(),
+        ));
     }
     let (backend, device) = examples::device(args.device.as_deref())?;
     let (model, path) = trained::lenet(args.weights.as_deref(), &device)?;

@@ -18,7 +18,8 @@
 //!
 //! The text is the embedded copy of d2l's `timemachine.txt` (the same bytes
 //! as `cargo xtask download time-machine` fetches and verifies), or the
-//! downloaded file under `--data-dir` when it is there, or any UTF-8 file
+//! downloaded file in the data directory when it is there, or the one under
+//! `--data-dir` (a directory without it is refused), or any UTF-8 file
 //! given with `--text`.
 
 use std::path::PathBuf;
@@ -72,7 +73,8 @@ struct Args {
     /// Held-out tokens after the training ones, for the validation perplexity.
     #[arg(long, default_value_t = 2_000)]
     valid_tokens: usize,
-    /// Global gradient norm clipped to (d2l's rule).
+    /// Global gradient norm clipped to (d2l's rule; positive and finite in
+    /// float32).
     #[arg(long, default_value_t = 1.0)]
     clip: f64,
     /// The prefix generation starts from (lower-case letters and spaces;
@@ -86,7 +88,8 @@ struct Args {
     /// Show a greedy continuation every this many epochs (0: never).
     #[arg(long, default_value_t = 10)]
     sample_every: usize,
-    /// Also sample at this temperature after training (with --top-k).
+    /// Also sample at this temperature after training (with --top-k;
+    /// positive and finite in float32).
     #[arg(long, default_value_t = 0.8)]
     temperature: f64,
     /// Restrict those samples to the k most probable characters.
@@ -95,8 +98,10 @@ struct Args {
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
-    /// Where `cargo xtask download time-machine` put the book (default: the data directory).
-    #[arg(long)]
+    /// Where `cargo xtask download time-machine` put the book (default: the
+    /// data directory, else the embedded copy); a directory given must hold
+    /// `time-machine/timemachine.txt`.
+    #[arg(long, conflicts_with = "text")]
     data_dir: Option<PathBuf>,
     /// Train on this UTF-8 text file instead.
     #[arg(long)]
@@ -110,6 +115,27 @@ struct Args {
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     resume: bool,
+}
+
+/// A real flag that must be positive and finite in float32 (the precision
+/// the model runs in): not NaN, infinite, `<= 0`, past `f32::MAX` or
+/// rounding to 0 there. The error names `flag`, the value and `what`.
+fn check_positive_f32(flag: &str, v: f64, what: &str) -> Result<(), Failure> {
+    let f = v as f32;
+    if v > 0.0 && f.is_finite() && f > 0.0 {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "{flag} {v:?}: expected a positive {what}, finite and non-zero in float32 (at most {:e}, the precision the model runs in)",
+            f32::MAX
+        )))
+    }
+}
+
+/// Where `time_machine` reads the book from a given `--data-dir`.
+fn time_machine_path(dir: &std::path::Path) -> PathBuf {
+    dir.join(zoo_datasets::catalog::TIME_MACHINE.dir)
+        .join("timemachine.txt")
 }
 
 fn main() -> ExitCode {
@@ -129,6 +155,13 @@ fn run(args: &Args) -> Result<(), Failure> {
             return Err(Failure::Usage(format!("{flag} 0: expected at least 1")));
         }
     }
+    // The validation perplexity needs an input and a target token.
+    if args.valid_tokens < 2 {
+        return Err(Failure::Usage(format!(
+            "--valid-tokens {}: expected at least 2",
+            args.valid_tokens
+        )));
+    }
     if args.num_preds > 100_000 {
         return Err(Failure::Usage(format!(
             "--num-preds {}: expected at most 100000 characters",
@@ -141,17 +174,22 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.hidden, args.layers
         )));
     }
-    if !(args.clip.is_finite() && args.clip > 0.0) {
-        return Err(Failure::Usage(format!(
-            "--clip {}: expected a positive norm",
-            args.clip
-        )));
+    check_positive_f32("--clip", args.clip, "norm")?;
+    check_positive_f32("--temperature", args.temperature, "temperature")?;
+    if args.top_k == Some(0) {
+        return Err(Failure::Usage("--top-k 0: expected at least 1".into()));
     }
-    if !(args.temperature.is_finite() && args.temperature > 0.0) || args.top_k == Some(0) {
-        return Err(Failure::Usage(format!(
-            "--temperature {} --top-k {:?}: expected a positive temperature and k",
-            args.temperature, args.top_k
-        )));
+    // A --data-dir given is read or refused, never passed over for the
+    // embedded copy.
+    if let Some(dir) = &args.data_dir {
+        let path = time_machine_path(dir);
+        if dir.as_os_str().is_empty() || !path.is_file() {
+            return Err(Failure::Usage(format!(
+                "--data-dir {:?}: expected the Time Machine at {} (`cargo xtask download time-machine --dir DIR` puts it there)",
+                dir.display().to_string(),
+                path.display()
+            )));
+        }
     }
     let (backend, device) = examples::device(args.device.as_deref())?;
 
@@ -168,13 +206,20 @@ fn run(args: &Args) -> Result<(), Failure> {
             })?;
             (text, TextSource::File(path.clone()))
         }
-        None => zoo_datasets::text::time_machine(args.data_dir.as_deref()).map_err(Failure::run)?,
+        None => {
+            zoo_datasets::text::time_machine(args.data_dir.as_deref()).map_err(|e| {
+                match &args.data_dir {
+                    Some(dir) => Failure::Usage(format!("--data-dir {}: {e}", dir.display())),
+                    None => Failure::run(e),
+                }
+            })?
+        }
     };
     let corpus = Corpus::from_text(&text, Token::Char, 0, &[])
         .map_err(|e| Failure::Usage(format!("the text: {e}")))?;
     let total = corpus.tokens.len();
     let n_train = args.max_tokens.min(total);
-    let valid_end = (n_train + args.valid_tokens).min(total);
+    let valid_end = n_train.saturating_add(args.valid_tokens).min(total);
     if valid_end < n_train + 2 {
         return Err(Failure::Usage(format!(
             "--max-tokens {} leaves {} of the text's {total} tokens for validation: expected at least 2",

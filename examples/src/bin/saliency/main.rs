@@ -11,9 +11,10 @@
 //! largest over channels), through the `lenet` example's newest checkpoint
 //! frozen on an autodiff device (evaluation mode, no parameter gradients).
 //! Draws the images above their maps (each scaled by its own maximum),
-//! and the first layer's six 5x5 filters beside (`filters.png`).
+//! and the first layer's six 5x5 filters beside (`<stem>-filters.png`,
+//! `saliency-filters.png` for the default `--out`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::module::Module;
@@ -33,12 +34,20 @@ struct Args {
     /// Where a downloaded Fashion-MNIST is.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// The picture (PNG).
+    /// The picture (PNG); conv1's filters go beside it as
+    /// `<stem>-filters.png`.
     #[arg(long, default_value = "runs/saliency/saliency.png")]
     out: PathBuf,
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
+}
+
+/// conv1's filter grid beside `out`: `<stem>-filters.png`, so that no
+/// file of a fixed name is overwritten.
+fn filters_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    out.with_file_name(format!("{stem}-filters.png"))
 }
 
 fn main() -> ExitCode {
@@ -50,7 +59,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     let (backend, device) = examples::device(args.device.as_deref())?;
     let ad = device.clone().autodiff();
     let (model, path) = trained::lenet(args.weights.as_deref(), &ad)?;
-    let set = trained::test_set(args.data_dir.as_deref())?;
+    let set = examples::fashion_mnist(args.data_dir.as_deref(), zoo_datasets::Split::Test)?;
     let (x, y) = trained::one_per_class(&set, &ad);
     let pred = trained::predictions(&model, x.clone());
     println!(
@@ -83,7 +92,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::Usage(format!("{}: not a LeNet", path.display())));
     };
     let filters = filter_images(lenet.conv1.weight.val()).map_err(Failure::run)?;
-    let fpath = args.out.with_file_name("filters.png");
+    let fpath = filters_path(&args.out);
     examples::images::save_grid(filters, 6, 12, &fpath).map_err(Failure::run)?;
     println!(
         "wrote {} (images above their saliency) and {} (conv1's filters)",

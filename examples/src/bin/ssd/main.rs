@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use clap::Parser;
@@ -38,9 +38,7 @@ use zoo_models::ssd::{TinySsd, TinySsdConfig};
 use zoo_optim::SgdConfig;
 use zoo_plot::boxes::{COLOURS, DrawBox, draw_boxes};
 use zoo_plot::png::save as save_png;
-use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
-use zoo_train::trainer::weights_finite;
-use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError};
+use zoo_train::{IndexLoader, ModelState, Step, Task, TrainConfig, TrainError};
 
 #[derive(Parser)]
 #[command(about = "Train the course's TinySSD on a generated detection set (or VOC 2007)")]
@@ -155,8 +153,7 @@ fn detect(
 /// on the held-out images, mAP@0.5.
 struct SsdTask<'a> {
     /// `None` only inside a step.
-    model: Option<TinySsd>,
-    optim: ModuleOptimizer,
+    params: ModelState<TinySsd>,
     train: Arc<DetectionDataset>,
     val: &'a DetectionDataset,
     batch_size: usize,
@@ -172,7 +169,7 @@ struct SsdTask<'a> {
 
 impl SsdTask<'_> {
     fn model(&self) -> &TinySsd {
-        self.model.as_ref().expect("between steps")
+        self.params.model()
     }
 }
 
@@ -200,7 +197,7 @@ impl Task for SsdTask<'_> {
     }
 
     fn step(&mut self, batch: DetectionBatch, lr: f64) -> Step {
-        let model = self.model.take().expect("between steps");
+        let model = self.params.model();
         let out = model.forward(batch.images);
         let [b, a, _] = out.cls_preds.dims();
         let anchors = self
@@ -223,8 +220,8 @@ impl Task for SsdTask<'_> {
             .div_scalar(a as f64);
         let masked = (out.bbox_preds.detach() - t.bbox_offset) * t.bbox_mask;
         let abs_err = masked.abs().sum().inner().div_scalar((4 * a) as f64);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(lr, model, grads));
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        self.params.step(lr, grads);
         Step {
             count: b,
             sums: vec![
@@ -257,18 +254,15 @@ impl Task for SsdTask<'_> {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        save_model_and_optim(dir, self.model(), &self.optim)
+        self.params.save(dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
-        let (m, o) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
-        self.model = Some(m);
-        self.optim = o;
-        Ok(())
+        self.params.load(dir)
     }
 
     fn weights_finite(&self) -> bool {
-        weights_finite(self.model())
+        self.params.weights_finite()
     }
 }
 
@@ -311,8 +305,13 @@ fn run(args: &Args) -> Result<(), Failure> {
         None => (
             fashion_on_photos(args.train, args.size, args.objects, args.seed)
                 .map_err(|e| usage(e.to_string()))?,
-            fashion_on_photos(args.val, args.size, args.objects, args.seed + 1_000_003)
-                .map_err(|e| usage(e.to_string()))?,
+            fashion_on_photos(
+                args.val,
+                args.size,
+                args.objects,
+                args.seed.wrapping_add(1_000_003),
+            )
+            .map_err(|e| usage(e.to_string()))?,
         ),
     };
     let num_classes = train.classes.len();
@@ -333,8 +332,10 @@ fn run(args: &Args) -> Result<(), Failure> {
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
     let mut task = SsdTask {
-        model: Some(TinySsdConfig::new(num_classes).init(&train_device)),
-        optim: SgdConfig::torch_default().with_weight_decay(5e-4).init(),
+        params: ModelState::new(
+            TinySsdConfig::new(num_classes).init(&train_device),
+            SgdConfig::torch_default().with_weight_decay(5e-4).init(),
+        ),
         train: Arc::new(train),
         val: &val,
         batch_size: args.batch_size,
@@ -366,8 +367,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     if let Some(e) = run.resumed_from {
         println!("resumed after epoch {e} from {}", args.out.display());
     }
-    let model = task.model.take().expect("between steps");
-    let eval = model.valid();
+    let eval = task.model().valid();
     let (dets, gts) = detect(&eval, &val, args.size, &device).map_err(Failure::run)?;
     let voc50 = mean_average_precision(&dets, &gts, 0.5).map_err(Failure::run)?;
     let coco = coco_map(&dets, &gts).map_err(Failure::run)?;

@@ -29,7 +29,7 @@ use burn::tensor::{Device, Tensor};
 use clap::Parser;
 use zoo_style::features::{Pooling, Vgg19Config, Vgg19Features};
 use zoo_style::transfer::{Init, Optimizer, StepReport, Transfer, TransferConfig};
-use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
+use zoo_train::checkpoint::{load_model_and_optim, save_model_and_optim};
 use zoo_train::trainer::weights_finite;
 use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError};
 
@@ -43,7 +43,7 @@ struct Args {
     #[arg(long)]
     style: PathBuf,
     /// Where the result goes (PNG).
-    #[arg(long, default_value = "style-transfer.png")]
+    #[arg(long, default_value = "runs/style-transfer/style-transfer.png")]
     out: PathBuf,
     /// torchvision's vgg19 weights (`.pth` or `.safetensors`; `cargo xtask download vgg19`).
     #[arg(long)]

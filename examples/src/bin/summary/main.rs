@@ -120,7 +120,13 @@ fn main() -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(e.to_string()),
     };
-    let device = backend.device().expect("compiled in");
+    let device = match backend.device() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(info) = registry::info(name) else {
         let known: Vec<String> = registry::list()
             .iter()

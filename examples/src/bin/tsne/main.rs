@@ -11,11 +11,12 @@
 //! example's 84 penultimate activations (or, with `--pixels`, of the raw
 //! pixels, for comparison), and draws the points coloured by class, with
 //! the 5-nearest-neighbour accuracy of the features as a number for how
-//! well they separate the classes. `neighbours.png` beside it: one test
-//! image of each class followed by its 8 nearest training images (of the
-//! first 5,000) in the same space.
+//! well they separate the classes. `<stem>-neighbours.png` beside it
+//! (`tsne-neighbours.png` for the default `--out`): one test image of each
+//! class followed by its 8 nearest training images (of the first 5,000) in
+//! the same space.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::module::Module;
@@ -51,12 +52,20 @@ struct Args {
     /// Where a downloaded Fashion-MNIST is.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// The picture (PNG).
+    /// The picture (PNG); the nearest neighbours go beside it as
+    /// `<stem>-neighbours.png`.
     #[arg(long, default_value = "runs/tsne/tsne.png")]
     out: PathBuf,
     /// Device: flex, ndarray or wgpu (default: $ZOO_DEVICE, else flex).
     #[arg(long)]
     device: Option<String>,
+}
+
+/// The nearest-neighbour grid beside `out`: `<stem>-neighbours.png`, so
+/// that no file of a fixed name is overwritten.
+fn neighbours_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    out.with_file_name(format!("{stem}-neighbours.png"))
 }
 
 fn main() -> ExitCode {
@@ -65,8 +74,15 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
+    // No steps would plot the random start as if it were a result.
+    if args.iterations == 0 {
+        return Err(Failure::Usage(
+            "--iterations 0: expected at least 1 gradient step".into(),
+        ));
+    }
+    let npath = neighbours_path(&args.out);
     let (backend, device) = examples::device(args.device.as_deref())?;
-    let set = trained::test_set(args.data_dir.as_deref())?;
+    let set = examples::fashion_mnist(args.data_dir.as_deref(), zoo_datasets::Split::Test)?;
     let n = args.images.min(set.len());
     if n < 10 {
         return Err(Failure::Usage(format!(
@@ -142,9 +158,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     zoo_plot::png::write_bytes(&png, &args.out).map_err(Failure::run)?;
     // Nearest training images in the same space.
-    let train_set =
-        zoo_datasets::FashionMnist::load(args.data_dir.as_deref(), zoo_datasets::Split::Train)
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+    let train_set = examples::fashion_mnist(args.data_dir.as_deref(), zoo_datasets::Split::Train)?;
     let pool = train_set.len().min(5000);
     let (tx, _) = trained::images(&train_set, &(0..pool).collect::<Vec<_>>(), &device);
     let (qx, qy) = trained::one_per_class(&set, &device);
@@ -165,7 +179,6 @@ fn run(args: &Args) -> Result<(), Failure> {
         "nearest training images: {same} of {} share the query's class",
         near.len() * 8
     );
-    let npath = args.out.with_file_name("neighbours.png");
     examples::images::save_grid(burn::tensor::Tensor::cat(tiles, 0), 9, 3, &npath)
         .map_err(Failure::run)?;
     println!("wrote {} and {}", args.out.display(), npath.display());

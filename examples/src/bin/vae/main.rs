@@ -27,11 +27,11 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use examples::Failure;
-use zoo_datasets::{FashionMnist, ImageDataset, Split};
+use zoo_datasets::{ImageDataset, Split};
 use zoo_models::vae::{Vae, VaeConfig};
 use zoo_optim::AdamConfig;
 use zoo_rng::Rng;
-use zoo_train::classify::{load_model_and_optim, save_model_and_optim};
+use zoo_train::checkpoint::{load_model_and_optim, save_model_and_optim};
 use zoo_train::trainer::weights_finite;
 use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError, train};
 
@@ -101,21 +101,23 @@ impl VaeTask {
         self.model.as_ref().expect("between steps")
     }
 
-    /// Eight test images above their reconstructions (from the mean, `eps`
-    /// = 0) and 64 decodings of fixed prior draws, as grids.
+    /// Eight test images (all when the set holds fewer) above their
+    /// reconstructions (from the mean, `eps` = 0) and 64 decodings of
+    /// fixed prior draws, as grids.
     fn pictures(&self, epoch: usize) -> Result<Vec<PathBuf>, String> {
         let model = self.model().valid();
-        let x = rows(&self.test, &(0..8).collect::<Vec<_>>(), &self.plain);
+        let k = 8.min(self.test.len());
+        let x = rows(&self.test, &(0..k).collect::<Vec<_>>(), &self.plain);
         let (mu, _) = model.encode(x.clone());
         let recon = model.decode(mu);
-        let both = Tensor::cat(vec![x, recon], 0).reshape([16, 1, 28, 28]);
+        let both = Tensor::cat(vec![x, recon], 0).reshape([2 * k, 1, 28, 28]);
         let samples = model
             .decode(normal(64, self.latent, 42, &self.plain))
             .reshape([64, 1, 28, 28]);
         let mut written = Vec::new();
         for (img, name) in [
             (
-                examples::images::grid(both, 8, 0.0, 1.0)?,
+                examples::images::grid(both, k, 0.0, 1.0)?,
                 "reconstruction.png".to_string(),
             ),
             (
@@ -235,9 +237,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         )));
     }
     let (backend, device) = examples::device(args.device.as_deref())?;
-    let load = |split| FashionMnist::load(args.data_dir.as_deref(), split);
-    let train_set = load(Split::Train).map_err(|e| Failure::Usage(e.to_string()))?;
-    let test = load(Split::Test).map_err(|e| Failure::Usage(e.to_string()))?;
+    let train_set = examples::fashion_mnist(args.data_dir.as_deref(), Split::Train)?;
+    let test = examples::fashion_mnist(args.data_dir.as_deref(), Split::Test)?;
     println!(
         "VAE 784-400-{} on Fashion-MNIST ({} training, {} test images) on {backend}: Adam lr {}, batches of {}",
         args.latent,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes the embedded Fashion-MNIST subset from the genuine files.
 
-    python3 datasets/tools/make_fashion_mnist_subset.py /usr/share/datasets/fashion-mnist
+    python3 scripts/make_fashion_mnist_subset.py /usr/share/datasets/fashion-mnist
 
 (the Debian package `dataset-fashion-mnist` installs them there). Takes the
 first 1000 training and the first 200 test images of each class, in file
@@ -51,5 +51,5 @@ def main(src, dst):
 
 if __name__ == "__main__":
     src = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/datasets/fashion-mnist"
-    dst = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "fashion-mnist-subset")
+    dst = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datasets", "data", "fashion-mnist-subset")
     main(src, dst)
