@@ -28,7 +28,10 @@ use zoo_optim::SgdConfig;
 use zoo_optim::groups::{AnyOptimizer, GroupOptions, ParamGroupSpec, grouped_optimizer};
 use zoo_train::{TrainConfig, fit_with_aux};
 
-/// The course's setting for one family: the defaults of its example.
+/// The course's setting for one family, the defaults of its example, read
+/// from the registry (the family's course model, its input side, its
+/// `(lr, epochs, batch_size)` and builder arguments): the course's recipe is
+/// data in the family's file, not a second copy here.
 pub struct Course {
     /// The registry name trained by default.
     pub model: &'static str,
@@ -41,7 +44,27 @@ pub struct Course {
     /// Epochs.
     pub epochs: usize,
     /// Builder arguments beyond the classes and input (the course's small VGG).
-    pub args: fn() -> ModelArgs,
+    pub args: ModelArgs,
+}
+
+impl Course {
+    /// The course's setting of `family`, from its registered course model.
+    pub fn of(family: &str) -> Result<Self, Failure> {
+        let info = registry::course_model(family).ok_or_else(|| {
+            Failure::Usage(format!(
+                "the family `{family}` has no course model in the registry"
+            ))
+        })?;
+        let c = info.course.expect("a course model has course settings");
+        Ok(Self {
+            model: info.name,
+            input_size: info.input[1],
+            lr: c.lr,
+            batch_size: c.batch_size,
+            epochs: c.epochs,
+            args: info.course_args(),
+        })
+    }
 }
 
 /// The flags every classification example takes.
@@ -514,10 +537,11 @@ pub fn fashion_mnist(
     Ok(set)
 }
 
-/// Parses the flags and trains; the process exit code.
-pub fn run(family: &str, course: Course) -> ExitCode {
+/// Parses the flags and trains `family`'s example with the course's
+/// settings from the registry; the process exit code.
+pub fn run(family: &str) -> ExitCode {
     let flags = Flags::parse();
-    exit(train(family, &course, &flags))
+    exit(Course::of(family).and_then(|course| train(family, &course, &flags)))
 }
 
 fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
@@ -553,7 +577,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
     }
     let rgb = info.input[0] == 3;
     let mut args = if name == course.model {
-        (course.args)()
+        course.args.clone()
     } else {
         ModelArgs::default()
     };

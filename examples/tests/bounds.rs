@@ -68,7 +68,13 @@ fn augment_bounds_columns() {
     for v in ["0", "65", "1000000000000", U64_MAX] {
         refused(exe, &base, "--columns", v, v);
     }
-    refused(exe, &base, "--cell", "15", "15");
+    refused(
+        exe,
+        &[CHELSEA, "--out", out.to_str().unwrap()],
+        "--cell",
+        "15",
+        "15",
+    );
     assert!(!out.exists());
 }
 

@@ -99,7 +99,7 @@ fn bad_classic_flags_are_refused_naming_the_flag() {
         (
             env!("CARGO_BIN_EXE_hog-svm"),
             &["--cell", "30"][..],
-            "fewer than one block",
+            "one block of 2x2 cells",
         ),
     ] {
         let o = Command::new(bin).args(args).output().unwrap();

@@ -203,7 +203,9 @@ impl Vgg {
 
 // The registry's entries for this family (see `crate::registry`).
 
-use crate::registry::{Build, Classifier, Model, Registration, RegistryError, TV_ARGS, d2l, tv};
+use crate::registry::{
+    Build, Classifier, Model, ModelArgs, Registration, RegistryError, TV_ARGS, d2l, tv,
+};
 
 const VGG: &str =
     "Simonyan & Zisserman 2015, Very deep convolutional networks for large-scale image recognition";
@@ -214,7 +216,8 @@ pub(crate) const MODELS: &[Registration] = &[
         d2l("d2l_vgg11", "vgg", VGG, 224, (0.05, 10, 128)),
         &["num_classes", "in_channels", "input_size", "blocks"],
         build_d2l,
-    ),
+    )
+    .with_course_args(small_vgg),
     Registration::new(
         tv(
             "vgg11",
@@ -378,6 +381,21 @@ fn build_d2l(b: &Build) -> Result<Model, RegistryError> {
         ));
     }
     Ok(Model::Vgg(c.init(b.device)))
+}
+
+/// The course's `ratio = 4` VGG-11 that d2l trains on Fashion-MNIST:
+/// `((1, 16), (1, 32), (2, 64), (2, 128), (2, 128))`.
+fn small_vgg() -> ModelArgs {
+    ModelArgs {
+        blocks: Some(vec![
+            vec![1, 16],
+            vec![1, 32],
+            vec![2, 64],
+            vec![2, 128],
+            vec![2, 128],
+        ]),
+        ..ModelArgs::default()
+    }
 }
 
 fn build_tv(b: &Build) -> Result<Model, RegistryError> {

@@ -110,6 +110,9 @@ pub struct Registration {
     pub build: fn(&Build) -> Result<Model, RegistryError>,
     /// The arguments under which torchvision's published weights load.
     pub weights_args: fn() -> ModelArgs,
+    /// The builder arguments of the course's run (the course's small
+    /// VGG-11); default arguments for every other model.
+    pub course_args: fn() -> ModelArgs,
 }
 
 impl Registration {
@@ -125,7 +128,14 @@ impl Registration {
             takes,
             build,
             weights_args: ModelArgs::default_args,
+            course_args: ModelArgs::default_args,
         }
+    }
+
+    /// The same with other builder arguments for the course's run.
+    pub const fn with_course_args(mut self, course_args: fn() -> ModelArgs) -> Self {
+        self.course_args = course_args;
+        self
     }
 
     /// The same with other arguments for the published weights.
@@ -337,6 +347,24 @@ impl ModelInfo {
             .map(|r| (r.weights_args)())
             .unwrap_or_default()
     }
+}
+
+impl ModelInfo {
+    /// The builder arguments of the course's run of this model (the
+    /// course's small VGG-11 for `d2l_vgg11`); default arguments otherwise.
+    pub fn course_args(&self) -> ModelArgs {
+        registration(self.name)
+            .map(|r| (r.course_args)())
+            .unwrap_or_default()
+    }
+}
+
+/// The model of `family` that the course trains (the one with
+/// [`ModelInfo::course`] settings), if the family has one.
+pub fn course_model(family: &str) -> Option<ModelInfo> {
+    list()
+        .into_iter()
+        .find(|m| m.family == family && m.course.is_some())
 }
 
 /// Trainable parameters and multiply-adds (one image at the default

@@ -11,19 +11,8 @@
 
 use std::process::ExitCode;
 
-use examples::{Course, run};
-use zoo_models::registry::ModelArgs;
-
 fn main() -> ExitCode {
-    run(
-        "googlenet",
-        Course {
-            model: "d2l_googlenet",
-            input_size: 96,
-            lr: 0.1,
-            batch_size: 128,
-            epochs: 10,
-            args: ModelArgs::default,
-        },
-    )
+    // The course's settings (model, input side, learning rate, batch,
+    // epochs) are the registry's: `zoo_models::googlenet`'s course model.
+    examples::run("googlenet")
 }

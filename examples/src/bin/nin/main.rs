@@ -11,19 +11,8 @@
 
 use std::process::ExitCode;
 
-use examples::{Course, run};
-use zoo_models::registry::ModelArgs;
-
 fn main() -> ExitCode {
-    run(
-        "nin",
-        Course {
-            model: "d2l_nin",
-            input_size: 224,
-            lr: 0.1,
-            batch_size: 128,
-            epochs: 10,
-            args: ModelArgs::default,
-        },
-    )
+    // The course's settings (model, input side, learning rate, batch,
+    // epochs) are the registry's: `zoo_models::nin`'s course model.
+    examples::run("nin")
 }

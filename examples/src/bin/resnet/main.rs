@@ -11,19 +11,8 @@
 
 use std::process::ExitCode;
 
-use examples::{Course, run};
-use zoo_models::registry::ModelArgs;
-
 fn main() -> ExitCode {
-    run(
-        "resnet",
-        Course {
-            model: "d2l_resnet18",
-            input_size: 96,
-            lr: 0.05,
-            batch_size: 256,
-            epochs: 10,
-            args: ModelArgs::default,
-        },
-    )
+    // The course's settings (model, input side, learning rate, batch,
+    // epochs) are the registry's: `zoo_models::resnet`'s course model.
+    examples::run("resnet")
 }

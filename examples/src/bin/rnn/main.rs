@@ -185,8 +185,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         let path = time_machine_path(dir);
         if dir.as_os_str().is_empty() || !path.is_file() {
             return Err(Failure::Usage(format!(
-                "--data-dir {:?}: expected the Time Machine at {} (`cargo xtask download time-machine --dir DIR` puts it there)",
-                dir.display().to_string(),
+                "--data-dir {}: expected the Time Machine at {} (`cargo xtask download time-machine --dir DIR` puts it there)",
+                dir.display(),
                 path.display()
             )));
         }

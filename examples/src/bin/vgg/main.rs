@@ -11,33 +11,8 @@
 
 use std::process::ExitCode;
 
-use examples::{Course, run};
-use zoo_models::registry::ModelArgs;
-
-/// The course's `ratio = 4` VGG-11: `((1, 16), (1, 32), (2, 64), (2, 128), (2, 128))`.
-fn small_vgg() -> ModelArgs {
-    ModelArgs {
-        blocks: Some(vec![
-            vec![1, 16],
-            vec![1, 32],
-            vec![2, 64],
-            vec![2, 128],
-            vec![2, 128],
-        ]),
-        ..ModelArgs::default()
-    }
-}
-
 fn main() -> ExitCode {
-    run(
-        "vgg",
-        Course {
-            model: "d2l_vgg11",
-            input_size: 224,
-            lr: 0.05,
-            batch_size: 128,
-            epochs: 10,
-            args: small_vgg,
-        },
-    )
+    // The course's settings (model, input side, learning rate, batch,
+    // epochs) are the registry's: `zoo_models::vgg`'s course model.
+    examples::run("vgg")
 }
