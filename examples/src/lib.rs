@@ -26,7 +26,7 @@ use zoo_models::registry::{self, Model, ModelArgs};
 use zoo_models::weights::StateDict;
 use zoo_optim::SgdConfig;
 use zoo_optim::groups::{AnyOptimizer, GroupOptions, ParamGroupSpec, grouped_optimizer};
-use zoo_train::{TrainConfig, fit_with_aux};
+use zoo_train::{ClassifyConfig, TrainConfig, fit_with_aux};
 
 /// The course's setting for one family, the defaults of its example, read
 /// from the registry (the family's course model, its input side, its
@@ -171,7 +171,7 @@ pub struct RecipeFlags {
 impl RecipeFlags {
     /// Sets the recipes on `config` (a run of `epochs` epochs); a bad value
     /// is a usage error naming its flag.
-    pub fn apply(&self, config: &mut TrainConfig, epochs: usize) -> Result<(), Failure> {
+    pub fn apply(&self, config: &mut ClassifyConfig, epochs: usize) -> Result<(), Failure> {
         use zoo_train::recipes::{Averaging, Mix};
         let usage = Failure::Usage;
         config.average = match (self.ema, self.swa_start) {
@@ -736,9 +736,8 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
         p.as_ref()
             .map_or("none".into(), |p| p.display().to_string())
     };
-    let mut config = TrainConfig {
+    let loop_config = TrainConfig {
         seed: flags.seed,
-        augment,
         out_dir: Some(out.clone()),
         resume: flags.resume,
         identity: vec![
@@ -755,6 +754,10 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             ("aux".into(), flags.aux.to_string()),
         ],
         ..TrainConfig::new(epochs, batch_size, lr)
+    };
+    let mut config = ClassifyConfig {
+        augment,
+        ..ClassifyConfig::new(loop_config)
     };
     flags.recipes.apply(&mut config, epochs)?;
     let outcome = fit_with_aux(

@@ -21,6 +21,7 @@ use burn::tensor::{Device, Int, Tensor};
 use zoo_augment::Rng;
 use zoo_augment::mix::{CutMix, MixUp, SamplePairing};
 use zoo_augment::stage::Augmented;
+use zoo_augment::transforms::Transform;
 use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::average::WeightAverage;
@@ -34,6 +35,75 @@ use crate::trainer::{EpochRecord, TrainConfig, TrainError, train, weights_finite
 /// A training forward with auxiliary classifiers: the logits and each
 /// auxiliary head's `(loss weight, logits)`.
 pub type AuxForward<'a, M> = &'a dyn Fn(&M, Tensor<4>) -> (Tensor<2>, Vec<(f64, Tensor<2>)>);
+
+/// How to train a classifier: the loop's settings ([`TrainConfig`]) and
+/// the recipes that only classification has (label smoothing, the batch
+/// augmentation, weight averaging, batch mixing). [`fit`] takes either (a
+/// `TrainConfig` is one with no recipe).
+#[derive(Debug, Clone)]
+pub struct ClassifyConfig {
+    /// The loop's settings (epochs, batch size, schedule, seed, output, ...).
+    pub train: TrainConfig,
+    /// Label smoothing of the cross-entropy.
+    pub label_smoothing: f64,
+    /// Augmentation of the training batches (on the device, after batching),
+    /// its draws seeded by the loop's seed and the epoch; `None` trains on
+    /// the images as they are.
+    pub augment: Option<Arc<dyn Transform + Send + Sync>>,
+    /// Weight averaging (EMA / SWA); validation and checkpoints then hold
+    /// the averaged weights too.
+    pub average: Option<Averaging>,
+    /// Mixing of the training batches (MixUp, CutMix, SamplePairing).
+    pub mix: Option<Mix>,
+}
+
+impl ClassifyConfig {
+    /// `train` with no recipe.
+    pub fn new(train: TrainConfig) -> Self {
+        Self {
+            train,
+            label_smoothing: 0.0,
+            augment: None,
+            average: None,
+            mix: None,
+        }
+    }
+
+    /// Checks the recipes; each error names the value.
+    fn check(&self) -> Result<(), TrainError> {
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(TrainError::Config(format!(
+                "label_smoothing {}, expected a value in [0, 1)",
+                self.label_smoothing
+            )));
+        }
+        if let Some(a) = &self.average {
+            a.validate().map_err(TrainError::Config)?;
+        }
+        if let Some(x) = &self.mix {
+            x.validate().map_err(TrainError::Config)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<TrainConfig> for ClassifyConfig {
+    fn from(train: TrainConfig) -> Self {
+        Self::new(train)
+    }
+}
+
+impl From<&ClassifyConfig> for ClassifyConfig {
+    fn from(config: &ClassifyConfig) -> Self {
+        config.clone()
+    }
+}
+
+impl From<&TrainConfig> for ClassifyConfig {
+    fn from(train: &TrainConfig) -> Self {
+        Self::new(train.clone())
+    }
+}
 
 /// A classifier `M` trained with cross-entropy on an [`ImageDataset`].
 pub struct Classification<'a, M> {
@@ -50,7 +120,7 @@ pub struct Classification<'a, M> {
     train: Arc<ImageDataset>,
     valid: &'a ImageDataset,
     batcher: ImageBatcher,
-    config: TrainConfig,
+    config: ClassifyConfig,
     /// The training device (autodiff) and the plain one under it.
     device: Device,
     plain: Device,
@@ -59,8 +129,8 @@ pub struct Classification<'a, M> {
 impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
     /// `model` (on the autodiff form of `device`) trained with `optim` on
     /// `train`, validated on `valid`; `forward` maps images `[N, C, H, W]`
-    /// to logits `[N, classes]`. Reads `batch_size`, `label_smoothing` and
-    /// `augment` from `config`.
+    /// to logits `[N, classes]`. Reads the loop's `batch_size` and `seed`
+    /// and the classification recipes from `config`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: M,
@@ -69,9 +139,10 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
         train: Arc<ImageDataset>,
         valid: &'a ImageDataset,
         batcher: &ImageBatcher,
-        config: &TrainConfig,
+        config: &ClassifyConfig,
         device: &Device,
     ) -> Result<Self, TrainError> {
+        config.check()?;
         let n = train.len();
         if n == 0 || valid.is_empty() {
             return Err(TrainError::Config(format!(
@@ -79,10 +150,10 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
                 valid.len()
             )));
         }
-        if matches!(config.mix, Some(Mix::Pairing(_))) && config.batch_size.min(n) < 2 {
+        if matches!(config.mix, Some(Mix::Pairing(_))) && config.train.batch_size.min(n) < 2 {
             return Err(TrainError::Config(format!(
                 "SamplePairing pairs images within a batch: batch size {}, expected at least 2",
-                config.batch_size.min(n)
+                config.train.batch_size.min(n)
             )));
         }
         let average = match &config.average {
@@ -100,7 +171,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
             aux: None,
             average,
             epoch: std::cell::Cell::new(0),
-            mix_rng: std::cell::RefCell::new(Rng::new(config.seed)),
+            mix_rng: std::cell::RefCell::new(Rng::new(config.train.seed)),
             train,
             valid,
             batcher: batcher.clone(),
@@ -176,7 +247,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
     /// A batch larger than the set is the whole set (as torch's DataLoader
     /// makes it), never an allocation of the size asked for.
     fn batch_size(&self) -> usize {
-        self.config.batch_size.min(self.train.len())
+        self.config.train.batch_size.min(self.train.len())
     }
 
     /// Whether the last batch holds one image: it cannot train batch norm
@@ -256,7 +327,7 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
             // recomputed over the training images (`update_bn`).
             if let Some(averaged) = avg.averaged() {
                 let n = self.train.len();
-                let size = self.config.batch_size.min(n).max(1);
+                let size = self.config.train.batch_size.min(n).max(1);
                 let indices: Vec<usize> = (0..n).collect();
                 let batches = indices
                     .chunks(size)
@@ -304,7 +375,7 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     }
 
     fn recorded(&self) -> Vec<(String, String)> {
-        vec![
+        let mut out = vec![
             (
                 "label_smoothing".into(),
                 self.config.label_smoothing.to_string(),
@@ -317,7 +388,14 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
                     .as_ref()
                     .map_or("none".into(), |a| format!("{a:?}")),
             ),
-        ]
+        ];
+        if let Some(a) = &self.config.average {
+            out.push(("average".into(), format!("{a:?}")));
+        }
+        if let Some(x) = &self.config.mix {
+            out.push(("mix".into(), format!("{x:?}")));
+        }
+        out
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
@@ -425,7 +503,7 @@ pub fn fit<M: Module + Clone + 'static>(
     train_set: Arc<ImageDataset>,
     valid: &ImageDataset,
     batcher: &ImageBatcher,
-    config: &TrainConfig,
+    config: impl Into<ClassifyConfig>,
     device: &Device,
 ) -> Result<Outcome<M>, TrainError> {
     fit_with_aux(
@@ -447,23 +525,24 @@ pub fn fit_with_aux<M: Module + Clone + 'static>(
     train_set: Arc<ImageDataset>,
     valid: &ImageDataset,
     batcher: &ImageBatcher,
-    config: &TrainConfig,
+    config: impl Into<ClassifyConfig>,
     device: &Device,
 ) -> Result<Outcome<M>, TrainError> {
+    let config = config.into();
     let mut task = Classification::new(
-        model, optim, forward, train_set, valid, batcher, config, device,
+        model, optim, forward, train_set, valid, batcher, &config, device,
     )?;
     if let Some(aux) = aux {
         task = task.with_aux(aux);
     }
-    if task.drops_single() && config.progress {
+    if task.drops_single() && config.train.progress {
         eprintln!(
             "note: {} training images in batches of {} leave a last batch of one image; it is dropped each epoch (batch norm cannot train on one value per channel)",
             task.train.len(),
             task.batch_size()
         );
     }
-    let run = train(&mut task, config)?;
+    let run = train(&mut task, &config.train)?;
     let averaged = task.averaged().cloned();
     let (model, optim) = task.into_parts();
     Ok(Outcome {

@@ -46,7 +46,7 @@ pub mod task;
 pub mod trainer;
 
 pub use checkpoint::{CheckpointInfo, check_fresh_out, verified_checkpoint_file};
-pub use classify::{Classification, Outcome, fit, fit_with_aux};
+pub use classify::{Classification, ClassifyConfig, Outcome, fit, fit_with_aux};
 pub use loader::IndexLoader;
 pub use state::ModelState;
 pub use task::{Step, Task};

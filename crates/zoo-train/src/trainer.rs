@@ -37,13 +37,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
-use zoo_augment::transforms::Transform;
 use zoo_optim::schedule::LrSchedule;
 
 use crate::checkpoint::{self, TrainerState};
@@ -63,8 +61,6 @@ pub struct TrainConfig {
     /// The learning rate of each epoch (`lr(e - 1)` in epoch `e`: the
     /// schedule steps once per epoch, as `scheduler.step()` after each epoch).
     pub schedule: LrSchedule,
-    /// Label smoothing of the cross-entropy.
-    pub label_smoothing: f64,
     /// Seed of the shuffling and of the device RNG.
     pub seed: u64,
     /// Where checkpoints, `metrics.jsonl` and `curves.png` go; `None` writes nothing.
@@ -77,14 +73,6 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Stop after this many epochs without a better validation accuracy.
     pub patience: Option<usize>,
-    /// Augmentation of the training batches (on the device, after batching),
-    /// its draws seeded by `seed` and the epoch; `None` trains on the images as they are.
-    pub augment: Option<Arc<dyn Transform + Send + Sync>>,
-    /// Weight averaging (EMA / SWA) of a classifier; validation and
-    /// checkpoints then hold the averaged weights too.
-    pub average: Option<crate::recipes::Averaging>,
-    /// Mixing of a classifier's training batches (MixUp, CutMix, SamplePairing).
-    pub mix: Option<crate::recipes::Mix>,
     /// What else identifies the run (the model, its options, the data
     /// source, ...: `("relu", "true")`), recorded in each checkpoint beside
     /// the loop's own settings; `resume` refuses a checkpoint whose
@@ -104,16 +92,12 @@ impl TrainConfig {
                 step_size: usize::MAX,
                 gamma: 1.0,
             },
-            label_smoothing: 0.0,
             seed: 0,
             out_dir: None,
             resume: false,
             progress: true,
             keep_checkpoints: 2,
             patience: None,
-            augment: None,
-            average: None,
-            mix: None,
             identity: Vec::new(),
         }
     }
@@ -125,12 +109,6 @@ impl TrainConfig {
         m.insert("batch_size".into(), self.batch_size.to_string());
         m.insert("seed".into(), self.seed.to_string());
         m.insert("schedule".into(), format!("{:?}", self.schedule));
-        if let Some(a) = &self.average {
-            m.insert("average".into(), format!("{a:?}"));
-        }
-        if let Some(x) = &self.mix {
-            m.insert("mix".into(), format!("{x:?}"));
-        }
         m.extend(task);
         m
     }
@@ -144,20 +122,8 @@ impl TrainConfig {
             ));
         }
         zoo_optim::check_lr(self.schedule.lr(0)).map_err(|e| TrainError::Config(e.to_string()))?;
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad(format!(
-                "label_smoothing {}, expected a value in [0, 1)",
-                self.label_smoothing
-            ));
-        }
         if self.resume && self.out_dir.is_none() {
             return bad("resume needs an out_dir holding checkpoints".into());
-        }
-        if let Some(a) = &self.average {
-            a.validate().map_err(TrainError::Config)?;
-        }
-        if let Some(x) = &self.mix {
-            x.validate().map_err(TrainError::Config)?;
         }
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints 0, expected at least 1".into());

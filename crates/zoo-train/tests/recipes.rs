@@ -14,7 +14,7 @@ use zoo_datasets::ImageBatcher;
 use zoo_models::lenet::LeNet;
 use zoo_optim::SgdConfig;
 use zoo_train::recipes::{Averaging, Mix};
-use zoo_train::{TrainConfig, fit, fit_with_aux};
+use zoo_train::{ClassifyConfig, TrainConfig, fit, fit_with_aux};
 
 fn config(
     epochs: usize,
@@ -22,15 +22,17 @@ fn config(
     resume: bool,
     average: Averaging,
     mix: Option<Mix>,
-) -> TrainConfig {
-    TrainConfig {
-        seed: 5,
-        out_dir: Some(out.to_path_buf()),
-        resume,
-        progress: false,
+) -> ClassifyConfig {
+    ClassifyConfig {
         average: Some(average),
         mix,
-        ..TrainConfig::new(epochs, 32, 0.1)
+        ..ClassifyConfig::new(TrainConfig {
+            seed: 5,
+            out_dir: Some(out.to_path_buf()),
+            resume,
+            progress: false,
+            ..TrainConfig::new(epochs, 32, 0.1)
+        })
     }
 }
 
@@ -107,9 +109,10 @@ fn swa_is_the_mean_of_the_epoch_end_weights() {
         train.clone(),
         &valid,
         &batcher,
-        &TrainConfig {
-            keep_checkpoints: 3,
-            ..config(3, &root, false, swa, None)
+        &{
+            let mut c = config(3, &root, false, swa, None);
+            c.train.keep_checkpoints = 3;
+            c
         },
         &device(),
     )

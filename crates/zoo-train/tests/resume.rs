@@ -145,7 +145,7 @@ fn bad_configurations_name_the_value() {
     let mut c = TrainConfig::new(1, 64, 0.1);
     c.resume = true;
     assert!(run(c).contains("resume needs an out_dir"));
-    let mut c = TrainConfig::new(1, 64, 0.1);
+    let mut c = zoo_train::ClassifyConfig::new(TrainConfig::new(1, 64, 0.1));
     c.label_smoothing = 1.5;
     assert!(matches!(
         fit(model(1), SgdConfig::new().init(), &forward, train.clone(), &valid, &ImageBatcher::new(), &c, &device()),

@@ -27,7 +27,7 @@ use clap::Parser;
 use zoo_datasets::{FashionMnist, ImageBatcher, Split};
 use zoo_models::lenet::{LeNet, LeNetActivation, LeNetConfig, LeNetPool};
 use zoo_optim::SgdConfig;
-use zoo_train::{TrainConfig, fit};
+use zoo_train::{ClassifyConfig, TrainConfig, fit};
 
 #[derive(Parser)]
 #[command(about = "Train LeNet-5 on Fashion-MNIST (the course's d2l 7.6 setup)")]
@@ -152,7 +152,7 @@ fn main() -> ExitCode {
             &device,
         ));
     }
-    let mut train_config = TrainConfig {
+    let loop_config = TrainConfig {
         seed: args.seed,
         out_dir: Some(args.out.clone()),
         resume: args.resume,
@@ -168,8 +168,11 @@ fn main() -> ExitCode {
             ),
             ("augment_preset".into(), args.augment.clone()),
         ],
-        augment,
         ..TrainConfig::new(epochs, args.batch_size, args.lr)
+    };
+    let mut train_config = ClassifyConfig {
+        augment,
+        ..ClassifyConfig::new(loop_config)
     };
     if let Err(e) = args.recipes.apply(&mut train_config, epochs) {
         eprintln!("error: {e}");
