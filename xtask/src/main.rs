@@ -308,7 +308,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             // NaN fails both comparisons.
-            if !(timeout_s >= MIN_TIMEOUT_S && timeout_s <= MAX_TIMEOUT_S) {
+            if !(MIN_TIMEOUT_S..=MAX_TIMEOUT_S).contains(&timeout_s) {
                 eprintln!(
                     "error: --timeout-s {}: expected {MIN_TIMEOUT_S} to {MAX_TIMEOUT_S} seconds",
                     shown(timeout_s)

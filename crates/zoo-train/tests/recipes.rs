@@ -53,7 +53,7 @@ fn ema_with_mixup_resumes_to_the_same_average() {
             train.clone(),
             &valid,
             &batcher,
-            &config(epochs, dir, resume, ema.clone(), mix.clone()),
+            config(epochs, dir, resume, ema.clone(), mix.clone()),
             &device(),
         )
         .unwrap()
@@ -79,7 +79,7 @@ fn ema_with_mixup_resumes_to_the_same_average() {
         train.clone(),
         &valid,
         &batcher,
-        &config(
+        config(
             4,
             &root.join("b"),
             true,

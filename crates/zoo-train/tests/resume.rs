@@ -46,7 +46,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
         train.clone(),
         &valid,
         &batcher,
-        &config(3, &a, false),
+        config(3, &a, false),
         &device(),
     )
     .unwrap();
@@ -63,7 +63,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
         train.clone(),
         &valid,
         &batcher,
-        &config(2, &b, false),
+        config(2, &b, false),
         &device(),
     )
     .unwrap();
@@ -86,7 +86,7 @@ fn resumed_run_matches_the_uninterrupted_one() {
         train,
         &valid,
         &batcher,
-        &config(3, &b, true),
+        config(3, &b, true),
         &device(),
     )
     .unwrap();
@@ -232,7 +232,7 @@ fn resume_checks_what_it_finds() {
         Arc::new(train.subset(&[])),
         &valid,
         &batcher,
-        &config(1, &root.join("empty"), false),
+        config(1, &root.join("empty"), false),
         &device(),
     )
     .err()
