@@ -540,11 +540,18 @@ pub fn fashion_mnist(
 /// Parses the flags and trains `family`'s example with the course's
 /// settings from the registry; the process exit code.
 pub fn run(family: &str) -> ExitCode {
-    let flags = Flags::parse();
-    exit(Course::of(family).and_then(|course| train(family, &course, &flags)))
+    run_with(family, &[])
 }
 
-fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
+/// [`run`], whose `--model` may also name a model of the families `also`
+/// (the GoogLeNet example trains Inception v3, its successor, which has no
+/// course run of its own).
+pub fn run_with(family: &str, also: &[&str]) -> ExitCode {
+    let flags = Flags::parse();
+    exit(Course::of(family).and_then(|course| train(family, also, &course, &flags)))
+}
+
+fn train(family: &str, also: &[&str], course: &Course, flags: &Flags) -> Result<(), Failure> {
     let usage = Failure::Usage;
     let (backend, device) = device(flags.device.as_deref())?;
     let name = flags.model.clone().unwrap_or(course.model.to_string());
@@ -553,7 +560,7 @@ fn train(family: &str, course: &Course, flags: &Flags) -> Result<(), Failure> {
             "no model named `{name}`; `cargo run -p examples --bin summary -- --list` lists them"
         ))
     })?;
-    if info.family != family {
+    if info.family != family && !also.contains(&info.family) {
         return Err(usage(format!(
             "`{name}` is a {} model; this is the {family} example",
             info.family

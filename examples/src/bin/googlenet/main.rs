@@ -14,5 +14,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // The course's settings (model, input side, learning rate, batch,
     // epochs) are the registry's: `zoo_models::googlenet`'s course model.
-    examples::run("googlenet")
+    // `--model inception_v3` trains its successor (registered as the
+    // `inception` family) with the same flags.
+    examples::run_with("googlenet", &["inception"])
 }
