@@ -371,16 +371,22 @@ fn nonsense_values_are_refused_naming_the_flag() {
 }
 
 /// A class visualisation that turns NaN stops with an error naming --l2,
-/// and no (black) picture is written.
+/// and no (black) picture is written; an --l2 past float32 (the issue's
+/// 1e300) is refused before any work.
 #[test]
 fn dream_stops_on_a_nan_image_naming_l2() {
     let dir = tmp("dream-nan");
     let png = dir.join("dream.png");
+    refused(
+        env!("CARGO_BIN_EXE_dream"),
+        &["--l2", "1e300", "--out", s(&png)],
+        &["--l2 1e300", "float32"],
+    );
     stopped(
         env!("CARGO_BIN_EXE_dream"),
         &[
             "--l2",
-            "1e300",
+            "3e38",
             "--iterations",
             "4",
             "--weights",
