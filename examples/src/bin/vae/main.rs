@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use burn::data::dataloader::DataLoader;
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use examples::Failure;
@@ -31,9 +31,7 @@ use zoo_datasets::{ImageDataset, Split};
 use zoo_models::vae::{Vae, VaeConfig};
 use zoo_optim::AdamConfig;
 use zoo_rng::Rng;
-use zoo_train::checkpoint::{load_model_and_optim, save_model_and_optim};
-use zoo_train::trainer::weights_finite;
-use zoo_train::{IndexLoader, Step, Task, TrainConfig, TrainError, train};
+use zoo_train::{IndexLoader, ModelState, Step, Task, TrainConfig, TrainError, train};
 
 #[derive(Parser)]
 #[command(about = "PyTorch's VAE example on Fashion-MNIST")]
@@ -85,8 +83,7 @@ fn normal(n: usize, k: usize, seed: u64, device: &Device) -> Tensor<2> {
 }
 
 struct VaeTask {
-    model: Option<Vae>,
-    optim: ModuleOptimizer,
+    params: ModelState<Vae>,
     train: Arc<ImageDataset>,
     test: ImageDataset,
     batch_size: usize,
@@ -98,7 +95,7 @@ struct VaeTask {
 
 impl VaeTask {
     fn model(&self) -> &Vae {
-        self.model.as_ref().expect("between steps")
+        self.params.model()
     }
 
     /// Eight test images (all when the set holds fewer) above their
@@ -155,12 +152,12 @@ impl Task for VaeTask {
 
     fn step(&mut self, x: Tensor<2>, lr: f64) -> Step {
         let n = x.dims()[0];
-        let model = self.model.take().expect("between steps");
+        let model = self.params.model();
         // eps from the device's RNG (torch.randn_like), reseeded by the loop each epoch.
         let out = model.forward(x.clone());
         let loss = zoo_losses::vae_loss(out.recon, x, out.mu, out.logvar);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(lr, model, grads));
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        self.params.step(lr, grads);
         Step {
             count: n,
             sums: vec![("loss", loss.detach().inner())],
@@ -209,18 +206,15 @@ impl Task for VaeTask {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        save_model_and_optim(dir, self.model(), &self.optim)
+        self.params.save(dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
-        let (m, o) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
-        self.model = Some(m);
-        self.optim = o;
-        Ok(())
+        self.params.load(dir)
     }
 
     fn weights_finite(&self) -> bool {
-        weights_finite(self.model())
+        self.params.weights_finite()
     }
 }
 
@@ -252,12 +246,12 @@ fn run(args: &Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::run(format!("cannot create {}: {e}", args.out.display())))?;
     let mut task = VaeTask {
-        model: Some(
+        params: ModelState::new(
             VaeConfig::new()
                 .with_latent_size(args.latent)
                 .init(&train_device),
+            AdamConfig::new().init(),
         ),
-        optim: AdamConfig::new().init(),
         train: Arc::new(train_set),
         test,
         batch_size: args.batch_size,
