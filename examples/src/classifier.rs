@@ -187,13 +187,19 @@ fn train(family: &str, also: &[&str], course: &Course, flags: &Flags) -> Result<
     if matches!(name.as_str(), "d2l_lenet" | "d2l_alexnet" | "d2l_vgg11") {
         args.input_size = Some([side, side]);
     }
-    if matches!(name.as_str(), "googlenet" | "inception_v3") {
+    if info.takes("aux_logits") {
         // Fine-tuning trains the main head; the auxiliary heads stay out
         // unless --aux asks for them.
         args.aux_logits = Some(flags.aux);
     } else if flags.aux {
+        let with: Vec<String> = registry::list()
+            .into_iter()
+            .filter(|m| m.takes("aux_logits"))
+            .map(|m| m.name.to_string())
+            .collect();
         return Err(usage(format!(
-            "--aux: `{name}` has no auxiliary classifiers (googlenet and inception_v3 have)"
+            "--aux: `{name}` has no auxiliary classifiers ({} have)",
+            with.join(" and ")
         )));
     }
     if let Some(m) = flags.head_lr_mult

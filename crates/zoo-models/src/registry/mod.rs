@@ -350,6 +350,12 @@ impl ModelInfo {
 }
 
 impl ModelInfo {
+    /// Whether the model's builder takes the [`ModelArgs`] field `arg`
+    /// (`"aux_logits"`: it has auxiliary classifiers).
+    pub fn takes(&self, arg: &str) -> bool {
+        registration(self.name).is_some_and(|r| r.takes.contains(&arg))
+    }
+
     /// The builder arguments of the course's run of this model (the
     /// course's small VGG-11 for `d2l_vgg11`); default arguments otherwise.
     pub fn course_args(&self) -> ModelArgs {
