@@ -112,6 +112,45 @@ pub fn check_lr_flag(flag: &str, lr: f64) -> Result<(), Failure> {
     zoo_optim::check_lr(lr).map_err(|e| Failure::Usage(format!("{flag}: {e}")))
 }
 
+/// The sign a real flag takes, beside being finite in float32
+/// ([`check_f32_flag`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Any finite value.
+    Any,
+    /// `>= 0`.
+    NonNegative,
+    /// `> 0`, and not rounding to 0 in float32.
+    Positive,
+}
+
+/// Checks a real flag against float32, the precision the zoo's models and
+/// classifiers run in: a value past `f32::MAX` would be infinite there (and
+/// a positive one rounding to 0 would be 0), so it is refused with NaN,
+/// infinities and values of the wrong `sign`. The error names `flag` and
+/// the value.
+pub fn check_f32_flag(flag: &str, v: f64, sign: Sign) -> Result<(), Failure> {
+    let f = v as f32;
+    let (ok, expected) = match sign {
+        Sign::Any => (f.is_finite(), "a number"),
+        Sign::NonNegative => (v >= 0.0 && f.is_finite(), "a number >= 0"),
+        Sign::Positive => (v > 0.0 && f.is_finite() && f > 0.0, "a positive number"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "{flag} {v:?}: expected {expected} that is finite{} in float32 (at most {:e} in magnitude, the precision the models run in)",
+            if sign == Sign::Positive {
+                " and non-zero"
+            } else {
+                ""
+            },
+            f32::MAX
+        )))
+    }
+}
+
 /// Checks a count flag (`flag`, e.g. `--iterations`): from 1 to `max`; the
 /// error names the flag and the range.
 pub fn check_count(flag: &str, value: usize, max: usize) -> Result<(), Failure> {

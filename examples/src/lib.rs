@@ -24,7 +24,7 @@ pub mod trained;
 
 pub use classifier::{Course, Flags, inference_rate, run, run_with};
 pub use cli::{
-    Failure, augmentation, check_batch_size, check_count, check_lr_flag, check_not_empty,
-    check_png_out, check_training_flags, device, exit, fashion_mnist,
+    Failure, Sign, augmentation, check_batch_size, check_count, check_f32_flag, check_lr_flag,
+    check_not_empty, check_png_out, check_training_flags, device, exit, fashion_mnist,
 };
 pub use recipes::{RecipeFlags, checkpoint_dir, evaluate_ensemble};

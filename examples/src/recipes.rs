@@ -76,11 +76,7 @@ impl RecipeFlags {
                     "--mix-alpha {alpha} without --mix: expected --mix mixup or cutmix beside it"
                 )));
             }
-            if !(alpha > 0.0 && alpha <= f32::MAX as f64) {
-                return Err(usage(format!(
-                    "--mix-alpha {alpha}: expected a positive number, finite in float32"
-                )));
-            }
+            crate::cli::check_f32_flag("--mix-alpha", alpha, crate::cli::Sign::Positive)?;
         }
         config.mix = match &self.mix {
             None => None,

@@ -14,24 +14,13 @@ use zoo_models::registry::{self, Model, ModelArgs};
 
 use crate::Failure;
 
-/// The newest `checkpoints/epoch-*/model.bpk` under `run` (a `lenet` run
+/// The `model.bpk` of the newest complete checkpoint under `run` (a `lenet` run
 /// directory).
 pub fn newest_checkpoint(run: &Path) -> Option<PathBuf> {
-    let mut epochs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("epoch-"))
-        })
-        .collect();
-    epochs.sort();
-    epochs
+    zoo_train::checkpoint::checkpoint_dirs(run)
         .into_iter()
         .rev()
-        .filter(|d| d.join("state.json").is_file())
-        .map(|d| d.join("model.bpk"))
+        .map(|(_, d)| d.join("model.bpk"))
         .find(|p| p.is_file())
 }
 
@@ -56,15 +45,10 @@ pub fn train_test_sets(
     Ok((train_set, test_set, n, m))
 }
 
-/// Checks `--reg`: finite and `>= 0`.
+/// Checks `--reg`: `>= 0` and finite in float32 (the classifiers train in
+/// float32).
 pub fn check_reg(reg: f64) -> Result<(), Failure> {
-    if reg.is_finite() && reg >= 0.0 {
-        Ok(())
-    } else {
-        Err(Failure::Usage(format!(
-            "--reg {reg}: expected a finite number >= 0"
-        )))
-    }
+    crate::cli::check_f32_flag("--reg", reg, crate::cli::Sign::NonNegative)
 }
 
 /// The LeNet of a `lenet` example checkpoint `weights` (default: the newest

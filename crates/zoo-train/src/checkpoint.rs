@@ -92,7 +92,10 @@ fn config_differences(
         .collect()
 }
 
-fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
+/// The complete checkpoints of the run folder `out` (the
+/// `checkpoints/epoch-NNNN` folders that hold a `state.json`), as
+/// `(epoch, folder)`, oldest first.
+pub fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
     let mut found: Vec<(usize, PathBuf)> = fs::read_dir(out.join("checkpoints"))
         .into_iter()
         .flatten()

@@ -26,11 +26,11 @@ use zoo_datasets::{ImageBatch, ImageBatcher, ImageDataset};
 use zoo_losses::{CeTarget, Reduction};
 use zoo_optim::average::WeightAverage;
 
-use crate::checkpoint::{load_model_and_optim, save_model_and_optim};
 use crate::metrics::ConfusionMatrix;
 use crate::recipes::{Averaging, Mix, update_bn};
+use crate::state::ModelState;
 use crate::task::{Step, Task};
-use crate::trainer::{EpochRecord, TrainConfig, TrainError, train, weights_finite};
+use crate::trainer::{EpochRecord, TrainConfig, TrainError, train};
 
 /// A training forward with auxiliary classifiers: the logits and each
 /// auxiliary head's `(loss weight, logits)`.
@@ -108,8 +108,8 @@ impl From<&TrainConfig> for ClassifyConfig {
 /// A classifier `M` trained with cross-entropy on an [`ImageDataset`].
 pub struct Classification<'a, M> {
     /// `None` only inside a step (the optimizer takes the model by value).
-    model: Option<M>,
-    optim: ModuleOptimizer,
+    /// The model and its optimizer.
+    params: ModelState<M>,
     forward: &'a dyn Fn(&M, Tensor<4>) -> Tensor<2>,
     aux: Option<AuxForward<'a, M>>,
     average: Option<WeightAverage<M>>,
@@ -165,8 +165,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
         let device = device.clone().autodiff();
         let plain = device.clone().inner();
         Ok(Self {
-            model: Some(model),
-            optim,
+            params: ModelState::new(model, optim),
             forward,
             aux: None,
             average,
@@ -190,7 +189,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
 
     /// The model and the optimizer.
     pub fn into_parts(self) -> (M, ModuleOptimizer) {
-        (self.model.expect("between steps"), self.optim)
+        self.params.into_parts()
     }
 
     /// The averaged model, when averaging and after its first update.
@@ -241,7 +240,7 @@ impl<'a, M: Module + Clone + 'static> Classification<'a, M> {
     }
 
     fn model(&self) -> &M {
-        self.model.as_ref().expect("between steps")
+        self.params.model()
     }
 
     /// A batch larger than the set is the whole set (as torch's DataLoader
@@ -288,10 +287,10 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     fn step(&mut self, batch: ImageBatch, lr: f64) -> Step {
         let count = batch.targets.dims()[0];
         let (images, target) = self.mixed(&batch);
-        let model = self.model.take().expect("between steps");
+        let model = self.params.model();
         let (logits, aux) = match self.aux {
-            Some(f) => f(&model, images),
-            None => ((self.forward)(&model, images), Vec::new()),
+            Some(f) => f(model, images),
+            None => ((self.forward)(model, images), Vec::new()),
         };
         let smoothing = self.config.label_smoothing;
         let ce = |logits: Tensor<2>| {
@@ -303,13 +302,12 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
         }
         let right = correct(logits.detach(), batch.targets).inner().float();
         let loss_sum = loss.clone().detach().inner().mul_scalar(count as f64);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let model = self.optim.step(lr, model, grads);
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        self.params.step(lr, grads);
         if let (Some(avg), Some(Averaging::Ema { .. })) = (&mut self.average, &self.config.average)
         {
-            avg.update(&model);
+            avg.update(self.params.model());
         }
-        self.model = Some(model);
         Step {
             count,
             sums: vec![("loss", loss_sum), ("acc", right)],
@@ -321,8 +319,7 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
             (&mut self.average, &self.config.average)
             && self.epoch.get() >= *start_epoch
         {
-            let model = self.model.as_ref().expect("between steps");
-            avg.update(model);
+            avg.update(self.params.model());
             // torch's SWA recipe: the averaged weights' batch-norm statistics
             // recomputed over the training images (`update_bn`).
             if let Some(averaged) = avg.averaged() {
@@ -399,7 +396,7 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<String>, TrainError> {
-        let mut files = save_model_and_optim(dir, self.model(), &self.optim)?;
+        let mut files = self.params.save(dir)?;
         if let Some(avg) = &self.average {
             files.extend(save_average(dir, avg)?);
         }
@@ -407,19 +404,21 @@ impl<M: Module + Clone + 'static> Task for Classification<'_, M> {
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), String> {
-        let (model, optim) = load_model_and_optim(dir, self.model().clone(), self.optim.clone())?;
+        // All or nothing: the model and optimizer are loaded into a copy,
+        // kept only when the average loads too.
+        let mut params = self.params.clone();
+        params.load(dir)?;
         let average = match &self.average {
             None => None,
             Some(avg) => Some(load_average(dir, avg.clone(), self.model().valid())?),
         };
-        self.model = Some(model);
-        self.optim = optim;
+        self.params = params;
         self.average = average;
         Ok(())
     }
 
     fn weights_finite(&self) -> bool {
-        weights_finite(self.model())
+        self.params.weights_finite()
     }
 }
 

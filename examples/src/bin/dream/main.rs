@@ -81,15 +81,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
     examples::check_lr_flag("--lr", args.lr)?;
-    // The images and the network are float32: a decay past its range is
-    // infinite there.
-    if !(args.l2 >= 0.0 && (args.l2 as f32).is_finite()) {
-        return Err(Failure::Usage(format!(
-            "--l2 {:?}: expected a decay >= 0 that is finite in float32 (at most {:e}, the precision the model runs in)",
-            args.l2,
-            f32::MAX
-        )));
-    }
+    examples::check_f32_flag("--l2", args.l2, examples::Sign::NonNegative)?;
     if args.jitter >= SIDE {
         return Err(Failure::Usage(format!(
             "--jitter {}: expected 0 to {} pixels (less than the image's side, {SIDE})",

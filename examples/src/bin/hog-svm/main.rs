@@ -97,14 +97,6 @@ fn run(args: &Args) -> Result<(), Failure> {
     examples::check_count("--iterations", args.iterations, MAX_ITERATIONS)?;
     examples::check_lr_flag("--lr", args.lr)?;
     examples::trained::check_reg(args.reg)?;
-    // The SVM trains in float32: a strength past its range is infinite there.
-    if !(args.reg as f32).is_finite() {
-        return Err(Failure::Usage(format!(
-            "--reg {:?}: expected a number >= 0 that is finite in float32 (at most {:e}, the precision the SVM trains in)",
-            args.reg,
-            f32::MAX
-        )));
-    }
     if !(1..=MAX_CELL).contains(&args.cell) {
         return Err(Failure::Usage(format!(
             "--cell {}: expected 1 to {MAX_CELL} pixels (a {SIDE}x{SIDE} image must hold one block of 2x2 cells)",

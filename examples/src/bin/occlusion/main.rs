@@ -59,15 +59,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Failure> {
     examples::check_png_out(&args.out)?;
-    // The images and the network are float32: a value past its range is
-    // infinite there.
-    if !(args.fill as f32).is_finite() {
-        return Err(Failure::Usage(format!(
-            "--fill {:?}: expected a number finite in float32 (at most {:e} in magnitude, the precision the model runs in)",
-            args.fill,
-            f32::MAX
-        )));
-    }
+    examples::check_f32_flag("--fill", args.fill, examples::Sign::Any)?;
     examples::check_count("--patch", args.patch, SIDE)?;
     if args.stride == 0 {
         return Err(Failure::Usage(

@@ -117,21 +117,6 @@ struct Args {
     resume: bool,
 }
 
-/// A real flag that must be positive and finite in float32 (the precision
-/// the model runs in): not NaN, infinite, `<= 0`, past `f32::MAX` or
-/// rounding to 0 there. The error names `flag`, the value and `what`.
-fn check_positive_f32(flag: &str, v: f64, what: &str) -> Result<(), Failure> {
-    let f = v as f32;
-    if v > 0.0 && f.is_finite() && f > 0.0 {
-        Ok(())
-    } else {
-        Err(Failure::Usage(format!(
-            "{flag} {v:?}: expected a positive {what}, finite and non-zero in float32 (at most {:e}, the precision the model runs in)",
-            f32::MAX
-        )))
-    }
-}
-
 /// Where `time_machine` reads the book from a given `--data-dir`.
 fn time_machine_path(dir: &std::path::Path) -> PathBuf {
     dir.join(zoo_datasets::catalog::TIME_MACHINE.dir)
@@ -174,8 +159,8 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.hidden, args.layers
         )));
     }
-    check_positive_f32("--clip", args.clip, "norm")?;
-    check_positive_f32("--temperature", args.temperature, "temperature")?;
+    examples::check_f32_flag("--clip", args.clip, examples::Sign::Positive)?;
+    examples::check_f32_flag("--temperature", args.temperature, examples::Sign::Positive)?;
     if args.top_k == Some(0) {
         return Err(Failure::Usage("--top-k 0: expected at least 1".into()));
     }
