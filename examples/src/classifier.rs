@@ -4,14 +4,13 @@
 //! `--freeze-features`, `--reset-head`), and the inference rate.
 
 use crate::cli::{
-    Failure, augmentation, check_batch_size, check_not_empty, check_training_flags, device, exit,
+    Failure, augmentation, check_batch_size, check_not_empty, check_training_flags, device,
 };
 use crate::recipes::{RecipeFlags, evaluate_ensemble};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use zoo_datasets::{FashionMnist, ImageBatcher, ImageDataset, Split};
@@ -132,285 +131,386 @@ pub struct Flags {
     pub recipes: RecipeFlags,
 }
 
-/// Parses the flags and trains `family`'s example with the course's
-/// settings from the registry; the process exit code.
-pub fn run(family: &str) -> ExitCode {
-    run_with(family, &[])
+/// What a classification example trains, checked: the model (the course's
+/// or `--model`), its registration, the input side and the loop's settings,
+/// the course's defaults where a flag is absent. The steps of a run are its
+/// methods, in order: [`Plan::data`], [`Plan::model`], [`Plan::fit`].
+pub struct Plan {
+    /// The registry name trained.
+    pub name: String,
+    /// Its registration.
+    pub info: registry::ModelInfo,
+    /// Its builder arguments (10 classes, the input side where it takes one).
+    pub args: ModelArgs,
+    /// The input side the 28x28 images are resized to.
+    pub side: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// SGD learning rate.
+    pub lr: f64,
+    /// The device's name, as printed.
+    pub backend: zoo_device::Backend,
+    /// The device.
+    pub device: Device,
 }
 
-/// [`run`], whose `--model` may also name a model of the families `also`
-/// (the GoogLeNet example trains Inception v3, its successor, which has no
-/// course run of its own).
-pub fn run_with(family: &str, also: &[&str]) -> ExitCode {
-    let flags = Flags::parse();
-    exit(Course::of(family).and_then(|course| train(family, also, &course, &flags)))
+/// The training and test images and how they are batched.
+pub struct Data {
+    /// The training set (`--limit` of it, if asked).
+    pub train: ImageDataset,
+    /// The test set.
+    pub test: ImageDataset,
+    /// The batcher (resizing to the plan's side).
+    pub batcher: ImageBatcher,
 }
 
-fn train(family: &str, also: &[&str], course: &Course, flags: &Flags) -> Result<(), Failure> {
-    let usage = Failure::Usage;
-    let (backend, device) = device(flags.device.as_deref())?;
-    let name = flags.model.clone().unwrap_or(course.model.to_string());
-    let info = registry::info(&name).ok_or_else(|| {
-        usage(format!(
-            "no model named `{name}`; `cargo run -p examples --bin summary -- --list` lists them"
-        ))
-    })?;
-    if info.family != family && !also.contains(&info.family) {
-        return Err(usage(format!(
-            "`{name}` is a {} model; this is the {family} example",
-            info.family
-        )));
-    }
-    let side = flags.input_size.unwrap_or(course.input_size);
-    if side < info.min_size {
-        return Err(usage(format!(
-            "--input-size {side}: `{name}` takes images of at least {0}x{0} (torchvision's min_size)",
-            info.min_size
-        )));
-    }
-    let epochs = flags.epochs.unwrap_or(course.epochs);
-    let batch_size = flags.batch_size.unwrap_or(course.batch_size);
-    let lr = flags.lr.unwrap_or(course.lr);
-    check_training_flags(epochs, batch_size, lr)?;
-    if flags.limit == Some(0) {
-        return Err(usage(
-            "--limit 0: expected at least 1 training image".into(),
-        ));
-    }
-    let rgb = info.input[0] == 3;
-    let mut args = if name == course.model {
-        course.args.clone()
-    } else {
-        ModelArgs::default()
-    };
-    args.num_classes = Some(10);
-    if matches!(name.as_str(), "d2l_lenet" | "d2l_alexnet" | "d2l_vgg11") {
-        args.input_size = Some([side, side]);
-    }
-    if info.takes("aux_logits") {
-        // Fine-tuning trains the main head; the auxiliary heads stay out
-        // unless --aux asks for them.
-        args.aux_logits = Some(flags.aux);
-    } else if flags.aux {
-        let with: Vec<String> = registry::list()
-            .into_iter()
-            .filter(|m| m.takes("aux_logits"))
-            .map(|m| m.name.to_string())
-            .collect();
-        return Err(usage(format!(
-            "--aux: `{name}` has no auxiliary classifiers ({} have)",
-            with.join(" and ")
-        )));
-    }
-    if let Some(m) = flags.head_lr_mult
-        && !(m > 0.0 && m.is_finite())
-    {
-        return Err(usage(format!(
-            "--head-lr-mult {m}: expected a finite multiple > 0"
-        )));
-    }
-
-    let load = |split| FashionMnist::load(flags.data_dir.as_deref(), split);
-    let (mut train_set, mut test_set) = match (load(Split::Train), load(Split::Test)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Err(usage(e.to_string())),
-    };
-    check_not_empty(&train_set, Split::Train)?;
-    check_not_empty(&test_set, Split::Test)?;
-    if let Some(n) = flags.limit {
-        train_set = sample(train_set, n, flags.seed);
-        test_set = sample(test_set, n.div_ceil(4), flags.seed.wrapping_add(1));
-    }
-    check_batch_size(
-        "--input-size",
-        batch_size.min(train_set.len()),
-        info.input[0],
-        side,
-    )?;
-    let mut batcher = ImageBatcher::new();
-    if side != 28 {
-        batcher = batcher.resize(side, side);
-    }
-
-    println!(
-        "{name} on Fashion-MNIST ({}: {} train, {} test) at {side}x{side} on {backend}; {epochs} epochs, batch {batch_size}, SGD lr {lr}",
-        train_set.source(),
-        train_set.len(),
-        test_set.len(),
-    );
-
-    let train_device = device.clone().autodiff();
-    train_device.seed(flags.seed);
-    let mut model =
-        registry::create(&name, &args, &train_device).map_err(|e| usage(e.to_string()))?;
-    // One traced forward of a single image: an input too small for a layer
-    // is refused here, naming the layer, not by the backend mid-epoch.
-    let rows = registry::summary(&model, [1, info.input[0], side, side], false, &device)
-        .map_err(|e| usage(format!("--input-size {side}: {name}: {e}")))?;
-    // Batch norm trains on the batch's statistics: a layer that sees a 1x1
-    // map of a single image has one value per channel (torch refuses it too).
-    let single = rows.iter().find(|r| {
-        r.kind.starts_with("BatchNorm") && r.output.iter().skip(2).product::<usize>() == 1
-    });
-    if let Some(bn) = single
-        && batch_size.min(train_set.len()) == 1
-    {
-        return Err(usage(format!(
-            "--batch-size 1: a {} of {name} sees a 1x1 map at --input-size {side}, so one image gives it one value per channel, which batch norm cannot train on; use a batch of at least 2",
-            bn.kind
-        )));
-    }
-    if let Some(path) = &flags.weights {
-        model = with_weights(&name, &args, model, path, &train_device).map_err(usage)?;
-    } else if name.starts_with("d2l_") {
-        // The course trains its networks from Xavier-uniform weights.
-        model = zoo_layers::init::xavier_uniform_conv_linear(model);
-    }
-    if flags.reset_head {
-        model = model.reset_classifier(10, &train_device);
-        println!("new classifier: {}", model.head_prefixes().join(", "));
-    }
-    if flags.freeze_features {
-        model = model.freeze_features();
-        println!(
-            "trunk frozen: training {} of {} parameters ({})",
-            zoo_layers::params::num_trainable_params(&model),
-            model.num_params(),
-            model.head_prefixes().join(", ")
-        );
-    }
-    // Grey images into an RGB model: the channel repeated, as torchvision's
-    // `Grayscale(num_output_channels=3)` does, then ImageNet's normalisation.
-    let to_input = move |x: Tensor<4>| {
-        if rgb && x.dims()[1] == 1 {
-            let d = x.device();
-            let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &d).reshape([1, 3, 1, 1]);
-            let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &d).reshape([1, 3, 1, 1]);
-            (x.repeat_dim(1, 3) - mean) / std
+impl Plan {
+    /// Checks the flags against the course's setting of `family`; `--model`
+    /// may name a model of `family` or of the families `also` (the
+    /// GoogLeNet example trains Inception v3, its successor). What a model
+    /// accepts (its input side, auxiliary heads, minimum size) is read from
+    /// its registration.
+    pub fn new(family: &str, also: &[&str], flags: &Flags) -> Result<Self, Failure> {
+        let course = Course::of(family)?;
+        let usage = Failure::Usage;
+        let (backend, device) = device(flags.device.as_deref())?;
+        let name = flags.model.clone().unwrap_or(course.model.to_string());
+        let info = registry::info(&name).ok_or_else(|| {
+            usage(format!(
+                "no model named `{name}`; `cargo run -p examples --bin summary -- --list` lists them"
+            ))
+        })?;
+        if info.family != family && !also.contains(&info.family) {
+            return Err(usage(format!(
+                "`{name}` is a {} model; this is the {family} example",
+                info.family
+            )));
+        }
+        let side = flags.input_size.unwrap_or(course.input_size);
+        if side < info.min_size {
+            return Err(usage(format!(
+                "--input-size {side}: `{name}` takes images of at least {0}x{0} (torchvision's min_size)",
+                info.min_size
+            )));
+        }
+        let epochs = flags.epochs.unwrap_or(course.epochs);
+        let batch_size = flags.batch_size.unwrap_or(course.batch_size);
+        let lr = flags.lr.unwrap_or(course.lr);
+        check_training_flags(epochs, batch_size, lr)?;
+        if flags.limit == Some(0) {
+            return Err(usage(
+                "--limit 0: expected at least 1 training image".into(),
+            ));
+        }
+        let mut args = if name == course.model {
+            course.args.clone()
         } else {
-            x
+            ModelArgs::default()
+        };
+        args.num_classes = Some(10);
+        if info.takes("input_size") {
+            args.input_size = Some([side, side]);
         }
-    };
-    let forward = move |m: &Model, x: Tensor<4>| m.forward(to_input(x));
-    let aux_forward = move |m: &Model, x: Tensor<4>| m.forward_with_aux(to_input(x));
-    if !flags.recipes.ensemble.is_empty() {
-        return evaluate_ensemble(
-            &model,
-            &[("model", name.clone()), ("input_size", side.to_string())],
-            &flags.recipes.ensemble,
-            &forward,
-            &test_set,
-            &batcher,
-            &device,
-        );
-    }
-    let optim = match flags.head_lr_mult {
-        None => SgdConfig::torch_default().init(),
-        Some(mult) => {
-            let heads: Vec<ParamGroupSpec> = model
-                .head_prefixes()
-                .iter()
-                .map(|p| {
-                    ParamGroupSpec::new(
-                        *p,
-                        GroupOptions {
-                            lr: Some(lr * mult),
-                            ..Default::default()
-                        },
-                    )
-                })
+        if info.takes("aux_logits") {
+            // Fine-tuning trains the main head; the auxiliary heads stay out
+            // unless --aux asks for them.
+            args.aux_logits = Some(flags.aux);
+        } else if flags.aux {
+            let with: Vec<String> = registry::list()
+                .into_iter()
+                .filter(|m| m.takes("aux_logits"))
+                .map(|m| m.name.to_string())
                 .collect();
-            let optim = grouped_optimizer(
-                &model,
-                &AnyOptimizer::Sgd(SgdConfig::torch_default()),
-                lr,
-                &heads,
-            )
-            .map_err(|e| usage(format!("--head-lr-mult: {e}")))?;
-            println!(
-                "parameter groups: {} at lr {}, the rest at lr {lr}",
-                model.head_prefixes().join(", "),
-                lr * mult
-            );
-            optim
+            return Err(usage(format!(
+                "--aux: `{name}` has no auxiliary classifiers ({} have)",
+                with.join(" and ")
+            )));
         }
-    };
-    let out = flags
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&name));
-    let augment = augmentation(&flags.augment, side).map_err(usage)?;
-    let show = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map_or("none".into(), |p| p.display().to_string())
-    };
-    let loop_config = TrainConfig {
-        seed: flags.seed,
-        out_dir: Some(out.clone()),
-        resume: flags.resume,
-        identity: vec![
-            ("model".into(), name.clone()),
-            ("input_size".into(), side.to_string()),
-            ("data".into(), train_set.source().to_string()),
-            ("data_dir".into(), show(&flags.data_dir)),
-            ("limit".into(), format!("{:?}", flags.limit)),
-            ("weights".into(), show(&flags.weights)),
-            ("freeze_features".into(), flags.freeze_features.to_string()),
-            ("reset_head".into(), flags.reset_head.to_string()),
-            ("augment_preset".into(), flags.augment.clone()),
-            ("head_lr_mult".into(), format!("{:?}", flags.head_lr_mult)),
-            ("aux".into(), flags.aux.to_string()),
-        ],
-        ..TrainConfig::new(epochs, batch_size, lr)
-    };
-    let mut config = ClassifyConfig {
-        augment,
-        ..ClassifyConfig::new(loop_config)
-    };
-    flags.recipes.apply(&mut config, epochs)?;
-    let outcome = fit_with_aux(
-        model,
-        optim,
-        &forward,
-        flags.aux.then_some(&aux_forward as _),
-        Arc::new(train_set),
-        &test_set,
-        &batcher,
-        &config,
-        &device,
-    )
-    .map_err(Failure::run)?;
-    if let Some(last) = outcome.history.last() {
-        println!(
-            "after {} epochs: test accuracy {:.3}",
-            last.epoch,
-            last.get("valid_acc")
-        );
-        if last.metrics.contains_key("valid_raw_acc") {
-            println!(
-                "(the averaged weights; the raw weights: test accuracy {:.3})",
-                last.get("valid_raw_acc")
-            );
+        if let Some(m) = flags.head_lr_mult
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(usage(format!(
+                "--head-lr-mult {m}: expected a finite multiple > 0"
+            )));
         }
+        Ok(Self {
+            name,
+            info,
+            args,
+            side,
+            epochs,
+            batch_size,
+            lr,
+            backend,
+            device,
+        })
     }
-    let per_sec = inference_rate(
-        &outcome.model.valid(),
-        &forward,
-        &test_set,
-        &batcher,
-        batch_size,
-        &device,
-    );
-    println!("inference: {per_sec:.0} images/s on {backend} (batch {batch_size}, test set)");
-    println!(
-        "checkpoints, metrics.jsonl and curves.png in {}",
-        out.display()
-    );
-    Ok(())
+
+    /// Fashion-MNIST (`--data-dir`, the download, or the embedded subset),
+    /// `--limit` of it, batched at the plan's side; prints what trains.
+    pub fn data(&self, flags: &Flags) -> Result<Data, Failure> {
+        let load = |split| FashionMnist::load(flags.data_dir.as_deref(), split);
+        let (mut train, mut test) = match (load(Split::Train), load(Split::Test)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return Err(Failure::Usage(e.to_string())),
+        };
+        check_not_empty(&train, Split::Train)?;
+        check_not_empty(&test, Split::Test)?;
+        if let Some(n) = flags.limit {
+            train = sample(train, n, flags.seed);
+            test = sample(test, n.div_ceil(4), flags.seed.wrapping_add(1));
+        }
+        check_batch_size(
+            "--input-size",
+            self.batch_size.min(train.len()),
+            self.info.input[0],
+            self.side,
+        )?;
+        let mut batcher = ImageBatcher::new();
+        if self.side != 28 {
+            batcher = batcher.resize(self.side, self.side);
+        }
+        println!(
+            "{} on Fashion-MNIST ({}: {} train, {} test) at {side}x{side} on {}; {} epochs, batch {}, SGD lr {}",
+            self.name,
+            train.source(),
+            train.len(),
+            test.len(),
+            self.backend,
+            self.epochs,
+            self.batch_size,
+            self.lr,
+            side = self.side,
+        );
+        Ok(Data {
+            train,
+            test,
+            batcher,
+        })
+    }
+
+    /// The model from the registry on the training (autodiff) device, seeded:
+    /// Xavier-uniform as the course initialises its networks, or
+    /// `--weights`; then `--reset-head` and `--freeze-features`. A side too
+    /// small for a layer, or a batch norm that would see one value, is
+    /// refused here, naming the layer.
+    pub fn model(&self, flags: &Flags, data: &Data) -> Result<Model, Failure> {
+        let usage = Failure::Usage;
+        let (name, side, device) = (&self.name, self.side, &self.device);
+        let train_device = device.clone().autodiff();
+        train_device.seed(flags.seed);
+        let mut model =
+            registry::create(name, &self.args, &train_device).map_err(|e| usage(e.to_string()))?;
+        // One traced forward of a single image: an input too small for a layer
+        // is refused here, naming the layer, not by the backend mid-epoch.
+        let rows = registry::summary(&model, [1, self.info.input[0], side, side], false, device)
+            .map_err(|e| usage(format!("--input-size {side}: {name}: {e}")))?;
+        // Batch norm trains on the batch's statistics: a layer that sees a 1x1
+        // map of a single image has one value per channel (torch refuses it too).
+        let single = rows.iter().find(|r| {
+            r.kind.starts_with("BatchNorm") && r.output.iter().skip(2).product::<usize>() == 1
+        });
+        if let Some(bn) = single
+            && self.batch_size.min(data.train.len()) == 1
+        {
+            return Err(usage(format!(
+                "--batch-size 1: a {} of {name} sees a 1x1 map at --input-size {side}, so one image gives it one value per channel, which batch norm cannot train on; use a batch of at least 2",
+                bn.kind
+            )));
+        }
+        if flags.aux {
+            // The auxiliary classifiers run in training only: trace them once
+            // too (Inception v3's pools a 17x17 map at 299 to 5x5; at a small
+            // side nothing is left).
+            let x = Tensor::<4>::zeros([2, self.info.input[0], side, side], &train_device);
+            zoo_layers::trace::try_record(false, || model.forward_with_aux(x)).map_err(|e| {
+                usage(format!(
+                    "--aux at --input-size {side}: {name}'s auxiliary classifier: {e}"
+                ))
+            })?;
+        }
+        if let Some(path) = &flags.weights {
+            model = with_weights(name, &self.args, model, path, &train_device).map_err(usage)?;
+        } else if name.starts_with("d2l_") {
+            // The course trains its networks from Xavier-uniform weights.
+            model = zoo_layers::init::xavier_uniform_conv_linear(model);
+        }
+        if flags.reset_head {
+            model = model.reset_classifier(10, &train_device);
+            println!("new classifier: {}", model.head_prefixes().join(", "));
+        }
+        if flags.freeze_features {
+            model = model.freeze_features();
+            println!(
+                "trunk frozen: training {} of {} parameters ({})",
+                zoo_layers::params::num_trainable_params(&model),
+                model.num_params(),
+                model.head_prefixes().join(", ")
+            );
+        }
+        Ok(model)
+    }
+
+    /// Trains `model` with the loop (SGD, or parameter groups with
+    /// `--head-lr-mult`; the recipes; checkpoints, `metrics.jsonl` and
+    /// `curves.png` under `--out`, default `runs/<model>`), prints the final
+    /// test accuracy and the inference rate; with `--ensemble`, evaluates the
+    /// ensemble instead.
+    pub fn fit(&self, model: Model, data: Data, flags: &Flags) -> Result<(), Failure> {
+        let usage = Failure::Usage;
+        let (name, side, lr, device) = (&self.name, self.side, self.lr, &self.device);
+        let channels = self.info.input[0];
+        let to_input = move |x: Tensor<4>| model_input(x, channels);
+        let forward = move |m: &Model, x: Tensor<4>| m.forward(to_input(x));
+        let aux_forward = move |m: &Model, x: Tensor<4>| m.forward_with_aux(to_input(x));
+        let Data {
+            train,
+            test,
+            batcher,
+        } = data;
+        if !flags.recipes.ensemble.is_empty() {
+            return evaluate_ensemble(
+                &model,
+                &[("model", name.clone()), ("input_size", side.to_string())],
+                &flags.recipes.ensemble,
+                &forward,
+                &test,
+                &batcher,
+                device,
+            );
+        }
+        let optim = match flags.head_lr_mult {
+            None => SgdConfig::torch_default().init(),
+            Some(mult) => {
+                let heads: Vec<ParamGroupSpec> = model
+                    .head_prefixes()
+                    .iter()
+                    .map(|p| {
+                        ParamGroupSpec::new(
+                            *p,
+                            GroupOptions {
+                                lr: Some(lr * mult),
+                                ..Default::default()
+                            },
+                        )
+                    })
+                    .collect();
+                let optim = grouped_optimizer(
+                    &model,
+                    &AnyOptimizer::Sgd(SgdConfig::torch_default()),
+                    lr,
+                    &heads,
+                )
+                .map_err(|e| usage(format!("--head-lr-mult: {e}")))?;
+                println!(
+                    "parameter groups: {} at lr {}, the rest at lr {lr}",
+                    model.head_prefixes().join(", "),
+                    lr * mult
+                );
+                optim
+            }
+        };
+        let out = flags
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(name));
+        let augment = augmentation(&flags.augment, side).map_err(usage)?;
+        let show = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("none".into(), |p| p.display().to_string())
+        };
+        let loop_config = TrainConfig {
+            seed: flags.seed,
+            out_dir: Some(out.clone()),
+            resume: flags.resume,
+            identity: vec![
+                ("model".into(), name.clone()),
+                ("input_size".into(), side.to_string()),
+                ("data".into(), train.source().to_string()),
+                ("data_dir".into(), show(&flags.data_dir)),
+                ("limit".into(), format!("{:?}", flags.limit)),
+                ("weights".into(), show(&flags.weights)),
+                ("freeze_features".into(), flags.freeze_features.to_string()),
+                ("reset_head".into(), flags.reset_head.to_string()),
+                ("augment_preset".into(), flags.augment.clone()),
+                ("head_lr_mult".into(), format!("{:?}", flags.head_lr_mult)),
+                ("aux".into(), flags.aux.to_string()),
+            ],
+            ..TrainConfig::new(self.epochs, self.batch_size, lr)
+        };
+        let mut config = ClassifyConfig {
+            augment,
+            ..ClassifyConfig::new(loop_config)
+        };
+        flags.recipes.apply(&mut config, self.epochs)?;
+        let outcome = fit_with_aux(
+            model,
+            optim,
+            &forward,
+            flags.aux.then_some(&aux_forward as _),
+            Arc::new(train),
+            &test,
+            &batcher,
+            &config,
+            device,
+        )
+        .map_err(Failure::run)?;
+        if let Some(last) = outcome.history.last() {
+            println!(
+                "after {} epochs: test accuracy {:.3}",
+                last.epoch,
+                last.get("valid_acc")
+            );
+            if last.metrics.contains_key("valid_raw_acc") {
+                println!(
+                    "(the averaged weights; the raw weights: test accuracy {:.3})",
+                    last.get("valid_raw_acc")
+                );
+            }
+        }
+        let per_sec = inference_rate(
+            &outcome.model.valid(),
+            &forward,
+            &test,
+            &batcher,
+            self.batch_size,
+            device,
+        );
+        println!(
+            "inference: {per_sec:.0} images/s on {} (batch {}, test set)",
+            self.backend, self.batch_size
+        );
+        println!(
+            "checkpoints, metrics.jsonl and curves.png in {}",
+            out.display()
+        );
+        Ok(())
+    }
+}
+
+/// A batch of Fashion-MNIST images `[N, 1, H, W]` in `[0, 1]` as a model
+/// of `channels` input channels takes it: as it is for the course's grey
+/// models; for torchvision's RGB models the channel repeated, as
+/// torchvision's `Grayscale(num_output_channels=3)` does, then ImageNet's
+/// normalisation (the statistics their weights were trained with).
+pub fn model_input(x: Tensor<4>, channels: usize) -> Tensor<4> {
+    if channels == 3 && x.dims()[1] == 1 {
+        let d = x.device();
+        let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &d).reshape([1, 3, 1, 1]);
+        let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &d).reshape([1, 3, 1, 1]);
+        (x.repeat_dim(1, 3) - mean) / std
+    } else {
+        x
+    }
 }
 
 /// A random `n` of `set` (all of it when `n` is larger), drawn with `seed`.
-fn sample(set: ImageDataset, n: usize, seed: u64) -> ImageDataset {
+///
+/// `--limit N` trains on `sample(train, N, seed)` and tests on
+/// `sample(test, ceil(N / 4), seed + 1)`.
+pub fn sample(set: ImageDataset, n: usize, seed: u64) -> ImageDataset {
     if n >= set.len() {
         return set;
     }
@@ -439,9 +539,7 @@ fn with_weights(
     device: &Device,
 ) -> Result<Model, String> {
     if path.extension().is_some_and(|e| e == "bpk") {
-        return model
-            .try_load_file(path)
-            .map_err(|e| format!("{}: {e}", path.display()));
+        return model.load_file(path);
     }
     let sd = StateDict::load(path).map_err(|e| e.to_string())?;
     let head = format!("{}.weight", model.head_prefixes()[0]);

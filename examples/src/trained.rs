@@ -51,13 +51,151 @@ pub fn check_reg(reg: f64) -> Result<(), Failure> {
     crate::cli::check_f32_flag("--reg", reg, crate::cli::Sign::NonNegative)
 }
 
+/// A model the examples trained, loaded from its checkpoint into the
+/// registry's [`Model`] by [`checkpoint`].
+pub struct Trained {
+    /// The model, on the device asked for.
+    pub model: Model,
+    /// The registry name it was built as (`d2l_lenet` for the lenet example).
+    pub name: String,
+    /// The input side it trained at.
+    pub input_size: usize,
+    /// The input channels it takes (1, or 3 for torchvision's models, which
+    /// the examples feed the grey images repeated to RGB).
+    pub channels: usize,
+    /// The categories of its outputs (Fashion-MNIST's, the set every
+    /// classification example trains on).
+    pub categories: Vec<String>,
+    /// The checkpoint file loaded.
+    pub path: PathBuf,
+    /// The epoch of the checkpoint.
+    pub epoch: usize,
+}
+
+impl Trained {
+    /// The batcher of its run: Fashion-MNIST's 28x28 images resized to
+    /// the side it trained at.
+    pub fn batcher(&self) -> zoo_datasets::ImageBatcher {
+        let b = zoo_datasets::ImageBatcher::new();
+        if self.input_size == 28 {
+            b
+        } else {
+            b.resize(self.input_size, self.input_size)
+        }
+    }
+
+    /// Logits `[N, classes]` of a batch from [`Trained::batcher`] (grey
+    /// images in `[0, 1]`), in evaluation mode, as its run evaluated.
+    pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.model
+            .valid()
+            .forward(crate::classifier::model_input(x.inner(), self.channels))
+    }
+}
+
+/// The `model.bpk` that `path` names: the file itself, a checkpoint folder
+/// holding one, or a run folder (its newest complete checkpoint).
+pub fn checkpoint_file(path: &Path) -> Result<PathBuf, Failure> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{}: no such file or folder (expected a run folder of the examples, e.g. runs/lenet, or a checkpoint's model.bpk)",
+            path.display()
+        )));
+    }
+    let here = path.join("model.bpk");
+    if here.is_file() {
+        return Ok(here);
+    }
+    newest_checkpoint(path).ok_or_else(|| {
+        Failure::Usage(format!(
+            "{}: no checkpoint in it (expected a run folder of the examples with checkpoints/epoch-NNNN/model.bpk)",
+            path.display()
+        ))
+    })
+}
+
+/// The one loader of what the examples train: any classification
+/// checkpoint they write (`lenet`, `alexnet`, `vgg`, `nin`, `googlenet`,
+/// `resnet`, `densenet`; a run folder, a checkpoint folder or its
+/// `model.bpk`) into the registry's [`Model`] on `device`. The file is
+/// verified against the SHA-256 its `state.json` records, and the model is
+/// built as the run recorded it (model name, input side, `--relu`, `--aux`,
+/// the course's arguments), so the checkpoint's keys fit.
+pub fn checkpoint(path: &Path, device: &Device) -> Result<Trained, Failure> {
+    let file = checkpoint_file(path)?;
+    let usage = |m: String| Failure::Usage(format!("{}: {m}", file.display()));
+    let info = zoo_train::verified_checkpoint_file(&file)
+        .map_err(Failure::Usage)?
+        .ok_or_else(|| {
+            usage("no state.json beside it, so which model it holds is unknown (expected a checkpoint the examples wrote)".into())
+        })?;
+    let recorded = info.get("model").unwrap_or("(not recorded)");
+    // The lenet example trains the course's LeNet under its own name.
+    let name = if recorded == "lenet" {
+        "d2l_lenet"
+    } else {
+        recorded
+    };
+    let model_info = registry::info(name).ok_or_else(|| {
+        usage(format!(
+            "its checkpoint holds a `{recorded}` model, expected one of the registry's classifiers (a classification example's run)"
+        ))
+    })?;
+    let flag = |key: &str| match info.get(key) {
+        Some("true") => Ok(true),
+        Some("false") | None => Ok(false),
+        Some(other) => Err(usage(format!(
+            "its state.json records {key} `{other}`, expected true or false"
+        ))),
+    };
+    let input_size = match info.get("input_size") {
+        None => model_info.input[1],
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            usage(format!(
+                "its state.json records input_size `{s}`, expected a whole number"
+            ))
+        })?,
+    };
+    let mut args = match registry::course_model(model_info.family) {
+        Some(course) if course.name == name => model_info.course_args(),
+        _ => ModelArgs::default(),
+    };
+    args.num_classes = Some(FashionMnist::CLASSES.len());
+    if model_info.takes("input_size") {
+        args.input_size = Some([input_size, input_size]);
+    }
+    if model_info.takes("relu") {
+        args.relu = flag("relu")?.then_some(true);
+    }
+    if model_info.takes("aux_logits") {
+        args.aux_logits = Some(flag("aux")?);
+    }
+    let model = registry::create(name, &args, device).map_err(|e| usage(e.to_string()))?;
+    let model = model.load_file(&file).map_err(Failure::Usage)?;
+    Ok(Trained {
+        model,
+        name: name.to_string(),
+        input_size,
+        channels: model_info.input[0],
+        categories: FashionMnist::CLASSES
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        path: file,
+        epoch: info.epoch,
+    })
+}
+
 /// The LeNet of a `lenet` example checkpoint `weights` (default: the newest
-/// checkpoint of `runs/lenet`), on `device`. The file is verified against
-/// the SHA-256 its `state.json` records, and the model built is the one
-/// the run trained (`--relu` or the course's sigmoid LeNet, from the
-/// recorded `relu`); a checkpoint of another model is refused. A file with
-/// no `state.json` beside it (saved outside the training loop) is loaded
-/// with a warning that it cannot be verified.
+/// checkpoint of `runs/lenet`), on `device`, through [`checkpoint`]: the
+/// file is verified and the model built is the one the run trained
+/// (`--relu` or the course's sigmoid LeNet); a checkpoint of another model
+/// is refused. A file with no `state.json` beside it (saved outside the
+/// training loop) is loaded as the course's sigmoid LeNet with a warning
+/// that it cannot be verified.
 pub fn lenet(weights: Option<&Path>, device: &Device) -> Result<(Model, PathBuf), Failure> {
     let path = match weights {
         Some(p) => p.to_path_buf(),
@@ -73,60 +211,27 @@ pub fn lenet(weights: Option<&Path>, device: &Device) -> Result<(Model, PathBuf)
             path.display()
         )));
     }
-    let info = zoo_train::verified_checkpoint_file(&path)
-        .map_err(|e| Failure::Usage(format!("--weights: {e}")))?;
-    let relu = match &info {
-        Some(info) => {
-            let model = info.get("model").unwrap_or("(not recorded)");
-            if model != "lenet" {
-                return Err(Failure::Usage(format!(
-                    "--weights {}: its checkpoint holds a `{model}` model, expected a checkpoint of the lenet example",
-                    path.display()
-                )));
-            }
-            match info.get("relu") {
-                Some("true") => true,
-                Some("false") | None => false,
-                Some(other) => {
-                    return Err(Failure::Usage(format!(
-                        "--weights {}: its state.json records relu `{other}`, expected true or false",
-                        path.display()
-                    )));
-                }
-            }
+    if path.with_file_name("state.json").is_file() {
+        let trained =
+            checkpoint(&path, device).map_err(|e| Failure::Usage(format!("--weights: {e}")))?;
+        if trained.name != "d2l_lenet" {
+            return Err(Failure::Usage(format!(
+                "--weights {}: its checkpoint holds a `{}` model, expected a checkpoint of the lenet example",
+                path.display(),
+                trained.name
+            )));
         }
-        None => {
-            eprintln!(
-                "warning: {} has no state.json beside it: its bytes cannot be verified; it is loaded as the course's sigmoid LeNet",
-                path.display()
-            );
-            false
-        }
-    };
-    let args = ModelArgs {
-        relu: relu.then_some(true),
-        ..ModelArgs::default()
-    };
-    let model =
-        registry::create("d2l_lenet", &args, device).map_err(|e| Failure::Usage(e.to_string()))?;
-    // The training loop's checkpoints hold the family's own module (keys
-    // `conv1.weight`, ...); a file saved from the registry's enum is tried
-    // as such.
-    let Model::LeNet(inner) = model.clone() else {
-        unreachable!("d2l_lenet is a LeNet")
-    };
-    match inner.try_load_file(&path) {
-        Ok(lenet) => Ok((Model::LeNet(lenet), path)),
-        Err(first) => model
-            .try_load_file(&path)
-            .map(|m| (m, path.clone()))
-            .map_err(|_| {
-                Failure::Usage(format!(
-                    "{}: {first} (expected a checkpoint of the lenet example)",
-                    path.display()
-                ))
-            }),
+        return Ok((trained.model, path));
     }
+    eprintln!(
+        "warning: {} has no state.json beside it: its bytes cannot be verified; it is loaded as the course's sigmoid LeNet",
+        path.display()
+    );
+    registry::create("d2l_lenet", &ModelArgs::default(), device)
+        .map_err(|e| Failure::Usage(e.to_string()))?
+        .load_file(&path)
+        .map(|m| (m, path.clone()))
+        .map_err(|e| Failure::Usage(format!("{e} (expected a checkpoint of the lenet example)")))
 }
 
 /// The test set (embedded unless `data_dir` or a download has the full one).

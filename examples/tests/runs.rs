@@ -50,6 +50,104 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// The accuracy of a loaded checkpoint on `set`, batched as its run batched.
+fn accuracy(
+    t: &examples::trained::Trained,
+    set: &zoo_datasets::ImageDataset,
+    device: &burn::tensor::Device,
+) -> f64 {
+    let batcher = t.batcher();
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut right = 0usize;
+    for chunk in indices.chunks(256) {
+        let batch = batcher.batch_indices(set, chunk, device);
+        let pred: Vec<i64> = t
+            .logits(batch.images)
+            .argmax(1)
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .unwrap();
+        let want: Vec<i64> = batch.targets.into_data().try_into_vec_as::<i64>().unwrap();
+        right += pred.iter().zip(&want).filter(|(a, b)| a == b).count();
+    }
+    right as f64 / set.len() as f64
+}
+
+/// The printed `test accuracy X` of a classification run.
+fn printed_accuracy(out: &str) -> f64 {
+    out.split("test accuracy ")
+        .nth(1)
+        .and_then(|s| s.split([',', '\n']).next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {out}"))
+}
+
+/// Inception v3 trains from the googlenet example (with its auxiliary
+/// classifier, which takes torchvision's 299x299: at 171 its 5x5 convolution
+/// sees a 2x2 map, refused as a usage error), and its checkpoint loads into the registry's `Model` through
+/// the one loader, scoring what the run printed on the same test images.
+#[test]
+fn a_classifier_run_loads_into_the_registry_model() {
+    let dir = tmp("inception");
+    let out = dir.join("inception");
+    let small = dir.join("small");
+    let o = run(
+        env!("CARGO_BIN_EXE_googlenet"),
+        &[
+            "--model",
+            "inception_v3",
+            "--aux",
+            "--input-size",
+            "171",
+            "--out",
+        ],
+        &[&small],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("auxiliary classifier: the input is too small for Conv2d"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        env!("CARGO_BIN_EXE_googlenet"),
+        &[
+            "--model",
+            "inception_v3",
+            "--aux",
+            "--input-size",
+            "299",
+            "--epochs",
+            "1",
+            "--limit",
+            "16",
+            "--batch-size",
+            "8",
+            "--out",
+        ],
+        &[&out],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    let printed = printed_accuracy(&stdout);
+    let device = zoo_device::resolve(Some("flex"), "flex")
+        .unwrap()
+        .device()
+        .unwrap();
+    let loaded = examples::trained::checkpoint(&out, &device).unwrap();
+    assert_eq!(
+        (loaded.name.as_str(), loaded.input_size, loaded.channels),
+        ("inception_v3", 299, 3)
+    );
+    // `--limit 16` tests on 4 images drawn with seed 0 + 1.
+    let test = examples::sample(examples::trained::test_set(None).unwrap(), 4, 1);
+    let acc = accuracy(&loaded, &test, &device);
+    assert!(
+        (acc - printed).abs() < 0.0006,
+        "the loaded checkpoint scores {acc}, the run printed {printed}"
+    );
+}
+
 /// The case: `gan --epochs 3 --out D`, then `gan --epochs 1 --seed 7
 /// --out D` deleted the new run's checkpoint and mixed the logs; and a GAN
 /// run into a lenet run's folder replaced its checkpoint.
@@ -146,6 +244,20 @@ fn weights_are_verified_and_loaded_as_the_model_they_hold() {
     assert!(
         (measured - trained).abs() < 0.0006,
         "hog-svm measured {measured}, the lenet run {trained}"
+    );
+    // The one loader: the run folder into the registry's `Model`, scoring
+    // on the whole test set what the run printed.
+    let device = zoo_device::resolve(Some("flex"), "flex")
+        .unwrap()
+        .device()
+        .unwrap();
+    let loaded = examples::trained::checkpoint(&relu, &device).unwrap();
+    assert_eq!(loaded.name, "d2l_lenet");
+    let test = examples::trained::test_set(None).unwrap();
+    let acc = accuracy(&loaded, &test, &device);
+    assert!(
+        (acc - trained).abs() < 0.0006,
+        "the loaded checkpoint scores {acc}, the lenet run printed {trained}"
     );
 
     // Bytes changed in the middle of the file: every reader refuses it,

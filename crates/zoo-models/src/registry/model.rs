@@ -1,7 +1,10 @@
 //! [`Model`]: any registered model, one variant per family, and the
 //! [`Classifier`] trait each family implements beside its definition.
 
+use std::path::Path;
+
 use burn::module::Module;
+use burn::store::RecordError;
 use burn::tensor::{Device, Tensor};
 
 use crate::weights::{StateDict, WeightsError, load_state_dict};
@@ -71,6 +74,14 @@ macro_rules! families {
                     $(Model::$variant(m) => m,)*
                 }
             }
+
+            /// Loads `path` as a record of the family's own module (the
+            /// keys `conv1.weight`, ... without the enum's variant).
+            fn load_family_file(self, path: &Path) -> Result<Self, RecordError> {
+                match self {
+                    $(Model::$variant(m) => m.try_load_file(path).map(Model::$variant),)*
+                }
+            }
         }
     };
 }
@@ -135,6 +146,24 @@ impl Model {
         };
         let keys = |p: &str| Some(self.torchvision_key(p));
         load_state_dict(self.clone(), sd, &keys)
+    }
+
+    /// Loads a checkpoint file the examples write (`model.bpk`, burn's
+    /// default file recorder) into this model: a record of the registry's
+    /// `Model` (what the classifier examples save) or of the family's own
+    /// module (what the `lenet` example saves). The model must be built
+    /// with the arguments of the run that wrote it (its `state.json`
+    /// records them); the error names the file and the first mismatch.
+    pub fn load_file(self, path: &Path) -> Result<Self, String> {
+        match self.clone().try_load_file(path) {
+            Ok(model) => Ok(model),
+            Err(as_model) => self.load_family_file(path).map_err(|as_family| {
+                format!(
+                    "{}: not a checkpoint of this model (as the registry's model: {as_model}; as the family's module: {as_family})",
+                    path.display()
+                )
+            }),
+        }
     }
 
     /// The parameter-path prefixes of the classifier(s): what a new head

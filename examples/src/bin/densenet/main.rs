@@ -11,8 +11,24 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use examples::{Failure, Flags, Plan};
+
 fn main() -> ExitCode {
+    examples::exit(run(&Flags::parse()))
+}
+
+fn run(flags: &Flags) -> Result<(), Failure> {
     // The course's settings (model, input side, learning rate, batch,
-    // epochs) are the registry's: `zoo_models::densenet`'s course model.
-    examples::run("densenet")
+    // epochs) are the registry's, `zoo_models::densenet`'s course model; a
+    // flag overrides one.
+    let plan = Plan::new("densenet", &[], flags)?;
+    // Fashion-MNIST, resized to the plan's side.
+    let data = plan.data(flags)?;
+    // The model from the registry: the course's Xavier-uniform start, or
+    // --weights (with --reset-head / --freeze-features for fine-tuning).
+    let model = plan.model(flags, &data)?;
+    // The loop: SGD, per-epoch test accuracy, checkpoints, metrics.jsonl
+    // and curves.png under runs/<model>; then the inference rate.
+    plan.fit(model, data, flags)
 }

@@ -11,10 +11,26 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use examples::{Failure, Flags, Plan};
+
 fn main() -> ExitCode {
+    examples::exit(run(&Flags::parse()))
+}
+
+fn run(flags: &Flags) -> Result<(), Failure> {
     // The course's settings (model, input side, learning rate, batch,
-    // epochs) are the registry's: `zoo_models::googlenet`'s course model.
-    // `--model inception_v3` trains its successor (registered as the
-    // `inception` family) with the same flags.
-    examples::run_with("googlenet", &["inception"])
+    // epochs) are the registry's, `zoo_models::googlenet`'s course model; a
+    // flag overrides one.
+    // `--model inception_v3` trains GoogLeNet's successor (registered as
+    // the `inception` family) with the same flags.
+    let plan = Plan::new("googlenet", &["inception"], flags)?;
+    // Fashion-MNIST, resized to the plan's side.
+    let data = plan.data(flags)?;
+    // The model from the registry: the course's Xavier-uniform start, or
+    // --weights (with --reset-head / --freeze-features for fine-tuning).
+    let model = plan.model(flags, &data)?;
+    // The loop: SGD, per-epoch test accuracy, checkpoints, metrics.jsonl
+    // and curves.png under runs/<model>; then the inference rate.
+    plan.fit(model, data, flags)
 }
