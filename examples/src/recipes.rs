@@ -144,7 +144,7 @@ pub fn evaluate_ensemble<M: Module + Clone>(
     }
     let models: Vec<M> = members.iter().map(|(_, m)| m.clone()).collect();
     let (each, together) =
-        zoo_train::classify::evaluate_ensemble(&models, forward, test, batcher, device);
+        zoo_train::evaluate::evaluate_ensemble(&models, forward, test, batcher, device);
     for ((file, _), acc) in members.iter().zip(&each) {
         println!("member {}: test accuracy {acc:.4}", file.display());
     }

@@ -13,6 +13,8 @@
 //!   verified on resume, a fresh run refused a folder another run wrote),
 //!   and [`checkpoint::verified_checkpoint_file`] for programs that load one
 //!   file of a checkpoint.
+//! - [`evaluate`]: a trained classifier's validation loss and confusion
+//!   matrix on a set, and an ensemble's accuracy.
 //! - [`metrics`]: accuracy, per-class and macro precision / recall / F1,
 //!   the confusion matrix, perplexity; pixel accuracy, per-class accuracy,
 //!   IoU and mean IoU for segmentation.
@@ -34,6 +36,7 @@
 pub mod checkpoint;
 pub mod classify;
 pub mod error;
+pub mod evaluate;
 pub mod gan;
 pub mod language;
 pub mod loader;
