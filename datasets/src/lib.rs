@@ -8,6 +8,8 @@
 //! - [`images`]: what every loader returns, an in-memory [`ImageDataset`]
 //!   that is a burn `Dataset`; [`batcher`] makes `[N, C, H, W]` tensors and
 //!   labels on any device, with optional resize and normalisation.
+//! - [`photo`]: a user's photo decoded as PIL's `Image.open(..).convert("RGB")`,
+//!   within a decode budget (the first step of torchvision's inference presets).
 //! - [`segmentation`]: VOC's segmentation classes and colour map, both ways.
 //! - [`text`]: d2l's text pipeline (preprocessing, char / word tokens,
 //!   `Vocab`, the corpus) and the random and sequential minibatch samplers.
@@ -45,6 +47,7 @@ pub mod gzip;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod photo;
 pub mod segmentation;
 pub mod store;
 pub mod text;

@@ -1,83 +1,25 @@
 //! Image files to and from `[1, 3, H, W]` tensors in `[0, 1]`, for the
-//! image examples (`augment`, `style-transfer`).
+//! image examples (`augment`, `style-transfer`, `classify`, `segment`), and
+//! the image files a list of files and folders names ([`image_files`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use zoo_augment::resize::{Interpolation, resize};
 
-/// The widest and tallest image [`load_rgb`] decodes, in pixels.
-pub const MAX_IMAGE_SIDE: u32 = 16_384;
-
-/// The most pixels an image [`load_rgb`] decodes may hold: 2^26, an
-/// 8192x8192 image (67 megapixels; as an RGB float tensor 768 MiB).
-pub const MAX_IMAGE_PIXELS: u64 = 1 << 26;
-
-/// The most bytes the decoder may allocate at once (the largest image of
-/// [`MAX_IMAGE_PIXELS`] with four 16-bit channels is 512 MiB).
-pub const MAX_DECODE_BYTES: u64 = 1 << 30;
-
-/// The budget for decoding a user's image, as browsers' image decoders
-/// have one: a small file may declare a huge image (a "decompression
-/// bomb": 400 KB of PNG for 20,000 x 20,000 pixels) that would exhaust the
-/// memory. [`MAX_IMAGE_SIDE`] a side and [`MAX_DECODE_BYTES`] for the
-/// decoder; [`load_rgb`] checks [`MAX_IMAGE_PIXELS`] from the header first.
-pub fn image_limits() -> image::Limits {
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(MAX_IMAGE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    limits
-}
-
-/// The error for an image of `w x h` pixels beyond the budget, naming `path`.
-fn too_large(path: &Path, w: u64, h: u64) -> String {
-    format!(
-        "{}: an image of {w}x{h} pixels ({}) is larger than an input image may be: at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS} pixels (8192x8192)",
-        path.display(),
-        w * h
-    )
-}
+pub use zoo_datasets::photo::{MAX_DECODE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, image_limits};
 
 /// Decodes `bytes` (read from `path`, PNG or JPEG) within the budget of
 /// [`image_limits`] and [`MAX_IMAGE_PIXELS`]: the size declared in the
-/// header is checked before any pixel is decoded. Errors name `path`.
+/// header is checked before any pixel is decoded. Errors name `path`
+/// ([`zoo_datasets::photo::decode`]).
 pub fn decode_image(bytes: &[u8], path: &Path) -> Result<image::DynamicImage, String> {
-    let unreadable = |e: String| {
-        format!(
-            "cannot read {} as an image: {e} (expected a PNG or JPEG file)",
-            path.display()
-        )
-    };
-    let reader = || {
-        image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| unreadable(e.to_string()))
-    };
-    // The header alone, its side unchecked here so that the error can say
-    // how large the image is (the decoder's memory bounded all the same).
-    let mut probe = reader()?;
-    let mut header_limits = image_limits();
-    header_limits.max_image_width = None;
-    header_limits.max_image_height = None;
-    probe.limits(header_limits);
-    let (w, h) = probe
-        .into_dimensions()
-        .map_err(|e| unreadable(e.to_string()))?;
-    let (w, h) = (u64::from(w), u64::from(h));
-    if w > u64::from(MAX_IMAGE_SIDE) || h > u64::from(MAX_IMAGE_SIDE) || w * h > MAX_IMAGE_PIXELS {
-        return Err(too_large(path, w, h));
-    }
-    let mut reader = reader()?;
-    reader.limits(image_limits());
-    reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => too_large(path, w, h),
-        e => unreadable(e.to_string()),
-    })
+    zoo_datasets::photo::decode(bytes, path).map_err(|e| e.to_string())
 }
 
-/// Reads `path` (PNG or JPEG) as RGB; grey or RGBA images are converted
+/// Reads `path` (PNG or JPEG) as RGB as PIL's `convert("RGB")` does
+/// ([`zoo_datasets::photo::decode_rgb`]); grey or RGBA images are converted
 /// (with a note on stderr); an unreadable file is an error naming the path
 /// and the reason, an image beyond the budget of [`decode_image`] one
 /// naming its size and the limit. Resized (bilinear, antialiased) to
@@ -88,16 +30,19 @@ pub fn load_rgb(
     device: &Device,
 ) -> Result<Tensor<4>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let img = decode_image(&bytes, path)?;
-    zoo_datasets::folder::warn_if_truncated_jpeg(&bytes, path);
-    if !matches!(img.color(), image::ColorType::Rgb8) {
+    let rgb = zoo_datasets::photo::decode_rgb(&bytes, path).map_err(|e| e.to_string())?;
+    if let Ok(color) = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(image::ImageError::from)
+        .and_then(|r| r.into_decoder())
+        .map(|d| image::ImageDecoder::color_type(&d))
+        && color != image::ColorType::Rgb8
+    {
         eprintln!(
-            "note: {} is {:?}; converted to 8-bit RGB",
-            path.display(),
-            img.color()
+            "note: {} is {color:?}; converted to 8-bit RGB",
+            path.display()
         );
     }
-    let rgb = img.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let mut v = vec![0f32; 3 * h * w];
     for (i, p) in rgb.pixels().enumerate() {
@@ -190,4 +135,44 @@ pub fn save_grid(tiles: Tensor<4>, columns: usize, scale: u32, path: &Path) -> R
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     zoo_plot::png::save(&big, path).map_err(|e| e.to_string())
+}
+
+/// The image extensions a folder is searched for.
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp"];
+
+/// The image files named: files as given, folders' images sorted by name.
+pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, crate::Failure> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let entries = std::fs::read_dir(input)
+                .map_err(|e| crate::Failure::Usage(format!("{}: {e}", input.display())))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&&*e.to_ascii_lowercase()))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(crate::Failure::Usage(format!(
+                    "{}: no images in the folder (expected files ending in .{})",
+                    input.display(),
+                    IMAGE_EXTENSIONS.join(", .")
+                )));
+            }
+            found.sort();
+            files.extend(found);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            return Err(crate::Failure::Usage(format!(
+                "{}: no such file or folder (expected an image or a folder of images)",
+                input.display()
+            )));
+        }
+    }
+    Ok(files)
 }

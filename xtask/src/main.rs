@@ -5,8 +5,10 @@
 //! - `bench <matmul|conv|data|models|kernels|augment|detect|sequence|all> [--device D]`: kernel, model and data-path
 //!   throughput on a device.
 //! - `download <fashion-mnist|mnist|cifar-10|voc-2007|voc-2012|time-machine|MODEL> [--dir D] [--mirror URL]
-//!   [--from LOCAL_DIR]`: fetch or import a data set, or a registered model's
-//!   torchvision weights (`resnet18`, `vgg19`, ...), verified.
+//!   [--from LOCAL_DIR]`: fetch or import a data set, or a model's torchvision
+//!   weights (`resnet18`, `vgg19`, `resnet50.IMAGENET1K_V1`,
+//!   `ResNet50_Weights.IMAGENET1K_V2`, ...) into the weights cache of
+//!   `zoo_models::pretrained::hub`, verified.
 
 mod bench;
 mod conformance;
@@ -97,12 +99,14 @@ enum Task {
     /// Download a data set (or import it from disk) into the data directory,
     /// verified against the checksums the project records.
     Download {
-        /// fashion-mnist, mnist, cifar-10, voc-2007, voc-2012 or time-machine; or a registered model's name
-        /// (resnet18, vgg19, ...) for its torchvision weights, saved in
-        /// `<dir>/weights/`.
+        /// fashion-mnist, mnist, cifar-10, voc-2007, voc-2012 or time-machine; or a model's
+        /// torchvision weights: its name for its DEFAULT (resnet50, vgg19, fcn_resnet50,
+        /// ...), `resnet50.IMAGENET1K_V1` or `ResNet50_Weights.IMAGENET1K_V1`, saved in the
+        /// weights cache ($ZOO_HOME/weights, else ~/.cache/zoo/weights).
         name: String,
         /// The data directory (default: $ZOO_DATA_DIR, else ~/.cache/zoo);
-        /// the set goes into its own folder there, where the loaders look.
+        /// the set goes into its own folder there, where the loaders look
+        /// (weights: into `<dir>/weights` instead of the weights cache).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// A base URL serving the same file names, instead of the official ones.
@@ -132,18 +136,21 @@ fn download(
     use zoo_datasets::DataError;
     let catalog = match zoo_datasets::catalog::find(name) {
         Ok(c) => c,
-        Err(e) => weights_catalog(name).ok_or_else(|| {
-            let models: Vec<&str> = zoo_models::registry::list()
-                .iter()
-                .filter(|m| m.weights.is_some())
-                .map(|m| m.name)
-                .chain(zoo_models::fcn::FCN_WEIGHTS.iter().map(|w| w.name))
-                .collect();
-            DataError::Invalid(format!(
-                "{e}; or a model's torchvision weights: {}",
-                models.join(", ")
-            ))
-        })?,
+        Err(data) => {
+            let entry = zoo_models::pretrained::resolve(name).map_err(|weights| {
+                DataError::Invalid(format!(
+                    "{data}; nor is it a model's torchvision weights: {weights}"
+                ))
+            })?;
+            if !md5.is_empty() {
+                return Err(DataError::Invalid(format!(
+                    "--md5 checks data-set archives; {} is checked by the SHA-256 prefix in its name ({})",
+                    entry.file_name(),
+                    entry.sha256_prefix
+                )));
+            }
+            return download_weights(entry, dir, mirror, from, quiet);
+        }
     };
     let extra_md5 = md5
         .iter()
@@ -178,46 +185,54 @@ fn download(
     Ok(())
 }
 
-/// The download of a registered model's torchvision weights (into
-/// `<data dir>/weights/`), checked by the SHA-256 prefix in the file name as
-/// `torch.hub` checks it.
-fn weights_catalog(name: &str) -> Option<&'static zoo_datasets::catalog::Catalog> {
-    use zoo_datasets::catalog::{Catalog, RemoteFile, Unpack};
-    // A classifier of the registry, or one of torchvision's segmentation
-    // models (whose file names carry the SHA-256 prefix the same way).
-    let (name, url, sha256_prefix) = match zoo_models::registry::info(name) {
-        Some(info) => {
-            let w = info.weights?;
-            (info.name, w.url, w.sha256_prefix)
-        }
-        None => {
-            let w = zoo_models::fcn::FCN_WEIGHTS
-                .iter()
-                .find(|w| w.name == name)?;
-            let stem = w.url.rsplit_once('/')?.1.strip_suffix(".pth")?;
-            (w.name, w.url, stem.rsplit_once('-')?.1)
-        }
+/// A model's torchvision weights into the weights cache
+/// (`zoo_models::pretrained::hub`: `$ZOO_HOME/weights`, else
+/// `~/.cache/zoo/weights`; `<dir>/weights` with `--dir`), downloaded and
+/// checked by the SHA-256 prefix in the file name as `torch.hub` checks
+/// it; with `--from`, copied from a folder holding the same file name (such
+/// as torch's own cache) and checked the same way.
+fn download_weights(
+    entry: &'static zoo_models::pretrained::WeightsEntry,
+    dir: Option<PathBuf>,
+    mirror: Option<String>,
+    from: Option<PathBuf>,
+    quiet: bool,
+) -> Result<(), zoo_datasets::DataError> {
+    use zoo_datasets::DataError;
+    use zoo_models::pretrained::hub;
+    let options = hub::FetchOptions {
+        dir: dir.map(|d| d.join("weights")),
+        mirror,
+        progress: !quiet,
+        // With --from nothing is downloaded: the copy is checked below.
+        offline: from.is_some(),
+        ..Default::default()
     };
-    let (base, file) = url.rsplit_once('/')?;
-    // A CLI run downloads one catalog; leaking it gives the 'static the
-    // catalog type asks for.
-    let files: &'static [RemoteFile] = Box::leak(Box::new([RemoteFile {
-        name: file,
-        md5: "",
-        payload_sha256: None,
-        sha256_prefix: Some(sha256_prefix),
-        sha1: None,
-    }]));
-    let urls: &'static [&'static str] =
-        Box::leak(Box::new([&*Box::leak(format!("{base}/").into_boxed_str())]));
-    Some(Box::leak(Box::new(Catalog {
-        name,
-        dir: "weights",
-        urls,
-        files,
-        unpack: Unpack::Keep,
-        local_hint: "~/.cache/torch/hub/checkpoints",
-    })))
+    let hub_error = |e: hub::HubError| DataError::Invalid(e.to_string());
+    if let Some(from) = &from {
+        let source = from.join(entry.file_name());
+        let dest = hub::cached_path(entry, &options).map_err(hub_error)?;
+        let part = hub::partial_path(&dest);
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| DataError::Io { path, source }
+        };
+        std::fs::create_dir_all(options.cache()).map_err(io(&options.cache()))?;
+        std::fs::copy(&source, &part).map_err(io(&source))?;
+        let got = hub::sha256_file(&part).map_err(hub_error)?;
+        if !got.starts_with(entry.sha256_prefix) {
+            let _ = std::fs::remove_file(&part);
+            return Err(DataError::Checksum {
+                path: source,
+                expected: format!("SHA-256 beginning {}", entry.sha256_prefix),
+                got: format!("SHA-256 {got}"),
+            });
+        }
+        std::fs::rename(&part, &dest).map_err(io(&dest))?;
+    }
+    let path = hub::fetch(entry, &options).map_err(hub_error)?;
+    println!("{} ({}) is in {}", entry.name(), entry.url, path.display());
+    Ok(())
 }
 
 fn device_or_exit(

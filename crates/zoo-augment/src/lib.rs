@@ -20,6 +20,9 @@
 //!   sharpness, invert, gamma (the ops of AutoAugment and its kin).
 //! - [`policies`]: AutoAugment (ImageNet, CIFAR-10, SVHN), RandAugment and
 //!   TrivialAugmentWide with torchvision's op sets and magnitudes.
+//! - [`inference`]: torchvision's inference presets (`weights.transforms()`:
+//!   ImageClassification, SemanticSegmentation, ObjectDetection) on a photo
+//!   as PIL holds it, with PIL's integer-exact resampling.
 //! - [`presets`]: the training pipelines by name (`Compose::preset`:
 //!   flip, crop, course, auto, rand, trivial).
 //! - [`stage`]: a transform as a stage after any burn `Batcher`.
@@ -40,6 +43,7 @@
 pub mod color;
 pub mod functional;
 pub mod geometry;
+pub mod inference;
 pub mod joint;
 pub mod mix;
 pub mod photometric;

@@ -20,7 +20,10 @@
 //!
 //! [`registry`] builds any of them by name with its metadata; [`weights`]
 //! loads torchvision `state_dict`s (`.safetensors`, `.pth`) through each
-//! family's `torchvision_key`.
+//! family's `torchvision_key`; [`pretrained`] is torchvision's multi-weight
+//! API: every published weights entry (URL, checksum, preset, categories,
+//! metrics), a cache as torch.hub's, and a model ready with its weights in
+//! one call (`pretrained::load_classifier("resnet50", &device)`).
 //!
 //! Parameter counts are torch's (`zoo_layers::params::num_trainable_params`;
 //! burn's `num_params` also counts batch-norm running statistics).
@@ -43,6 +46,7 @@ pub mod inception;
 pub mod lenet;
 pub mod nin;
 mod parts;
+pub mod pretrained;
 pub mod registry;
 pub mod resnet;
 pub mod rnn_lm;

@@ -12,7 +12,7 @@ use serde_json::Value;
 pub enum Kind {
     /// Stored as F32 (or F16 / BF16 / F64, widened or narrowed to f32).
     Float,
-    /// Stored as I64 (labels, indices, counts).
+    /// Stored as I64, I32 or U8 (labels, indices, counts, bytes).
     Int,
 }
 
@@ -215,9 +215,10 @@ fn to_host(name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Hos
         Dtype::F32 | Dtype::I32 => 4,
         Dtype::F64 | Dtype::I64 => 8,
         Dtype::F16 | Dtype::BF16 => 2,
+        Dtype::U8 => 1,
         other => {
             return Err(format!(
-                "tensor `{name}` has dtype {other:?}: expected F32, F16, BF16, F64, I64 or I32"
+                "tensor `{name}` has dtype {other:?}: expected F32, F16, BF16, F64, I64, I32 or U8"
             ));
         }
     };
@@ -266,6 +267,7 @@ fn to_host(name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Hos
                 .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
                 .collect()
         }
+        Dtype::U8 => host.ints = data.iter().map(|&b| i64::from(b)).collect(),
         _ => unreachable!("filtered above"),
     }
     Ok(host)
@@ -320,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_integers() {
+        let bytes = file(
+            &[("op", "decode_rgb")],
+            &[
+                ("in.file", Dtype::U8, vec![3], vec![0x89, b'P', 255]),
+                ("out.pixels", Dtype::U8, vec![1, 1, 1], vec![7]),
+            ],
+        );
+        let case = Case::parse(&bytes).unwrap();
+        assert_eq!(case.inputs["file"].kind(), Kind::Int);
+        assert_eq!(case.inputs["file"].ints, vec![0x89, 80, 255]);
+        assert_eq!(case.outputs["pixels"].ints, vec![7]);
+    }
+
+    #[test]
     fn bad_files_are_errors_that_say_why() {
         assert!(
             Case::parse(b"hello world, not safetensors")
@@ -337,8 +354,11 @@ mod tests {
                 .unwrap_err()
                 .contains("not valid JSON")
         );
-        let bad_dtype = file(&[("op", "x")], &[("out.y", Dtype::U8, vec![1], vec![1u8])]);
+        let bad_dtype = file(
+            &[("op", "x")],
+            &[("out.y", Dtype::U16, vec![1], vec![1u8, 0])],
+        );
         let err = Case::parse(&bad_dtype).unwrap_err();
-        assert!(err.contains("dtype U8"), "{err}");
+        assert!(err.contains("dtype U16"), "{err}");
     }
 }

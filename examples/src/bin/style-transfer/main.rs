@@ -16,8 +16,10 @@
 //! Adam's state) into `--run-dir`, with `metrics.jsonl` and the loss curves
 //! `curves.png`; `--resume` continues a run from its newest checkpoint to the
 //! same numbers as an uninterrupted one.
-//! Without `--weights` it says that the result needs ImageNet-trained VGG-19
-//! weights and runs on random ones (for testing the pipeline).
+//! Without `--weights` it takes torchvision's VGG-19 through the weights
+//! cache (`zoo_models::pretrained`, fetched on first use; `--offline` reads
+//! only the cache, an error naming the URL and the path to put the file
+//! at); `--random-weights` runs on random ones, to try the pipeline.
 
 use examples::Failure;
 use std::path::{Path, PathBuf};
@@ -45,9 +47,19 @@ struct Args {
     /// Where the result goes (PNG).
     #[arg(long, default_value = "runs/style-transfer/style-transfer.png")]
     out: PathBuf,
-    /// torchvision's vgg19 weights (`.pth` or `.safetensors`; `cargo xtask download vgg19`).
+    /// torchvision's vgg19 weights (`.pth` or `.safetensors`); default: its
+    /// published file through the weights cache ($ZOO_HOME/weights, else
+    /// ~/.cache/zoo/weights), fetched on first use.
     #[arg(long)]
     weights: Option<PathBuf>,
+    /// Run on random VGG-19 weights (to try the pipeline: not a style
+    /// transfer) instead of fetching torchvision's.
+    #[arg(long, conflicts_with = "weights")]
+    random_weights: bool,
+    /// Do not download: missing weights are an error naming the URL and the
+    /// path to put the file at.
+    #[arg(long)]
+    offline: bool,
     /// Working size HxW (both images are resized to it).
     #[arg(long, default_value = "300x450")]
     size: String,
@@ -290,24 +302,37 @@ fn run(args: &Args) -> Result<(), Failure> {
         } else {
             Pooling::Max
         });
-    let weights = match &args.weights {
+    // The weights: --weights, else torchvision's VGG-19 through the weights
+    // cache (fetched on first use), else with --random-weights none.
+    let path = match (&args.weights, args.random_weights) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let entry = zoo_models::pretrained::default_weights("vgg19")
+                .map_err(|e| Failure::run(e.to_string()))?;
+            let options = zoo_models::pretrained::FetchOptions {
+                offline: args.offline,
+                ..Default::default()
+            };
+            let path = zoo_models::pretrained::hub::fetch(entry, &options).map_err(|e| {
+                usage(format!(
+                    "{e}; or pass --weights FILE (torchvision's vgg19 state_dict), or --random-weights to run the pipeline on random weights"
+                ))
+            })?;
+            Some(path)
+        }
+    };
+    let weights = match &path {
         Some(path) => path.display().to_string(),
         None => "random".into(),
     };
-    let extractor = match &args.weights {
+    let extractor = match &path {
         Some(path) => {
             Vgg19Features::load(&config, path, &device).map_err(|e| usage(e.to_string()))?
         }
         None => {
-            let url = zoo_models::registry::info("vgg19")
-                .and_then(|i| i.weights)
-                .map(|w| w.url)
-                .unwrap_or_default();
             eprintln!(
-                "warning: no --weights. Style transfer needs ImageNet-trained VGG-19 weights: with the \
-                 random ones used now the result only shows that the pipeline runs, not a style transfer. \
-                 Get them with `cargo xtask download vgg19` (torchvision's {url}) and pass \
-                 --weights <that file>."
+                "warning: --random-weights: the result only shows that the pipeline runs, not a style transfer (that needs ImageNet-trained VGG-19 weights)"
             );
             // Drawn from a fixed seed, so a run repeats its numbers.
             device.seed(0);

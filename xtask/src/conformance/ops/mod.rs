@@ -14,6 +14,7 @@ mod layers;
 mod losses;
 mod models;
 mod optim;
+mod presets;
 mod segmentation;
 mod sequence;
 mod style;
@@ -141,6 +142,10 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "occlusion_map" => explain::occlusion_map,
         "tsne_affinities" => explain::tsne_affinities,
         "tsne_gradient" => explain::tsne_gradient,
+        "preset_classification" => presets::preset_classification,
+        "preset_segmentation" => presets::preset_segmentation,
+        "preset_detection" => presets::preset_detection,
+        "decode_rgb" => presets::decode_rgb,
         _ => return None,
     };
     Some(f)
