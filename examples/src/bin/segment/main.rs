@@ -295,15 +295,24 @@ fn picture(answers: &[(Answer, Vec<String>)]) -> Result<RgbImage, zoo_plot::Plot
             )
         })
         .collect();
-    let row_h = side + line + 8;
+    // Each row as tall as its thumbnails (and at least its legend).
+    let heights: Vec<u32> = rows
+        .iter()
+        .zip(answers)
+        .map(|((thumb, _), (a, names))| {
+            let legend = line * (shares(&a.classes, names).len() as u32 + 1);
+            (thumb.height() + line).max(legend) + 8
+        })
+        .collect();
     let width = 2 * (side + 8) + legend_w + 8;
     let mut img = RgbImage::from_pixel(
         width,
-        (rows.len() as u32).max(1) * row_h,
+        heights.iter().sum::<u32>().max(1),
         Rgb([255, 255, 255]),
     );
+    let mut y = 4u32;
     for (r, ((thumb, overlay), (a, names))) in rows.iter().zip(answers).enumerate() {
-        let y = r as u32 * row_h + 4;
+        let row_h = heights[r];
         image::imageops::overlay(&mut img, thumb, 4, y as i64 + line as i64);
         image::imageops::overlay(&mut img, overlay, side as i64 + 12, y as i64 + line as i64);
         let name = a
@@ -331,6 +340,7 @@ fn picture(answers: &[(Answer, Vec<String>)]) -> Result<RgbImage, zoo_plot::Plot
                 Rgb([0, 0, 0]),
             )?;
         }
+        y += row_h;
     }
     Ok(img)
 }
