@@ -85,6 +85,7 @@ BINARIES = [
     "alexnet", "augment", "dcgan", "densenet", "devices", "dream", "edges", "fcn", "gan",
     "googlenet", "hog-svm", "knn", "lenet", "linear", "nin", "occlusion", "resnet", "rnn",
     "saliency", "ssd", "style-transfer", "summary", "tsne", "vae", "vgg", "xtask",
+    "classify", "segment",
 ]
 # The values a run's output is scanned for on exit 0.
 NAN_RE = re.compile(r"(?<![A-Za-z])(NaN|nan|-?inf|-?Inf|infinity)(?![A-Za-z])")
@@ -602,6 +603,38 @@ def make_cases(fx):
         cases.append(Case(name, "no --weights, cwd runs/lenet = a lenet --relu run",
                           build_argv(b, None, None, fx, name), "ok", cwd=fx.cwd_relu))
         cases.append(Case(name, "no --weights, no runs/lenet", build_argv(b, None, None, fx, name), "bad"))
+
+    # classify: the zoo's own LeNet run (torchvision's weights cannot be
+    # fetched here; --offline makes that a prompt error naming the URL)
+    base = [("@image", fx.small_png), ("--checkpoint", fx.lenet_run), ("--out", AUTO_PNG)]
+    sweep("classify", base, [
+        ("@image", fx.img_bad() + [(fx.dir, "ok")]),
+        ("--checkpoint", lenet_weights + [(fx.vae_run, "bad")]),
+        ("--out", fx.out_png_bad()),
+        ("--topk", usize(zero="bad", huge="ok")),
+        ("--batch-size", usize(zero="bad", huge="bad")),
+        ("--json", BOOL),
+        ("--device", DEVICE),
+        ("--bogus", [(None, "bad")]),
+    ], fx, cases)
+    b = [(k, v) for k, v in base if k != "--checkpoint"]
+    for model in ["resnet18", "resnet5", "fcn_resnet50", "ResNet18_Weights.IMAGENET1K_V9", ""]:
+        cases.append(Case("classify", f"--offline --model {model!r} (not cached)",
+                          build_argv(b + [("--offline", None), ("--model", model)], None, None, fx, "classify"), "bad"))
+    cases.append(Case("classify", "--weights garbage.pth",
+                      build_argv(b + [("--model", "resnet18"), ("--weights", fx.garbage_pth)], None, None, fx,
+                                 "classify"), "bad"))
+
+    # segment: only refusals can run here (no FCN weights offline)
+    base = [("@image", fx.small_png), ("--offline", None), ("--out", AUTO_PNG)]
+    sweep("segment", base, [
+        ("@image", fx.img_bad()),
+        ("--model", [("fcn_resnet50", "bad"), ("resnet50", "bad"), ("fcn", "bad"), ("", "bad")]),
+        ("--weights", fx.weights_bad()),
+        ("--out", fx.out_png_bad()),
+        ("--masks", [("/proc/zoo-masks", "bad"), ("", "bad")]),
+        ("--device", DEVICE),
+    ], fx, cases)
 
     # hog-svm
     base = [("--train", "40"), ("--test", "10"), ("--iterations", "5"), ("--data-dir", fx.small), ("--out", AUTO_DIR)]
