@@ -11,7 +11,11 @@ its range, and the medians of the times.
 
 `--baseline` also times, each round, the same binary with `ZOO_KERNELS=burn`
 (burn's own flex ops instead of the zoo's kernels): the before / after of
-the kernels, measured in the same period.
+the kernels, measured in the same period. `--only a,b` runs the benchmarks
+whose names start with `a` or `b` (both sides read `ZOO_BENCH_ONLY`). A
+`bench_WHAT.py` with its own `zoo_measure(runs)` (`classify`: the example
+binary, not xtask) times the zoo's side itself; with `rates(times)` it also
+prints images/s.
 """
 import argparse
 import importlib
@@ -28,6 +32,7 @@ sys.path.insert(0, HERE)
 
 def zoo_times(binary, what, runs, device, burn_ops=False):
     env = dict(os.environ)
+    env.setdefault("ZOO_BENCH_PROFILE", "0")
     if burn_ops:
         env["ZOO_KERNELS"] = "burn"
     out = subprocess.run(
@@ -51,7 +56,15 @@ def main():
                     help="also time the zoo with ZOO_KERNELS=burn (burn's own flex ops) each round")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/zoo/target"))
     ap.add_argument("--xtask", default=os.path.join(target, "debug", "xtask"))
+    ap.add_argument("--only", default="",
+                    help="comma-separated name prefixes: only those benchmarks (ZOO_BENCH_ONLY)")
+    ap.add_argument("--split", action="store_true",
+                    help="with --only: each prefix timed on its own, zoo and PyTorch back to back "
+                         "(finer interleaving), the side that goes first alternating by round")
     args = ap.parse_args()
+    if args.split and not args.only:
+        ap.error("--split needs --only")
+    groups = [p.strip() for p in args.only.split(",") if p.strip()] if args.split else [args.only]
     known = sorted(f[len("bench_"):-3] for f in os.listdir(HERE)
                    if f.startswith("bench_") and f.endswith(".py") and f != "bench_compare.py"
                    and "def measure(" in open(os.path.join(HERE, f)).read())
@@ -60,7 +73,8 @@ def main():
             ap.error(f"no PyTorch side for `{what}`: expected one of {', '.join(known)}")
     if args.rounds < 1 or args.runs < 1:
         ap.error(f"--rounds {args.rounds} --runs {args.runs}: expected at least 1 each")
-    if not os.access(args.xtask, os.X_OK):
+    own = [w for w in args.what if "def zoo_measure(" in open(os.path.join(HERE, f"bench_{w}.py")).read()]
+    if len(own) < len(args.what) and not os.access(args.xtask, os.X_OK):
         ap.error(f"{args.xtask}: no xtask binary there (run `cargo build -p xtask`, or pass --xtask)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{args.rounds} rounds of {args.runs} runs, zoo on {args.device}")
@@ -68,9 +82,21 @@ def main():
         torch_side = importlib.import_module(f"bench_{what}")
         ratios, zt, tt, base, bt = {}, {}, {}, {}, {}
         for r in range(args.rounds):
-            z = zoo_times(args.xtask, what, args.runs, args.device)
-            b = zoo_times(args.xtask, what, args.runs, args.device, True) if args.baseline else {}
-            t = torch_side.measure(args.runs)
+            z, b, t = {}, {}, {}
+            for group in groups:
+                if group:
+                    os.environ["ZOO_BENCH_ONLY"] = group
+                # The side that goes first alternates by round (with --split).
+                order = ("torch", "zoo") if args.split and r % 2 else ("zoo", "torch")
+                for side in order:
+                    if side == "torch":
+                        t.update(torch_side.measure(args.runs))
+                    elif hasattr(torch_side, "zoo_measure"):
+                        z.update(torch_side.zoo_measure(args.runs))
+                    else:
+                        z.update(zoo_times(args.xtask, what, args.runs, args.device))
+                        if args.baseline:
+                            b.update(zoo_times(args.xtask, what, args.runs, args.device, True))
             for name, ms in t.items():
                 if name in z:
                     ratios.setdefault(name, []).append(z[name] / ms)
@@ -89,6 +115,10 @@ def main():
             if name in base:
                 line += (f"; burn's flex ops / torch = {statistics.median(base[name]):.2f} "
                          f"({statistics.median(bt[name]):.2f} ms)")
+            if hasattr(torch_side, "rates"):
+                zr = torch_side.rates({name: statistics.median(zt[name])})[name]
+                tr = torch_side.rates({name: statistics.median(tt[name])})[name]
+                line += f"; zoo {zr:.1f} images/s, torch {tr:.1f} images/s"
             print(line)
 
 

@@ -1,7 +1,15 @@
 """What the benchmark scripts share: the median of timed runs and the
 `name: X ms` lines of a `cargo xtask bench` output."""
+import os
 import statistics
 import time
+
+
+def wanted(name):
+    """Whether benchmark `name` runs: `ZOO_BENCH_ONLY` (comma-separated name
+    prefixes) picks some, as it does for `cargo xtask bench`; unset, all."""
+    only = [p.strip() for p in os.environ.get("ZOO_BENCH_ONLY", "").split(",") if p.strip()]
+    return not only or any(name.startswith(p) for p in only)
 
 
 def median_ms(fn, warmup, runs):

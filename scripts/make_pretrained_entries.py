@@ -25,7 +25,7 @@ MODELS_SRC = ROOT / "crates/zoo-models/src/pretrained/entries.rs"
 DATA = ROOT / "crates/zoo-models/data"
 
 # The zoo's models with torchvision weights, by torchvision module, in the
-# registry's order; then the segmentation models.
+# registry's order; then the segmentation and detection models.
 MODULES = [
     ("alexnet.py", ["alexnet"]),
     (
@@ -51,6 +51,9 @@ MODULES = [
     ),
     ("densenet.py", ["densenet121", "densenet161", "densenet169", "densenet201"]),
     ("segmentation/fcn.py", ["fcn_resnet50", "fcn_resnet101"]),
+    # The two-stage detectors (zoo-detect's `rcnn::models`).
+    ("detection/faster_rcnn.py", ["fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2"]),
+    ("detection/mask_rcnn.py", ["maskrcnn_resnet50_fpn"]),
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -159,6 +162,9 @@ def rs_triple(t):
 
 
 def rs_preset(p):
+    if callable(p):
+        # `transforms=ObjectDetection`: the preset class itself, no arguments.
+        p = p()
     kw = dict(p.kw)
     mean = kw.pop("mean", IMAGENET_MEAN)
     std = kw.pop("std", IMAGENET_STD)

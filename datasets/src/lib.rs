@@ -46,6 +46,7 @@ pub mod fuzzing;
 pub mod gzip;
 pub mod idx;
 pub mod images;
+pub mod jpeg;
 pub mod mnist;
 pub mod photo;
 pub mod segmentation;

@@ -18,18 +18,21 @@
 //! | `Rgb16`, `Rgba16` | `RGB` / `RGBA` (`RGB;16B`) | the high byte of each channel (truncated, not rounded) |
 //! | `Rgb32F`, `Rgba32F` (no PIL mode) | - | `v * 255` as PIL's float-to-`L` conversion: clamped, truncated |
 //!
-//! JPEG files are decoded by `zune-jpeg` (through `image`), whose integer
-//! IDCT and chroma upsampling are not libjpeg-turbo's (PIL's: `ISLOW` IDCT,
-//! "fancy" triangle upsampling rounded once): on the two photographs of
-//! `assets/images` (4:2:0, quality 90) 11-13% of the samples differ, by at
-//! most 4 levels of 255 (mean 0.15-0.18); grey and 4:4:4 JPEGs differ by
-//! at most 1-2 levels, CMYK by 1. No option of the decoder changes that.
+//! JPEG files (starting with the marker `FF D8`) are decoded by
+//! [`crate::jpeg`], bit-exact to the libjpeg-turbo PIL bundles (`ISLOW`
+//! IDCT, "fancy" upsampling, its YCbCr tables, progressive files with its
+//! block smoothing): the pixels are PIL's, grey as `L`, colour as `RGB`;
+//! CMYK ones (no `image` colour type holds them) come out as PIL's
+//! `convert("RGB")` gives them, an `Rgb8` image. Arithmetic-coded,
+//! lossless and 12-bit JPEGs are refused (the first two PIL decodes).
 //! PNG decoding is exact.
 //!
 //! Neither PIL nor this module applies the EXIF orientation. A truncated
-//! JPEG (no end marker), which PIL refuses ("image file is truncated"), is
-//! decoded with its missing part grey and a warning on stderr, as the image
-//! folders do. A 1x1 image is a valid image and decodes.
+//! JPEG, which PIL refuses ("image file is truncated"), is decoded as PIL
+//! decodes it with `ImageFile.LOAD_TRUNCATED_IMAGES = True` (the missing
+//! part grey, or black where libjpeg gave out nothing) and a warning on
+//! stderr, as the image folders do. A 1x1 image is a valid image and
+//! decodes.
 
 use std::path::Path;
 
@@ -85,6 +88,9 @@ fn unreadable(path: &Path, e: impl std::fmt::Display) -> DataError {
 /// header is checked before any pixel is decoded. Errors name `path` and
 /// say what was expected; a truncated JPEG is decoded with a warning.
 pub fn decode(bytes: &[u8], path: &Path) -> Result<DynamicImage, DataError> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        return decode_jpeg(bytes, path);
+    }
     let reader = || {
         image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
@@ -110,6 +116,49 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<DynamicImage, DataError> {
     })?;
     crate::folder::warn_if_truncated_jpeg(bytes, path);
     Ok(img)
+}
+
+/// [`decode`] of a JPEG file by [`crate::jpeg`]: the header's size checked
+/// against the budget first, a truncated file decoded as PIL's
+/// `LOAD_TRUNCATED_IMAGES` decodes it (with a warning), CMYK converted to
+/// RGB as PIL's `convert("RGB")`.
+fn decode_jpeg(bytes: &[u8], path: &Path) -> Result<DynamicImage, DataError> {
+    use crate::jpeg::{self, JpegError, Options};
+    let failed = |e: JpegError| DataError::Image {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let info = jpeg::read_info(bytes).map_err(failed)?;
+    let (w, h) = (u64::from(info.width), u64::from(info.height));
+    if w > u64::from(MAX_IMAGE_SIDE) || h > u64::from(MAX_IMAGE_SIDE) || w * h > MAX_IMAGE_PIXELS {
+        return Err(too_large(path, w, h));
+    }
+    let mut options = Options {
+        max_decode_bytes: MAX_DECODE_BYTES,
+        load_truncated: false,
+    };
+    let img = match jpeg::decode_with(bytes, &options) {
+        Err(JpegError::Truncated { .. }) => {
+            eprintln!(
+                "warning: {} is a truncated JPEG; decoded as PIL decodes it with LOAD_TRUNCATED_IMAGES (the missing part grey)",
+                path.display()
+            );
+            options.load_truncated = true;
+            jpeg::decode_with(bytes, &options)
+        }
+        r => r,
+    };
+    let img = img.map_err(|e| match e {
+        JpegError::TooLarge { .. } => too_large(path, w, h),
+        e => failed(e),
+    })?;
+    let (width, height) = (img.width, img.height);
+    let image = match img.components {
+        1 => image::GrayImage::from_raw(width, height, img.pixels).map(DynamicImage::ImageLuma8),
+        3 => RgbImage::from_raw(width, height, img.pixels).map(DynamicImage::ImageRgb8),
+        _ => RgbImage::from_raw(width, height, img.to_rgb()).map(DynamicImage::ImageRgb8),
+    };
+    Ok(image.expect("the decoder gives width * height * components bytes"))
 }
 
 /// Whether `bytes` are a PNG of 16-bit grey without an alpha channel

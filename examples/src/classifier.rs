@@ -1,5 +1,5 @@
 //! The course's Fashion-MNIST classification run (d2l chapters 7-8) for any
-//! registered model: [`run`] with the course's settings from the registry
+//! registered model: a [`Plan`] (its steps [`Plan::data`], [`Plan::model`], [`Plan::fit`]) with the course's settings from the registry
 //! ([`Course`]), the fine-tuning recipe of d2l 14.2 (`--weights`,
 //! `--freeze-features`, `--reset-head`), and the inference rate.
 

@@ -9,6 +9,25 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
+/// CPU time of all this process's threads, from Linux's
+/// `/proc/self/task/*/schedstat` (`None` elsewhere).
+fn cpu_time() -> Option<Duration> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let ns: u64 = tasks
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(Duration::from_nanos(ns))
+}
+
+/// Whether [`time`] reports CPU time (`ZOO_BENCH_CLOCK=cpu`: the time all
+/// threads spent on a CPU, which other work on the machine changes less
+/// than the wall clock; for comparing two builds of the zoo, not against
+/// PyTorch, whose idle threads spin differently).
+fn cpu_clock() -> bool {
+    std::env::var("ZOO_BENCH_CLOCK").is_ok_and(|v| v == "cpu") && cpu_time().is_some()
+}
+
 /// Times `f` (which must leave all work queued on `device`): `warmup`
 /// unmeasured runs, then the median of `runs`.
 fn time(device: &Device, warmup: usize, runs: usize, mut f: impl FnMut()) -> Duration {
@@ -16,12 +35,16 @@ fn time(device: &Device, warmup: usize, runs: usize, mut f: impl FnMut()) -> Dur
         f();
     }
     device.sync().expect("device sync");
+    let cpu = cpu_clock();
     let mut samples: Vec<Duration> = (0..runs)
         .map(|_| {
-            let start = Instant::now();
+            let (start, c0) = (Instant::now(), if cpu { cpu_time() } else { None });
             f();
             device.sync().expect("device sync");
-            start.elapsed()
+            match c0 {
+                Some(c0) => cpu_time().expect("read before") - c0,
+                None => start.elapsed(),
+            }
         })
         .collect();
     samples.sort();
@@ -131,7 +154,7 @@ pub fn data(
 
 /// Where a forward's time goes: `f` traced with per-layer timing (the
 /// device synchronised around each layer), printed as shares by layer type.
-fn profile(name: &str, f: impl FnOnce()) {
+fn profile(name: &str, f: &dyn Fn()) {
     let ((), rows) = zoo_layers::trace::record(true, f);
     let total: f64 = rows.iter().filter(|r| r.leaf).map(|r| r.seconds).sum();
     let shares: Vec<String> = zoo_layers::trace::time_by_kind(&rows)
@@ -143,13 +166,51 @@ fn profile(name: &str, f: impl FnOnce()) {
         1e3 * total,
         shares.join(", ")
     );
+    // `ZOO_BENCH_PROFILE=layers`: every layer with its output, time and
+    // (where it has multiply-adds) GFLOP/s.
+    if std::env::var("ZOO_BENCH_PROFILE").is_ok_and(|v| v == "layers") {
+        for r in rows.iter().filter(|r| r.leaf) {
+            let rate = if r.macs > 0 && r.seconds > 0.0 {
+                format!(", {:.0} GFLOP/s", 2.0 * r.macs as f64 / r.seconds / 1e9)
+            } else {
+                String::new()
+            };
+            println!(
+                "    {:<12} {:?}: {:.2} ms{rate}",
+                r.kind,
+                r.output,
+                1e3 * r.seconds
+            );
+        }
+    }
+}
+
+/// Whether the benchmark `name` runs: `ZOO_BENCH_ONLY` (comma-separated
+/// name prefixes, as `scripts/bench_compare.py --only` sets it) picks some;
+/// unset, all run.
+fn wanted(name: &str) -> bool {
+    match std::env::var("ZOO_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only
+            .split(',')
+            .map(str::trim)
+            .any(|p| !p.is_empty() && name.starts_with(p)),
+        _ => true,
+    }
+}
+
+/// Whether to print the per-layer profiles (`ZOO_BENCH_PROFILE=0` skips
+/// them: the interleaved comparison does not read them).
+fn profiling() -> bool {
+    std::env::var("ZOO_BENCH_PROFILE").map_or(true, |v| v != "0")
 }
 
 /// Model benchmarks: a LeNet training step (batch 256, 28x28, SGD,
 /// cross-entropy), ResNet-18 inference (batch 8 at 3x224x224, batch 128 at
-/// 3x32x32) and a ResNet-18 training step (batch 32 at 3x64x64, SGD with
+/// 3x32x32), ResNet-50 inference (batch 8 at 3x224x224), torchvision's
+/// `fcn_resnet50` (21 classes, auxiliary head) at batch 1 on 3x520x520,
+/// and a ResNet-18 training step (batch 32 at 3x64x64, SGD with
 /// momentum), medians in ms. `scripts/bench_models.py` times the same
-/// work in PyTorch.
+/// work in PyTorch. `ZOO_BENCH_ONLY` picks some of them (see [`wanted`]).
 pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
     use burn::module::Module;
     use burn::optim::GradientsParams;
@@ -159,86 +220,148 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
 
     let mut results = Vec::new();
     let ad = device.clone().autodiff();
-    let mut model = Some(LeNetConfig::new().init(&ad));
-    let mut optim = zoo_optim::SgdConfig::torch_default().init();
-    let x = Tensor::<4>::random([256, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
-    let y = Tensor::<1, Int>::from_data(
-        burn::tensor::TensorData::new((0..256).map(|i| (i % 10) as i64).collect::<Vec<_>>(), [256]),
-        &ad,
-    );
-    let t = time(device, 3, runs, || {
-        let m = model.take().expect("model");
-        let loss = zoo_losses::cross_entropy(
-            m.forward(x.clone()),
-            zoo_losses::CeTarget::Classes(y.clone()),
-            0.0,
-            zoo_losses::Reduction::Mean,
+    let profile = |name: &str, f: &dyn Fn()| {
+        if profiling() {
+            profile(name, f)
+        }
+    };
+    if wanted("lenet") {
+        let mut model = Some(LeNetConfig::new().init(&ad));
+        let mut optim = zoo_optim::SgdConfig::torch_default().init();
+        let x = Tensor::<4>::random([256, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
+        let y = Tensor::<1, Int>::from_data(
+            burn::tensor::TensorData::new(
+                (0..256).map(|i| (i % 10) as i64).collect::<Vec<_>>(),
+                [256],
+            ),
+            &ad,
         );
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        model = Some(optim.step(0.1, m, grads));
-    });
-    results.push(("lenet_train_step_b256".to_string(), t.as_secs_f64() * 1e3));
-    // The step split: forward and loss alone (on the autodiff device, so
-    // the graph is recorded as in the step); the rest is backward + update.
-    let lenet = model.take().expect("model");
-    let t = time(device, 3, runs, || {
-        let _ = zoo_losses::cross_entropy(
-            lenet.forward(x.clone()),
-            zoo_losses::CeTarget::Classes(y.clone()),
-            0.0,
-            zoo_losses::Reduction::Mean,
-        );
-    });
-    results.push(("lenet_forward_loss_b256".to_string(), t.as_secs_f64() * 1e3));
-    profile("lenet_forward_b256", || {
-        let _ = lenet.forward(x.clone());
-    });
-    let resnet = ResNetConfig::torchvision(18, 1000)
-        .expect("resnet18")
-        .init(device)
-        .valid();
-    for (b, side) in [(8, 224), (128, 32)] {
+        let t = time(device, 3, runs, || {
+            let m = model.take().expect("model");
+            let loss = zoo_losses::cross_entropy(
+                m.forward(x.clone()),
+                zoo_losses::CeTarget::Classes(y.clone()),
+                0.0,
+                zoo_losses::Reduction::Mean,
+            );
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            model = Some(optim.step(0.1, m, grads));
+        });
+        results.push(("lenet_train_step_b256".to_string(), t.as_secs_f64() * 1e3));
+        // The step split: forward and loss alone (on the autodiff device, so
+        // the graph is recorded as in the step); the rest is backward + update.
+        let lenet = model.take().expect("model");
+        let t = time(device, 3, runs, || {
+            let _ = zoo_losses::cross_entropy(
+                lenet.forward(x.clone()),
+                zoo_losses::CeTarget::Classes(y.clone()),
+                0.0,
+                zoo_losses::Reduction::Mean,
+            );
+        });
+        results.push(("lenet_forward_loss_b256".to_string(), t.as_secs_f64() * 1e3));
+        profile("lenet_forward_b256", &|| {
+            let _ = lenet.forward(x.clone());
+        });
+    }
+    for (depth, b, side) in [(18, 8, 224), (18, 128, 32), (50, 8, 224)] {
+        let name = format!("resnet{depth}_infer_b{b}_{side}");
+        if !wanted(&name) {
+            continue;
+        }
+        let resnet = ResNetConfig::torchvision(depth, 1000)
+            .expect("resnet")
+            .init(device)
+            .valid();
         let x = Tensor::<4>::random([b, 3, side, side], Distribution::Uniform(0.0, 1.0), device);
         let t = time(device, 2, runs, || {
             let _ = resnet.forward(x.clone());
         });
-        results.push((format!("resnet18_infer_b{b}_{side}"), t.as_secs_f64() * 1e3));
-        profile(&format!("resnet18_infer_b{b}_{side}"), || {
+        results.push((name.clone(), t.as_secs_f64() * 1e3));
+        profile(&name, &|| {
             let _ = resnet.forward(x.clone());
         });
+        if std::env::var("ZOO_BENCH_AB").is_ok() {
+            // The same forward with its layers one by one (an untimed trace
+            // runs them unfused), alternated run by run with the fused one.
+            let (mut fused, mut apart) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                fused.push(time(device, 0, 1, || {
+                    let _ = resnet.forward(x.clone());
+                }));
+                apart.push(time(device, 0, 1, || {
+                    let _ = zoo_layers::trace::record(false, || resnet.forward(x.clone()));
+                }));
+            }
+            let ratios: Vec<f64> = fused
+                .iter()
+                .zip(&apart)
+                .map(|(f, a)| f.as_secs_f64() / a.as_secs_f64())
+                .collect();
+            let med = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            println!(
+                "  {name}: fused / unfused = {:.3} (fused {:.1} ms, unfused {:.1} ms)",
+                med(ratios),
+                1e3 * med(fused.iter().map(Duration::as_secs_f64).collect()),
+                1e3 * med(apart.iter().map(Duration::as_secs_f64).collect())
+            );
+        }
     }
-    // ResNet-18 training step: batch 32 at 3x64x64, SGD with momentum.
-    let mut model = Some(
-        ResNetConfig::torchvision(18, 1000)
-            .expect("resnet18")
-            .init(&ad),
-    );
-    let mut optim = zoo_optim::SgdConfig::torch_default()
-        .with_momentum(0.9)
-        .init();
-    let x = Tensor::<4>::random([32, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &ad);
-    let y = Tensor::<1, Int>::from_data(
-        burn::tensor::TensorData::new(
-            (0..32).map(|i| (i * 31 % 1000) as i64).collect::<Vec<_>>(),
-            [32],
-        ),
-        &ad,
-    );
-    let t = time(device, 2, runs, || {
-        let m = model.take().expect("model");
-        let loss = zoo_losses::cross_entropy(
-            m.forward(x.clone()),
-            zoo_losses::CeTarget::Classes(y.clone()),
-            0.0,
-            zoo_losses::Reduction::Mean,
+    let name = "fcn_resnet50_infer_b1_520";
+    if wanted(name) {
+        // torchvision's fcn_resnet50(weights=None, weights_backbone=None,
+        // aux_loss=True): both heads, upsampled to the input's size.
+        let fcn = zoo_models::fcn::FcnConfig::new(50)
+            .with_num_classes(21)
+            .with_aux_loss(true)
+            .init(device)
+            .valid();
+        let x = Tensor::<4>::random([1, 3, 520, 520], Distribution::Uniform(0.0, 1.0), device);
+        let t = time(device, 1, runs, || {
+            let _ = fcn.forward(x.clone());
+        });
+        results.push((name.to_string(), t.as_secs_f64() * 1e3));
+        profile(name, &|| {
+            let _ = fcn.forward(x.clone());
+        });
+    }
+    if wanted("resnet18_train_step_b32_64") {
+        // ResNet-18 training step: batch 32 at 3x64x64, SGD with momentum.
+        let mut model = Some(
+            ResNetConfig::torchvision(18, 1000)
+                .expect("resnet18")
+                .init(&ad),
         );
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        model = Some(optim.step(0.01, m, grads));
-    });
-    results.push((
-        "resnet18_train_step_b32_64".to_string(),
-        t.as_secs_f64() * 1e3,
-    ));
+        let mut optim = zoo_optim::SgdConfig::torch_default()
+            .with_momentum(0.9)
+            .init();
+        let x = Tensor::<4>::random([32, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &ad);
+        let y = Tensor::<1, Int>::from_data(
+            burn::tensor::TensorData::new(
+                (0..32).map(|i| (i * 31 % 1000) as i64).collect::<Vec<_>>(),
+                [32],
+            ),
+            &ad,
+        );
+        let t = time(device, 2, runs, || {
+            let m = model.take().expect("model");
+            let loss = zoo_losses::cross_entropy(
+                m.forward(x.clone()),
+                zoo_losses::CeTarget::Classes(y.clone()),
+                0.0,
+                zoo_losses::Reduction::Mean,
+            );
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            model = Some(optim.step(0.01, m, grads));
+        });
+        results.push((
+            "resnet18_train_step_b32_64".to_string(),
+            t.as_secs_f64() * 1e3,
+        ));
+    }
     for (name, ms) in &results {
         println!("{name}: {ms:.2} ms");
     }

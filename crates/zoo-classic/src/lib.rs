@@ -7,7 +7,11 @@
 //! - [`edges`]: Sobel, Prewitt and Roberts gradients and their magnitude;
 //! - [`canny`]: Canny's edges with scikit-image's semantics;
 //! - [`hog`]: histograms of oriented gradients as scikit-image computes them;
-//! - [`histogram`]: colour histograms (CS231n's hue histogram).
+//! - [`histogram`]: colour histograms (CS231n's hue histogram);
+//! - [`segment`]: Felzenszwalb and Huttenlocher's graph segmentation as
+//!   scikit-image computes it;
+//! - [`selective_search`]: R-CNN's region proposals (Uijlings et al.) as
+//!   OpenCV's `ximgproc` computes them.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -27,6 +31,8 @@ pub mod histogram;
 pub mod hog;
 pub mod knn;
 pub mod linear;
+pub mod segment;
+pub mod selective_search;
 
 /// What went wrong in a classic method: the function and the values.
 #[derive(Debug, thiserror::Error)]

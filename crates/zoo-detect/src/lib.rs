@@ -9,6 +9,9 @@
 //! - [`roi`]: RoI pooling and RoI align (with gradients; also as layers).
 //! - [`anchors`]: the course's SSD anchors, targets and detection.
 //! - [`eval`]: mAP at one IoU (VOC all-point) and COCO-style mAP@[.5:.95].
+//! - [`rcnn`]: torchvision's two-stage detection parts (Faster / Mask
+//!   R-CNN): the transform, anchors, box coder, matcher, sampler, RPN and
+//!   the RoI heads.
 //!
 //! Boxes are `[N, 4]` float tensors. Bad input is a [`DetectError`] naming
 //! the op and the values.
@@ -28,6 +31,7 @@ pub mod anchors;
 pub mod boxes;
 pub mod eval;
 pub mod nms;
+pub mod rcnn;
 pub mod roi;
 
 /// Why a detection op could not run.

@@ -337,6 +337,31 @@ impl<C: CheckpointStrategy> ZooKernels for Ad<C> {
         conv_like::<C, _, false>(x, weight, bias, options, fx::conv2d_forward)
     }
 
+    fn zoo_conv2d_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Bias<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        residual: Bias<Self>,
+        options: ConvOptions<2>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        // Composed from the recorded ops, so every input has its gradient
+        // (the crate routes autodiff tensors here only through the trait).
+        use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
+        let y = Self::zoo_conv2d(x, weight, bias, options);
+        let y = <Self as ModuleOps<Self>>::batch_norm(y, gamma, beta, mean, variance, epsilon);
+        let y = match residual.into_option() {
+            Some(r) => Self::float_add(y, r),
+            None => y,
+        };
+        if relu { Self::relu(y) } else { y }
+    }
+
     fn zoo_conv_transpose2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

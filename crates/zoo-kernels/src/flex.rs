@@ -153,10 +153,74 @@ pub(crate) fn conv2d_forward(
     o: &ConvOptions<2>,
 ) -> FlexTensor {
     let (win, bt) = conv_geometry(dims(x), dims(w), o);
-    let (win, w, _) = trim(win, data(w));
     let cout = bt.groups * bt.m;
     let mut out = vec![0.0f32; bt.n * cout * win.p()];
-    conv::gather_gemm(&win, bt, data(x), &w, b.map(data), &mut out);
+    conv::forward(
+        &win,
+        bt,
+        data(x),
+        data(w),
+        b.map(data),
+        conv::Epilogue::NONE,
+        &mut out,
+    );
+    tensor(out, &[bt.n, cout, win.oh, win.ow])
+}
+
+/// An evaluation-mode batch norm's per-channel `(scale, shift)`, computed
+/// as [`norm::normalize`] computes them (so the fused pass gives its bits).
+pub(crate) fn bn_affine(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>) {
+    (0..gamma.len())
+        .map(|c| {
+            let inv = (1.0 / (var[c] as f64 + eps).sqrt()) as f32;
+            let scale = gamma[c] * inv;
+            (scale, beta[c] - mean[c] * scale)
+        })
+        .unzip()
+}
+
+/// `relu?(batch_norm(conv2d(x, w, b)) + residual)` with the batch norm's
+/// statistics given, in one pass over the output ([`conv::Epilogue`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_bn_forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    b: Option<&FlexTensor>,
+    bn: [&FlexTensor; 4],
+    residual: Option<&FlexTensor>,
+    o: &ConvOptions<2>,
+    eps: f64,
+    relu: bool,
+) -> FlexTensor {
+    let (win, bt) = conv_geometry(dims(x), dims(w), o);
+    let cout = bt.groups * bt.m;
+    let [gamma, beta, mean, var] = bn.map(data);
+    assert!(
+        [gamma, beta, mean, var].iter().all(|t| t.len() == cout),
+        "conv2d_bn: the batch norm's parameters must be [{cout}]"
+    );
+    let (scale, shift) = bn_affine(gamma, beta, mean, var, eps);
+    let len = bt.n * cout * win.p();
+    if let Some(r) = residual {
+        assert_eq!(
+            dims::<4>(r),
+            [bt.n, cout, win.oh, win.ow],
+            "conv2d_bn: the residual must have the output's shape"
+        );
+    }
+    let mut out = vec![0.0f32; len];
+    let epi = conv::Epilogue {
+        affine: Some((&scale, &shift)),
+        residual: residual.map(data),
+        relu,
+    };
+    conv::forward(&win, bt, data(x), data(w), b.map(data), epi, &mut out);
     tensor(out, &[bt.n, cout, win.oh, win.ow])
 }
 
@@ -446,6 +510,34 @@ impl ZooKernels for Flex {
     ) -> FlexTensor {
         let bias = bias.into_option().map(dense);
         conv2d_forward(&dense(x), &dense(weight), bias.as_ref(), &options)
+    }
+
+    fn zoo_conv2d_bn(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: Bias<Self>,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        residual: Bias<Self>,
+        options: ConvOptions<2>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FlexTensor {
+        let bias = bias.into_option().map(dense);
+        let residual = residual.into_option().map(dense);
+        let bn = [gamma, beta, mean, variance].map(dense);
+        conv2d_bn_forward(
+            &dense(x),
+            &dense(weight),
+            bias.as_ref(),
+            [&bn[0], &bn[1], &bn[2], &bn[3]],
+            residual.as_ref(),
+            &options,
+            epsilon,
+            relu,
+        )
     }
 
     fn zoo_conv_transpose2d(

@@ -54,6 +54,11 @@ impl Bias<Dispatch> {
     pub fn from_tensor(bias: Option<Tensor<1>>) -> Self {
         bias.map_or(Bias::None, |b| Bias::Some(b.into_dispatch()))
     }
+
+    /// The extension's form of an optional 4-d tensor (a residual).
+    pub fn from_tensor4(t: Option<Tensor<4>>) -> Self {
+        t.map_or(Bias::None, |t| Bias::Some(t.into_dispatch()))
+    }
 }
 
 impl<B: Backend> Bias<B> {
@@ -77,6 +82,24 @@ pub trait ZooKernels: Backend {
         weight: FloatTensor<Self>,
         #[extension_type] bias: Bias<Self>,
         options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Evaluation-mode `relu?(batch_norm(conv2d(x)) + residual)` (the
+    /// residual, when given, has the output's shape), in one pass over the
+    /// output.
+    #[allow(clippy::too_many_arguments)]
+    fn zoo_conv2d_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        #[extension_type] bias: Bias<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        #[extension_type] residual: Bias<Self>,
+        options: ConvOptions<2>,
+        epsilon: f64,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
     /// `conv_transpose2d` with PyTorch's semantics.
@@ -173,6 +196,71 @@ pub fn conv2d(
         weight.into_dispatch(),
         Bias::from_tensor(bias),
         options,
+    ))
+}
+
+/// An evaluation-mode batch norm's parameters and statistics (`[C]` each)
+/// and its epsilon.
+#[derive(Clone, Debug)]
+pub struct BnEval {
+    /// Scale (`weight`).
+    pub gamma: Tensor<1>,
+    /// Shift (`bias`).
+    pub beta: Tensor<1>,
+    /// Running mean.
+    pub mean: Tensor<1>,
+    /// Running variance.
+    pub variance: Tensor<1>,
+    /// Added to the variance.
+    pub epsilon: f64,
+}
+
+/// `relu?(batch_norm(conv2d(x, weight, bias)) + residual)` with the batch
+/// norm's statistics given (evaluation mode): a ResNet's convolution, batch
+/// norm, residual add and ReLU. On flex with `f32` data and no autodiff,
+/// one pass: each block of the convolution's output is normalised, added
+/// to and rectified as it is written ([`cpu::conv::Epilogue`]), the same
+/// arithmetic as the separate ops, so the same bits. Elsewhere, those ops.
+///
+/// # Panics
+/// When the residual's shape is not the output's.
+pub fn conv2d_bn(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    bn: BnEval,
+    residual: Option<Tensor<4>>,
+    relu: bool,
+) -> Tensor<4> {
+    if !uses_zoo_kernels(&x) || x.device().is_autodiff() {
+        let y = conv2d(x, weight, bias, options);
+        let norm =
+            |y, relu| batch_norm(y, bn.gamma, bn.beta, bn.mean, bn.variance, bn.epsilon, relu);
+        return match residual {
+            None => norm(y, relu),
+            Some(r) => {
+                let y = norm(y, false) + r;
+                if relu {
+                    burn::tensor::activation::relu(y)
+                } else {
+                    y
+                }
+            }
+        };
+    }
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv2d_bn(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        Bias::from_tensor(bias),
+        bn.gamma.into_dispatch(),
+        bn.beta.into_dispatch(),
+        bn.mean.into_dispatch(),
+        bn.variance.into_dispatch(),
+        Bias::from_tensor4(residual),
+        options,
+        bn.epsilon,
+        relu,
     ))
 }
 
@@ -468,4 +556,108 @@ pub fn batch_norm<const D: usize>(
         relu,
     ))
     .reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// Deterministic values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    fn t<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
+        let n = shape.iter().product();
+        Tensor::from_data(TensorData::new(values(n, seed), shape), device)
+    }
+
+    #[test]
+    fn fused_conv_bn_is_the_separate_ops_to_the_bit() {
+        let device = zoo_device::from_name("flex").unwrap();
+        // (n, cin, hw, cout, k, stride, pad, dilation, groups, bias): one
+        // image in column tiles, several small images per block, the
+        // identity (1x1) path, trimmed taps (3x3 on 1x1 maps), dilation, groups.
+        let cases = [
+            (2, 8, 20, 16, 3, 1, 1, 1, 1, false),
+            (64, 16, 4, 32, 3, 1, 1, 1, 1, false),
+            (32, 16, 2, 16, 3, 2, 1, 1, 1, true),
+            (8, 32, 1, 16, 3, 1, 1, 1, 1, false),
+            (3, 16, 9, 24, 1, 1, 0, 1, 1, false),
+            (40, 16, 3, 8, 1, 1, 0, 1, 1, true),
+            (2, 16, 12, 16, 1, 2, 0, 1, 1, false),
+            (1, 8, 17, 8, 3, 1, 2, 2, 1, false),
+            (2, 8, 10, 8, 3, 2, 1, 1, 4, true),
+            (1, 3, 23, 8, 7, 2, 3, 1, 1, false),
+        ];
+        for (i, &(n, cin, hw, cout, k, s, p, d, g, with_bias)) in cases.iter().enumerate() {
+            let seed = 100 * i as u64;
+            let x = t([n, cin, hw, hw], seed, &device);
+            let w = t([cout, cin / g, k, k], seed + 1, &device);
+            let b = with_bias.then(|| t([cout], seed + 2, &device));
+            let opts = ConvOptions::new([s, s], [p, p], [d, d], g);
+            let bn = BnEval {
+                gamma: t([cout], seed + 3, &device),
+                beta: t([cout], seed + 4, &device),
+                mean: t([cout], seed + 5, &device).mul_scalar(0.1),
+                variance: t([cout], seed + 6, &device).abs().add_scalar(0.5),
+                epsilon: 1e-5,
+            };
+            let y = conv2d(x.clone(), w.clone(), b.clone(), opts.clone());
+            let r = t(y.dims(), seed + 7, &device);
+            let norm = |y: Tensor<4>, relu| {
+                batch_norm(
+                    y,
+                    bn.gamma.clone(),
+                    bn.beta.clone(),
+                    bn.mean.clone(),
+                    bn.variance.clone(),
+                    bn.epsilon,
+                    relu,
+                )
+            };
+            for (residual, relu) in [(false, false), (false, true), (true, false), (true, true)] {
+                let want = match residual {
+                    false => norm(y.clone(), relu),
+                    true => {
+                        let v = norm(y.clone(), false) + r.clone();
+                        if relu {
+                            burn::tensor::activation::relu(v)
+                        } else {
+                            v
+                        }
+                    }
+                };
+                let got = conv2d_bn(
+                    x.clone(),
+                    w.clone(),
+                    b.clone(),
+                    opts.clone(),
+                    bn.clone(),
+                    residual.then(|| r.clone()),
+                    relu,
+                );
+                assert_eq!(got.dims(), want.dims());
+                let (got, want) = (
+                    got.into_data().try_into_vec::<f32>().unwrap(),
+                    want.into_data().try_into_vec::<f32>().unwrap(),
+                );
+                for (j, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (*a == 0.0 && *b == 0.0),
+                        "case {i} residual {residual} relu {relu}: element {j}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`BatchNorm`], with PyTorch's defaults.
@@ -106,6 +107,60 @@ impl BatchNorm {
             return crate::trace::relu(self.forward(input));
         }
         self.forward_untraced(input, true)
+    }
+
+    /// `self.forward(conv(x))`, then `+ residual` when given, then a ReLU
+    /// when `relu`: a ResNet's convolution, batch norm, residual add and
+    /// ReLU. In evaluation mode on flex (no autodiff, not tracing) one pass
+    /// over the convolution's output ([`zoo_kernels::conv2d_bn`], the same
+    /// bits as the separate layers); otherwise the layers one by one.
+    ///
+    /// # Panics
+    /// As the convolution and [`batch_norm`]; when the residual's shape is
+    /// not the output's.
+    pub fn forward_conv(
+        &self,
+        conv: &Conv2d,
+        x: Tensor<4>,
+        residual: Option<Tensor<4>>,
+        relu: bool,
+    ) -> Tensor<4> {
+        let device = x.device();
+        let training = device.is_autodiff() && self.training.is_enabled();
+        if training || device.is_autodiff() || crate::trace::recording() {
+            let y = crate::trace::conv2d(conv, x);
+            return match residual {
+                None if relu => self.forward_relu(y),
+                None => self.forward(y),
+                Some(r) => {
+                    let y = self.forward(y) + r;
+                    if relu { crate::trace::relu(y) } else { y }
+                }
+            };
+        }
+        let dims = x.dims();
+        crate::trace::check_conv(conv, dims);
+        let channels = self.weight.lazy_shape().num_elements();
+        let [cout, ..] = conv.weight.dims();
+        assert_eq!(
+            cout, channels,
+            "BatchNorm::forward_conv: the convolution has {cout} output channels, the batch norm {channels}"
+        );
+        zoo_kernels::conv2d_bn(
+            x,
+            conv.weight.val(),
+            conv.bias.as_ref().map(|b| b.val()),
+            crate::trace::conv_options(conv, dims),
+            zoo_kernels::BnEval {
+                gamma: self.weight.val(),
+                beta: self.bias.val(),
+                mean: self.running_mean.value().to_device(&device),
+                variance: self.running_var.value().to_device(&device),
+                epsilon: self.eps,
+            },
+            residual,
+            relu,
+        )
     }
 
     fn forward_untraced<const D: usize>(&self, input: Tensor<D>, relu: bool) -> Tensor<D> {

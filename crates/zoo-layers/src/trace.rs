@@ -342,7 +342,19 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// burn-nn's padding rules (`Same` pads `(k - 1) / 2` before and the rest
 /// after, as burn computes it).
 pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
+    let options = conv_options(conv, x.dims());
+    zoo_kernels::conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// The options of `conv` on an input of shape `dims`, with burn-nn's
+/// padding rules (`Same` pads `(k - 1) / 2` before and the rest after).
+pub fn conv_options(conv: &Conv2d, dims: [usize; 4]) -> ConvOptions<2> {
+    let [_, _, h, w] = dims;
     let same = |k: usize, s: usize, len: usize| {
         let out = len.div_ceil(s);
         let total = if out > 0 {
@@ -360,12 +372,21 @@ pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         ],
         burn::nn::PaddingConfig2d::Explicit(t, l, b, r) => [(t, b), (l, r)],
     };
-    zoo_kernels::conv2d(
-        x,
-        conv.weight.val(),
-        conv.bias.as_ref().map(|b| b.val()),
-        ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups),
-    )
+    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups)
+}
+
+/// The check of [`conv2d`] alone (an input too small for the window is a
+/// [`TooSmall`] panic naming the layer), for callers that run the
+/// convolution fused with what follows it.
+pub fn check_conv(conv: &Conv2d, dims: [usize; 4]) {
+    let padding = match conv.padding {
+        burn::nn::PaddingConfig2d::Explicit(t, l, b, r) => Some([(t, b), (l, r)]),
+        burn::nn::PaddingConfig2d::Valid => Some([(0, 0); 2]),
+        burn::nn::PaddingConfig2d::Same => None,
+    };
+    if let Some(padding) = padding {
+        check_window("Conv2d", &dims, conv.kernel_size, conv.dilation, padding);
+    }
 }
 
 /// `conv.forward(x)` of a transposed convolution on the zoo's kernels

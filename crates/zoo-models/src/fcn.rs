@@ -188,7 +188,7 @@ impl FcnHead {
 
     /// Class scores at the feature map's resolution.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.bn.forward_relu(trace::conv2d(&self.conv, x));
+        let y = self.bn.forward_conv(&self.conv, x, None, true);
         trace::conv2d(&self.out, self.dropout.forward(y))
     }
 }
@@ -295,13 +295,7 @@ impl Fcn {
         let [_, _, h, w] = x.dims();
         let b = &self.backbone;
         let stages = [&b.layer1, &b.layer2, &b.layer3];
-        let x = crate::parts::max_pool(
-            b.bn1.forward_relu(trace::conv2d(&b.conv1, x)),
-            3,
-            2,
-            1,
-            false,
-        );
+        let x = crate::parts::max_pool(b.bn1.forward_conv(&b.conv1, x, None, true), 3, 2, 1, false);
         let mid = stages
             .into_iter()
             .flat_map(|stage| stage.iter())
@@ -377,12 +371,22 @@ pub const FCN_WEIGHTS: [SegmentationWeights; 2] = [
 ];
 
 /// `F.interpolate(x, size, mode="bilinear", align_corners=False)` of
-/// `[N, C, H, W]`, as two batched products with the axes' matrices.
+/// `[N, C, H, W]`: on flex without autodiff each output's taps gathered
+/// (`zoo_kernels::resample_separable`), elsewhere two batched products
+/// with the axes' matrices (which carry gradients).
 pub fn upsample_bilinear(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     let [oh, ow] = size;
     if [oh, ow] == [h, w] {
         return x;
+    }
+    // On flex (no autodiff): each output's 2 x 2 taps gathered directly.
+    let (row_taps, col_taps) = (
+        zoo_kernels::axis_weights(h, oh, false),
+        zoo_kernels::axis_weights(w, ow, false),
+    );
+    if let Some(y) = zoo_kernels::resample_separable(&x, &vec![row_taps; n], &vec![col_taps; n]) {
+        return y;
     }
     let device = x.device();
     let b = n * c;

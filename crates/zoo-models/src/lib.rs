@@ -15,6 +15,8 @@
 //!   generation (greedy, temperature, top-k).
 //! - [`fcn`]: semantic segmentation, the course's FCN and torchvision's
 //!   `fcn_resnet50` / `fcn_resnet101`.
+//! - [`fpn`]: torchvision's feature pyramid network and ResNet-FPN
+//!   detection backbone (`FrozenBatchNorm2d`, `trainable_layers`).
 //! - [`gan`]: the course's 2-D GAN and DCGAN generator / discriminator.
 //! - [`vae`]: PyTorch's example VAE.
 //!
@@ -40,6 +42,7 @@
 pub mod alexnet;
 pub mod densenet;
 pub mod fcn;
+pub mod fpn;
 pub mod gan;
 pub mod googlenet;
 pub mod inception;

@@ -113,6 +113,6 @@ impl BasicConv2d {
 
     /// `relu(bn(conv(x)))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward_relu(trace::conv2d(&self.conv, x))
+        self.bn.forward_conv(&self.conv, x, None, true)
     }
 }

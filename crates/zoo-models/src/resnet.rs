@@ -9,7 +9,7 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 use zoo_layers::blocks::residual::{
-    BasicBlock, BasicBlockConfig, Bottleneck, BottleneckConfig, ResidualStyle,
+    BasicBlock, BasicBlockConfig, Bottleneck, BottleneckConfig, Norm2d, ResidualStyle,
 };
 use zoo_layers::norm::{BatchNorm, BatchNormConfig};
 use zoo_layers::trace;
@@ -53,19 +53,20 @@ pub struct ResNetConfig {
     pub width_per_group: usize,
 }
 
-/// One residual block of either kind.
+/// One residual block of either kind, normalised by `N` (batch norm unless
+/// chosen otherwise, see [`ResNetConfig::stages_with_norm`]).
 // The variants differ in size, but a network holds a few dozen blocks built
 // once; boxing would only add indirection to every forward.
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
-pub enum Block {
+pub enum Block<N: Norm2d = BatchNorm> {
     /// A basic block.
-    Basic(BasicBlock),
+    Basic(BasicBlock<N>),
     /// A bottleneck block.
-    Bottleneck(Bottleneck),
+    Bottleneck(Bottleneck<N>),
 }
 
-impl Block {
+impl<N: Norm2d> Block<N> {
     /// The block's output.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
@@ -155,6 +156,38 @@ impl ResNetConfig {
     /// When there are not exactly four stages, or the style is d2l with
     /// bottleneck blocks (the course has none).
     pub fn init(&self, device: &Device) -> ResNet {
+        let channels = self.features();
+        let [layer1, layer2, layer3, layer4] =
+            self.stages_with_norm(&|c| BatchNormConfig::new(c).init(device), device);
+        ResNet {
+            conv1: conv(
+                [self.in_channels, 64],
+                7,
+                2,
+                3,
+                self.style == ResidualStyle::D2l,
+                device,
+            ),
+            bn1: BatchNormConfig::new(64).init(device),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            fc: linear(channels, self.num_classes, device),
+        }
+    }
+
+    /// The four stages (`layer1` .. `layer4`) with `norm(channels)` as every
+    /// block's normalisation layer: the trunk of [`init`](Self::init), and
+    /// of torchvision's detection backbones with `FrozenBatchNorm2d`.
+    ///
+    /// # Panics
+    /// As [`init`](Self::init).
+    pub fn stages_with_norm<N: Norm2d>(
+        &self,
+        norm: &dyn Fn(usize) -> N,
+        device: &Device,
+    ) -> [Vec<Block<N>>; 4] {
         assert_eq!(
             self.stages.len(),
             4,
@@ -165,9 +198,8 @@ impl ResNetConfig {
             !(self.block == BlockKind::Bottleneck && self.style == ResidualStyle::D2l),
             "ResNetConfig: the course's ResNet has basic blocks only"
         );
-        let d2l = self.style == ResidualStyle::D2l;
         let mut channels = 64;
-        let mut layers: Vec<Vec<Block>> = Vec::new();
+        let mut layers: Vec<Vec<Block<N>>> = Vec::new();
         for (i, &[n, width]) in self.stages.iter().enumerate() {
             let mut stage = Vec::new();
             for j in 0..n {
@@ -177,7 +209,7 @@ impl ResNetConfig {
                         let b = BasicBlockConfig::new(channels, width)
                             .with_stride(stride)
                             .with_style(self.style)
-                            .init(device);
+                            .init_with_norm(norm, device);
                         channels = width;
                         Block::Basic(b)
                     }
@@ -186,7 +218,7 @@ impl ResNetConfig {
                             .with_stride(stride)
                             .with_groups(self.groups)
                             .with_base_width(self.width_per_group)
-                            .init(device);
+                            .init_with_norm(norm, device);
                         channels = 4 * width;
                         Block::Bottleneck(b)
                     }
@@ -195,16 +227,7 @@ impl ResNetConfig {
             }
             layers.push(stage);
         }
-        let mut layers = layers.into_iter();
-        ResNet {
-            conv1: conv([self.in_channels, 64], 7, 2, 3, d2l, device),
-            bn1: BatchNormConfig::new(64).init(device),
-            layer1: layers.next().expect("4 stages"),
-            layer2: layers.next().expect("4 stages"),
-            layer3: layers.next().expect("4 stages"),
-            layer4: layers.next().expect("4 stages"),
-            fc: linear(channels, self.num_classes, device),
-        }
+        layers.try_into().expect("4 stages")
     }
 }
 
@@ -235,21 +258,34 @@ impl ResNet {
 /// torchvision's ResNet stem (`conv1`, `bn1`, ReLU, 3x3/2 max pool) then
 /// the four stages, each block traced as `layer<s>.<j>`: the trunk of
 /// [`ResNet`] and of the segmentation networks built on it.
-pub fn trunk(conv1: &Conv2d, bn1: &BatchNorm, stages: [&[Block]; 4], x: Tensor<4>) -> Tensor<4> {
-    let x = max_pool(bn1.forward_relu(trace::conv2d(conv1, x)), 3, 2, 1, false);
+pub fn trunk<N: Norm2d>(
+    conv1: &Conv2d,
+    bn1: &N,
+    stages: [&[Block<N>]; 4],
+    x: Tensor<4>,
+) -> Tensor<4> {
+    let x = stem(conv1, bn1, x);
     stages
         .into_iter()
         .enumerate()
-        .flat_map(|(s, stage)| stage.iter().enumerate().map(move |(j, b)| (s, j, b)))
-        .fold(x, |x, (s, j, b)| {
-            let kind = match b {
-                Block::Basic(_) => "BasicBlock",
-                Block::Bottleneck(_) => "Bottleneck",
-            };
-            trace::scope(format_args!("layer{}.{j}", s + 1), kind, x, |x| {
-                b.forward(x)
-            })
-        })
+        .fold(x, |x, (s, blocks)| run_stage(s + 1, blocks, x))
+}
+
+/// torchvision's ResNet stem: `conv1`, `bn1`, ReLU, 3x3/2 max pool.
+pub fn stem<N: Norm2d>(conv1: &Conv2d, bn1: &N, x: Tensor<4>) -> Tensor<4> {
+    max_pool(bn1.forward_conv(conv1, x, None, true), 3, 2, 1, false)
+}
+
+/// One stage's blocks in order, each traced as `layer<stage>.<j>`
+/// (`stage` counted from 1).
+pub fn run_stage<N: Norm2d>(stage: usize, blocks: &[Block<N>], x: Tensor<4>) -> Tensor<4> {
+    blocks.iter().enumerate().fold(x, |x, (j, b)| {
+        let kind = match b {
+            Block::Basic(_) => "BasicBlock",
+            Block::Bottleneck(_) => "Bottleneck",
+        };
+        trace::scope(format_args!("layer{stage}.{j}"), kind, x, |x| b.forward(x))
+    })
 }
 
 // The registry's entries for this family (see `crate::registry`).

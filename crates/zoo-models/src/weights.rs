@@ -478,10 +478,11 @@ impl ModuleMapper for Loader<'_> {
         if linear_weight {
             t = t.transpose();
         }
-        if tensor.is_require_grad() {
-            t = t.require_grad();
-        }
-        Param::initialized(param.id, t)
+        // The parameter's own training setting is kept (on a device
+        // without autodiff the tensor never requires a gradient, but the
+        // parameter still trains once the model moves to autodiff).
+        let id = param.id;
+        param.transform_for_load(t, id)
     }
 }
 

@@ -2,6 +2,7 @@
 //! model's trainable parameter count equals `Weights.meta["num_params"]`, and
 //! the traced multiply-adds at the default input equal its `_ops` (GFLOPS).
 
+use burn::module::Module;
 use zoo_layers::params::num_trainable_params;
 use zoo_models::registry::{self, ModelArgs};
 
@@ -19,6 +20,20 @@ fn parameter_counts_equal_torchvisions() {
         let model = registry::create(info.name, &info.weights_args(), &device).unwrap();
         assert_eq!(num_trainable_params(&model), w.num_params, "{}", info.name);
     }
+}
+
+/// Loading weights on a device without autodiff keeps every parameter
+/// trainable (the count stays torchvision's), so the model fine-tunes once
+/// it moves to an autodiff device.
+#[test]
+fn loaded_weights_stay_trainable() {
+    let device = zoo_device::from_name("flex").unwrap();
+    let model = registry::create("resnet18", &ModelArgs::default(), &device).unwrap();
+    let sd = zoo_models::weights::export_state_dict(&model, &|p| Some(model.torchvision_key(p)));
+    let loaded = model.clone().load_torchvision(&sd).unwrap();
+    assert_eq!(num_trainable_params(&loaded), 11_689_512);
+    let trained = loaded.fork(&device.clone().autodiff());
+    assert_eq!(num_trainable_params(&trained), 11_689_512);
 }
 
 #[test]

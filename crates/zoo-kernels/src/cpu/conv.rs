@@ -398,6 +398,9 @@ fn im2col_padded(
     oy0: usize,
     oy1: usize,
 ) {
+    if (win.sh > 1 || win.sw > 1) && PHASED.load(std::sync::atomic::Ordering::Relaxed) {
+        return im2col_phased(win, image, col, ld, off, oy0, oy1);
+    }
     let (h, w, ow) = (win.h, win.w, win.ow);
     let len = (oy1 - oy0) * ow;
     // Padded coordinates: (yy, xx) is the input's (yy + y0 - ph, xx - pw).
@@ -440,6 +443,85 @@ fn im2col_padded(
                                 } else {
                                     gather_strided(dst, src, win.sw);
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// [`im2col_padded`] for strides above one: the zero-padded rows are split
+/// into `sh x sw` phase planes (padded row `a + sh * i`, column `b + sw * j`
+/// in phase `(a, b)`), where every tap of every output row reads `ow`
+/// consecutive values (tap `(ki, kj)` at `(i + ki * dh / sh, j + kj * dw /
+/// sw)` of phase `(ki * dh % sh, kj * dw % sw)`): strided gathers of a few
+/// values each (a stem's 7x7/2 on 32x32 images reads rows of 16) become
+/// one pass over the input and contiguous copies.
+fn im2col_phased(
+    win: &Window,
+    image: &[f32],
+    col: &mut [f32],
+    ld: usize,
+    off: usize,
+    oy0: usize,
+    oy1: usize,
+) {
+    let (h, w, ow) = (win.h, win.w, win.ow);
+    let (sh, sw) = (win.sh, win.sw);
+    let len = (oy1 - oy0) * ow;
+    let y0 = oy0 * sh;
+    let hp = (oy1 - 1) * sh + (win.kh - 1) * win.dh + 1 - y0;
+    let wp = (ow - 1) * sw + (win.kw - 1) * win.dw + 1;
+    // Each phase plane is hq x wq (the last rows / columns of some phases
+    // are never read; they are zeros).
+    let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+    let plane_q = hq * wq;
+    with_plane(sh * sw * plane_q, |phases| {
+        for c in 0..win.c {
+            let plane = &image[c * h * w..(c + 1) * h * w];
+            for a in 0..sh {
+                for bx in 0..sw {
+                    let q = &mut phases[(a * sw + bx) * plane_q..][..plane_q];
+                    // Phase columns j with input column bx + sw * j - pw in [0, w).
+                    let j0 = win.pw.saturating_sub(bx).div_ceil(sw).min(wq);
+                    let j1 = if w + win.pw > bx {
+                        (w + win.pw - bx).div_ceil(sw).min(wq)
+                    } else {
+                        0
+                    }
+                    .max(j0);
+                    for (i, qrow) in q.chunks_exact_mut(wq).enumerate() {
+                        let iy = (y0 + a + sh * i) as isize - win.ph as isize;
+                        if iy < 0 || iy >= h as isize || j0 >= j1 {
+                            qrow.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy as usize * w..][..w];
+                        qrow[..j0].fill(0.0);
+                        qrow[j1..].fill(0.0);
+                        let first = bx + sw * j0 - win.pw;
+                        gather_strided(&mut qrow[j0..j1], &src[first..], sw);
+                    }
+                }
+            }
+            for ki in 0..win.kh {
+                let (a, di) = (ki * win.dh % sh, ki * win.dh / sh);
+                for kj in 0..win.kw {
+                    let (bx, dj) = (kj * win.dw % sw, kj * win.dw / sw);
+                    let r = (c * win.kh + ki) * win.kw + kj;
+                    let row = &mut col[r * ld + off..r * ld + off + len];
+                    let src = &phases[(a * sw + bx) * plane_q + di * wq + dj..];
+                    match ow {
+                        1 => copy_rows::<1>(row, src, wq),
+                        2 => copy_rows::<2>(row, src, wq),
+                        4 => copy_rows::<4>(row, src, wq),
+                        8 => copy_rows::<8>(row, src, wq),
+                        16 => copy_rows::<16>(row, src, wq),
+                        _ => {
+                            for (i, dst) in row.chunks_exact_mut(ow).enumerate() {
+                                copy_short(dst, &src[i * wq..]);
                             }
                         }
                     }
@@ -596,9 +678,36 @@ impl Chunk {
 /// packing of the weight for many images; a unit: the block). A block holds
 /// about 2 MiB of columns, and there are blocks for every thread when the
 /// work allows.
+/// Dev knob: 1 skips im2col in the forward, 2 skips its gemm (timings only).
+pub static SKIP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether strided im2col goes through phase planes; a dev knob.
+static PHASED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the phase planes of strided im2col on or off: for tuning.
+#[doc(hidden)]
+pub fn set_phased(on: bool) {
+    PHASED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Bytes of columns one block holds (see [`units`]); a dev knob.
+static BLOCK_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(512 << 10);
+
+/// Sets the bytes of columns one block holds (default 512 KiB): for tuning.
+#[doc(hidden)]
+pub fn set_block_bytes(bytes: usize) {
+    BLOCK_BYTES.store(bytes.max(4096), std::sync::atomic::Ordering::Relaxed);
+}
+
 fn units(win: &Window, b: Batch) -> Vec<Vec<Chunk>> {
+    units_of(win, b, 2 << 20, win.k())
+}
+
+/// [`units`] with blocks of about `bytes` of columns of `rows` rows.
+fn units_of(win: &Window, b: Batch, bytes: usize, rows: usize) -> Vec<Vec<Chunk>> {
     let p = win.p();
-    let target = (524_288 / win.k().max(1)).max(64);
+    let floats = bytes / 4;
+    let target = (floats / rows.max(1)).max(64);
     let want = 2 * threads();
     let tasks = b.n * b.groups;
     if 2 * p <= target && b.n > 1 {
@@ -662,6 +771,9 @@ fn gather_rows(
 /// Writes the column block of `ch` (group `g`) of `image` into `col` (`K`
 /// rows of `ch.len()`, `ch.ld()` apart).
 fn gather_cols(win: &Window, b: Batch, image: &[f32], g: usize, ch: &Chunk, col: &mut [f32]) {
+    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 1 {
+        return;
+    }
     let il = win.image_len();
     for i in ch.n0..ch.n1 {
         let img = &image[(i * b.groups + g) * il..][..il];
@@ -681,21 +793,238 @@ pub fn gather_gemm(
     bias: Option<&[f32]>,
     small: &mut [f32],
 ) {
+    gather_gemm_fused(win, b, image, a, bias, Epilogue::NONE, small)
+}
+
+/// What a forward convolution does to each block of its output as the
+/// block is written (while it is in cache), in this order: `y = y *
+/// scale[o] + shift[o]` per output channel `o` (an evaluation-mode batch
+/// norm after the convolution), `y += residual` (same layout as the
+/// output), `y = max(y, 0)`. Each step is the same `f32` arithmetic as the
+/// separate pass it replaces, so the result is the same to the bit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// Per-channel `(scale, shift)`, `[groups * m]` each.
+    pub affine: Option<(&'a [f32], &'a [f32])>,
+    /// Added after the affine step: `[n, groups * m, oh * ow]`.
+    pub residual: Option<&'a [f32]>,
+    /// A ReLU last.
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// Nothing after the convolution.
+    pub const NONE: Epilogue<'static> = Epilogue {
+        affine: None,
+        residual: None,
+        relu: false,
+    };
+
+    fn is_none(&self) -> bool {
+        self.affine.is_none() && self.residual.is_none() && !self.relu
+    }
+
+    /// `dst = src + bias`, then the steps, in one pass (the same
+    /// arithmetic as the copy and [`Epilogue::apply`] one after the other).
+    #[inline]
+    fn copy_apply(&self, dst: &mut [f32], src: &[f32], bias: f32, o: usize, at: usize) {
+        let n = dst.len();
+        let (s, t) = self.affine.map_or((1.0, 0.0), |(sc, sh)| (sc[o], sh[o]));
+        match (self.affine.is_some(), self.residual, self.relu) {
+            (true, Some(r), true) => {
+                for ((d, &v), &r) in dst.iter_mut().zip(src).zip(&r[at..at + n]) {
+                    *d = (((v + bias) * s + t) + r).max(0.0);
+                }
+            }
+            (true, None, true) => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = ((v + bias) * s + t).max(0.0);
+                }
+            }
+            (true, None, false) => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = (v + bias) * s + t;
+                }
+            }
+            _ => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v + bias;
+                }
+                self.apply(dst, o, at);
+            }
+        }
+    }
+
+    /// Applies the steps to `row`, output channel `o`'s values whose
+    /// residual (when there is one) starts at `at` in the residual.
+    #[inline]
+    fn apply(&self, row: &mut [f32], o: usize, at: usize) {
+        if let Some((scale, shift)) = self.affine {
+            let (s, t) = (scale[o], shift[o]);
+            for v in row.iter_mut() {
+                *v = *v * s + t;
+            }
+        }
+        if let Some(r) = self.residual {
+            let n = row.len();
+            for (v, r) in row.iter_mut().zip(&r[at..at + n]) {
+                *v += r;
+            }
+        }
+        if self.relu {
+            for v in row.iter_mut() {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// [`gather_gemm`] followed by `epi` on each block of the output (see
+/// [`Epilogue`]).
+pub fn gather_gemm_fused(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    a: &[f32],
+    bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
+    small: &mut [f32],
+) {
+    assert_eq!(a.len(), b.groups * b.m * win.k());
+    let view = WeightView::dense(a, win);
+    forward_view(win, b, image, &view, bias, epi, small)
+}
+
+/// A convolution's forward pass with an epilogue: [`gather_gemm_fused`]
+/// for a convolution's full window and weight (`[groups * m, c, kh, kw]`).
+/// Taps that only ever read padding are left out ([`Window::trimmed`]),
+/// the weight's kept taps read in place (no compacted copy per call).
+pub fn forward(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
+    small: &mut [f32],
+) {
+    assert_eq!(weight.len(), b.groups * b.m * win.k());
+    match win.trimmed() {
+        Some(t) => {
+            let view = WeightView::trimmed(weight, win, &t);
+            forward_view(&t.win, b, image, &view, bias, epi, small)
+        }
+        None => forward_view(
+            win,
+            b,
+            image,
+            &WeightView::dense(weight, win),
+            bias,
+            epi,
+            small,
+        ),
+    }
+}
+
+/// The weight as the forward reads it: row `o`, channel `c`, tap `t` of
+/// the window at `a[o * row + c * per_c + off[t]]`. A `[rows, c, kh, kw]`
+/// weight has `row = c * taps`, `per_c = taps`, `off[t] = t`; a trimmed
+/// window's kept taps are read in place from the full kernel.
+#[derive(Clone, Debug)]
+struct WeightView<'a> {
+    a: &'a [f32],
+    row: usize,
+    per_c: usize,
+    off: Vec<usize>,
+}
+
+impl<'a> WeightView<'a> {
+    fn dense(a: &'a [f32], win: &Window) -> Self {
+        let taps = win.kh * win.kw;
+        WeightView {
+            a,
+            row: win.c * taps,
+            per_c: taps,
+            off: (0..taps).collect(),
+        }
+    }
+
+    /// The kept taps of `full` (the weight of `win`) for the trimmed window.
+    fn trimmed(full: &'a [f32], win: &Window, t: &Trim) -> Self {
+        let taps = win.kh * win.kw;
+        let off = (0..t.win.kh)
+            .flat_map(|i| (0..t.win.kw).map(move |j| (t.ki0 + i) * win.kw + t.kj0 + j))
+            .collect();
+        WeightView {
+            a: full,
+            row: win.c * taps,
+            per_c: taps,
+            off,
+        }
+    }
+
+    /// Whether rows are `[c, taps]` in order (a plain `[rows, K]` matrix).
+    fn contiguous(&self) -> bool {
+        self.per_c == self.off.len() && self.off.iter().enumerate().all(|(i, &o)| i == o)
+    }
+}
+
+/// [`gather_gemm_fused`] with the weight given by a [`WeightView`].
+fn forward_view(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    view: &WeightView<'_>,
+    bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
+    small: &mut [f32],
+) {
     let (k, p) = (win.k(), win.p());
     let rows = b.groups * b.m;
     assert_eq!(image.len(), b.n * b.groups * win.image_len());
-    assert_eq!(a.len(), rows * k);
+    assert_eq!(view.off.len(), win.kh * win.kw);
+    assert!(
+        view.a.len() >= rows * view.row,
+        "conv: the weight is too short"
+    );
     assert_eq!(small.len(), b.n * rows * p);
+    if let Some((scale, shift)) = epi.affine {
+        assert!(scale.len() == rows && shift.len() == rows);
+    }
+    if let Some(r) = epi.residual {
+        assert_eq!(r.len(), small.len());
+    }
     if p == 0 || rows == 0 || b.n == 0 {
         return;
     }
-    let chunks: Vec<Chunk> = units(win, b).into_iter().flatten().collect();
+    let blocked = BLOCKED.load(std::sync::atomic::Ordering::Relaxed)
+        && k >= BLOCKED_MIN_K.load(std::sync::atomic::Ordering::Relaxed);
+    let bytes = BLOCK_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+    // The blocked product consumes the columns a K-block at a time: blocks
+    // are sized by that, not by the whole K.
+    let sizing = if blocked {
+        k.min(KC.load(std::sync::atomic::Ordering::Relaxed))
+    } else {
+        k
+    };
+    let chunks: Vec<Chunk> = units_of(win, b, bytes, sizing)
+        .into_iter()
+        .flatten()
+        .collect();
     let tasks = b.groups * chunks.len();
     let nested = tasks < threads();
     let out = SendPtr(small.as_mut_ptr());
     let identity = win.is_identity();
+    // Small maps, several images per block: channel-last columns.
+    let last = b.groups == 1 && chunks.iter().all(|c| !c.single()) && channel_last(win);
+    let tiled = blocked || last || !view.contiguous();
+    let a = &view.a[..rows * k.max(view.row)];
     (0..tasks).into_par_iter().for_each(|t| {
         let (g, ch) = (t / chunks.len(), chunks[t % chunks.len()]);
+        if tiled {
+            tiled_block(win, b, image, view, last, bias, epi, g, &ch, out, nested);
+            return;
+        }
         let a_g = a[g * b.m * k..].as_ptr();
         if ch.single() && identity {
             // The image itself: rows `p` apart, the block at p0.
@@ -707,10 +1036,11 @@ pub fn gather_gemm(
                     b,
                     a_g,
                     bias,
+                    epi,
                     g,
                     &ch,
                     img.as_ptr(),
-                    p,
+                    (p, 1),
                     out,
                     &mut [],
                     nested,
@@ -731,10 +1061,11 @@ pub fn gather_gemm(
                         b,
                         a_g,
                         bias,
+                        epi,
                         g,
                         &ch,
                         col.as_ptr(),
-                        ld,
+                        (ld, 1),
                         out,
                         tmp,
                         nested,
@@ -743,6 +1074,300 @@ pub fn gather_gemm(
             },
         );
     });
+}
+
+/// The widest output rows that take the channel-last columns ([`im2col_last`]); a dev knob.
+static LAST_MAX_OW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4);
+
+/// Sets the widest output rows of the channel-last path (0: off): for tuning.
+#[doc(hidden)]
+pub fn set_last_max_ow(ow: usize) {
+    LAST_MAX_OW.store(ow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a block of several images of `win` is gathered channel-last.
+fn channel_last(win: &Window) -> bool {
+    win.ow <= LAST_MAX_OW.load(std::sync::atomic::Ordering::Relaxed) && win.c >= 16
+}
+
+/// The columns of a block of whole images (`ch`) channel-last: column `j`
+/// (image `n0 + j / p`, output pixel `j % p`) is row `j` of `colt` (`k`
+/// values, in the order `(ki, kj, c)`). Each image is first copied to a
+/// zero-padded channel-last buffer, so every tap of every output pixel is
+/// one copy of `c` consecutive values: on maps of a few pixels, where the
+/// planar gather is a few values per copy, this is a handful of long copies.
+fn im2col_last(win: &Window, image: &[f32], ch: &Chunk, colt: &mut [f32]) {
+    let (c, h, w, k, p) = (win.c, win.h, win.w, win.k(), win.p());
+    let hp = (win.oh - 1) * win.sh + (win.kh - 1) * win.dh + 1;
+    let wp = (win.ow - 1) * win.sw + (win.kw - 1) * win.dw + 1;
+    let il = win.image_len();
+    with_plane(hp * wp * c, |pad| {
+        for i in ch.n0..ch.n1 {
+            let img = &image[i * il..][..il];
+            pad.fill(0.0);
+            for y in 0..h {
+                let py = y + win.ph;
+                if py >= hp {
+                    break;
+                }
+                for x in 0..w {
+                    let px = x + win.pw;
+                    if px >= wp {
+                        break;
+                    }
+                    let dst = &mut pad[(py * wp + px) * c..][..c];
+                    for (ci, d) in dst.iter_mut().enumerate() {
+                        *d = img[ci * h * w + y * w + x];
+                    }
+                }
+            }
+            let base = (i - ch.n0) * p;
+            for oy in 0..win.oh {
+                for ox in 0..win.ow {
+                    let row = &mut colt[(base + oy * win.ow + ox) * k..][..k];
+                    for ki in 0..win.kh {
+                        for kj in 0..win.kw {
+                            let at =
+                                ((oy * win.sh + ki * win.dh) * wp + ox * win.sw + kj * win.dw) * c;
+                            row[(ki * win.kw + kj) * c..][..c].copy_from_slice(&pad[at..at + c]);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Rows of the column matrix per K-block of the blocked forward (about: a
+/// block holds whole channels' taps); a dev knob.
+static KC: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(256);
+
+/// Sets the rows per K-block of the blocked forward: for tuning.
+#[doc(hidden)]
+pub fn set_kc(rows: usize) {
+    KC.store(rows.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The smallest K the forward multiplies K-block by K-block; a dev knob.
+static BLOCKED_MIN_K: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1024);
+
+/// Sets the smallest K of the K-blocked forward: for tuning.
+#[doc(hidden)]
+pub fn set_blocked_min_k(k: usize) {
+    BLOCKED_MIN_K.store(k, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the forward multiplies K-block by K-block; a dev knob.
+static BLOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the K-blocked forward on or off: for tuning and tests.
+#[doc(hidden)]
+pub fn set_blocked(on: bool) {
+    BLOCKED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Channels `[c0, c1)` of the column block of `ch` (group `g`): [`gather_cols`]
+/// for a K-block (rows `c0 * taps..c1 * taps`), written from row 0 of `col`.
+#[allow(clippy::too_many_arguments)]
+fn gather_cols_range(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    g: usize,
+    ch: &Chunk,
+    (c0, c1): (usize, usize),
+    col: &mut [f32],
+    ld: usize,
+) {
+    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 1 {
+        return;
+    }
+    let (il, plane) = (win.image_len(), win.h * win.w);
+    let sub = Window { c: c1 - c0, ..*win };
+    for i in ch.n0..ch.n1 {
+        let img = &image[(i * b.groups + g) * il + c0 * plane..][..(c1 - c0) * plane];
+        im2col_at(&sub, img, col, ld, (i - ch.n0) * ch.seg(), ch.p0, ch.p1);
+    }
+}
+
+/// One block of [`gather_gemm_fused`], K-block by K-block: the column
+/// block gathered and multiplied a few channels' taps at a time (each
+/// product added to the last), so the columns are read back while in
+/// cache and a block can be wide whatever K is (fewer blocks: gemm packs
+/// the weight once per call); then the bias and the epilogue. With
+/// `nested` (fewer blocks than threads) gemm itself runs on the pool.
+#[allow(clippy::too_many_arguments)]
+fn tiled_block(
+    win: &Window,
+    b: Batch,
+    image: &[f32],
+    view: &WeightView<'_>,
+    last: bool,
+    bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
+    g: usize,
+    ch: &Chunk,
+    out: SendPtr,
+    nested: bool,
+) {
+    let (k, p, rows) = (win.k(), win.p(), b.groups * b.m);
+    let (len, ld, m) = (ch.len(), ch.ld(), b.m);
+    let taps = win.kh * win.kw;
+    let cb = (KC.load(std::sync::atomic::Ordering::Relaxed) / taps)
+        .max(1)
+        .min(win.c);
+    let a_g = g * m * view.row;
+    let il = win.image_len();
+    let single = ch.single();
+    let direct = single && win.is_identity();
+    let contiguous = view.contiguous();
+    let col_len = if last { len * k } else { cb * taps * ld };
+    with_scratch2(
+        if direct { 0 } else { col_len },
+        if single { 0 } else { m * ld },
+        |col, tmp| {
+            // SAFETY: for one image, these rows and columns of the output are this
+            // task's (the caller's contract); tmp is m rows of ld.
+            let (dst, ldc) = if single {
+                (
+                    unsafe { out.get().add((ch.n0 * rows + g * m) * p + ch.p0) },
+                    p,
+                )
+            } else {
+                (tmp.as_mut_ptr(), ld)
+            };
+            let mut add = false;
+            if single && let Some(bs) = bias {
+                for o in 0..m {
+                    // SAFETY: as above.
+                    unsafe { std::slice::from_raw_parts_mut(dst.add(o * ldc), len) }
+                        .fill(bs[g * m + o]);
+                }
+                add = true;
+            }
+            let skip = SKIP.load(std::sync::atomic::Ordering::Relaxed) == 2;
+            // dst (+)= A B with A the weight from `at` (rows `view.row` apart,
+            // columns `a_cs`), B `kb` rows from `bsrc` (strides b_rs, b_cs).
+            let run = |at: usize,
+                       a_cs: usize,
+                       kb: usize,
+                       bsrc: &[f32],
+                       b_rs: usize,
+                       b_cs: usize,
+                       add: bool| {
+                if skip {
+                    return;
+                }
+                assert!(at + (m - 1) * view.row + (kb - 1) * a_cs < view.a.len());
+                assert!((kb - 1) * b_rs + (len - 1) * b_cs < bsrc.len());
+                // SAFETY: dst is m rows of ldc (this task's); A and B are inside their
+                // slices (asserted).
+                unsafe {
+                    sgemm(
+                        m,
+                        len,
+                        kb,
+                        dst,
+                        ldc,
+                        1,
+                        add,
+                        view.a[at..].as_ptr(),
+                        view.row,
+                        a_cs,
+                        bsrc.as_ptr(),
+                        b_rs,
+                        b_cs,
+                        nested,
+                    )
+                };
+            };
+            if last {
+                // Columns channel-last (`[len, k]`, k in (tap, channel) order):
+                // one product per tap, each over all channels.
+                im2col_last(win, image, ch, col);
+                for (t, &off) in view.off.iter().enumerate() {
+                    run(
+                        a_g + off,
+                        view.per_c,
+                        win.c,
+                        &col[t * win.c..],
+                        1,
+                        k,
+                        add || t > 0,
+                    );
+                }
+            } else {
+                for c0 in (0..win.c).step_by(cb) {
+                    let c1 = (c0 + cb).min(win.c);
+                    let later = add || c0 > 0;
+                    let (bsrc, ldb): (&[f32], usize) = if direct {
+                        (&image[(ch.n0 * b.groups + g) * il + c0 * p + ch.p0..], p)
+                    } else {
+                        gather_cols_range(win, b, image, g, ch, (c0, c1), col, ld);
+                        (col, ld)
+                    };
+                    if contiguous {
+                        run(a_g + c0 * taps, 1, (c1 - c0) * taps, bsrc, ldb, 1, later);
+                    } else {
+                        // The kept taps of a trimmed window, read in place: one
+                        // product per tap (its rows of B are `taps` rows apart).
+                        for (t, &off) in view.off.iter().enumerate() {
+                            run(
+                                a_g + c0 * view.per_c + off,
+                                view.per_c,
+                                c1 - c0,
+                                &bsrc[t * ldb..],
+                                taps * ldb,
+                                1,
+                                later || t > 0,
+                            );
+                        }
+                    }
+                }
+            }
+            finish_block(win, b, bias, epi, g, ch, out, tmp);
+        },
+    );
+}
+
+/// The end of a block of [`gather_gemm_fused`] whose sums are written (for
+/// one image in the output, with the bias; for several in `tmp`, `m` rows
+/// of `ch.ld()`): the epilogue, or the copy to each image with the bias
+/// and the epilogue.
+#[allow(clippy::too_many_arguments)]
+fn finish_block(
+    win: &Window,
+    b: Batch,
+    bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
+    g: usize,
+    ch: &Chunk,
+    out: SendPtr,
+    tmp: &[f32],
+) {
+    let (p, rows) = (win.p(), b.groups * b.m);
+    let (len, seg, ld) = (ch.len(), ch.seg(), ch.ld());
+    if ch.single() {
+        if !epi.is_none() {
+            for o in 0..b.m {
+                let at = (ch.n0 * rows + g * b.m + o) * p + ch.p0;
+                // SAFETY: by the caller's contract, these rows and columns are this task's.
+                let row = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), len) };
+                epi.apply(row, g * b.m + o, at);
+            }
+        }
+        return;
+    }
+    for i in ch.n0..ch.n1 {
+        for o in 0..b.m {
+            let at = (i * rows + g * b.m + o) * p + ch.p0;
+            // SAFETY: as above.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), seg) };
+            let src = &tmp[o * ld + (i - ch.n0) * seg..][..seg];
+            let bo = bias.map_or(0.0, |bs| bs[g * b.m + o]);
+            epi.copy_apply(dst, src, bo, g * b.m + o, at);
+        }
+    }
 }
 
 /// One block of [`gather_gemm`] from its columns (`k` rows, `cols_rs`
@@ -758,16 +1383,20 @@ unsafe fn gemm_block(
     b: Batch,
     a_g: *const f32,
     bias: Option<&[f32]>,
+    epi: Epilogue<'_>,
     g: usize,
     ch: &Chunk,
     cols: *const f32,
-    cols_rs: usize,
+    (cols_rs, cols_cs): (usize, usize),
     out: SendPtr,
     tmp: &mut [f32],
     nested: bool,
 ) {
     let (k, p, rows) = (win.k(), win.p(), b.groups * b.m);
     let (len, seg, ld) = (ch.len(), ch.seg(), ch.ld());
+    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+        return;
+    }
     let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[g * b.m + o]);
     if ch.single() {
         // SAFETY: by the contract, these rows and columns are this task's.
@@ -791,9 +1420,16 @@ unsafe fn gemm_block(
                 1,
                 cols,
                 cols_rs,
-                1,
+                cols_cs,
                 nested,
             );
+            if !epi.is_none() {
+                for o in 0..b.m {
+                    let row = std::slice::from_raw_parts_mut(dst.add(o * p), len);
+                    let at = (ch.n0 * rows + g * b.m + o) * p + ch.p0;
+                    epi.apply(row, g * b.m + o, at);
+                }
+            }
         }
         return;
     }
@@ -812,7 +1448,7 @@ unsafe fn gemm_block(
             1,
             cols,
             cols_rs,
-            1,
+            cols_cs,
             nested,
         )
     };
@@ -826,10 +1462,8 @@ unsafe fn gemm_block(
                 )
             };
             let src = &tmp[o * ld + (i - ch.n0) * seg..][..seg];
-            let bo = bias_of(o);
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = s + bo;
-            }
+            let at = (i * rows + g * b.m + o) * p + ch.p0;
+            epi.copy_apply(dst, src, bias_of(o), g * b.m + o, at);
         }
     }
 }
@@ -901,10 +1535,11 @@ pub fn gather_gemm_and_grad(
                         b,
                         a_g,
                         None,
+                        Epilogue::NONE,
                         g,
                         &ch,
                         col.as_ptr(),
-                        ld,
+                        (ld, 1),
                         out,
                         tmp,
                         nested,
@@ -1129,6 +1764,197 @@ mod tests {
                         for ox in 0..win.ow {
                             let iy = (oy * win.sh + ki) as isize - win.ph as isize;
                             let ix = (ox * win.sw + kj) as isize - win.pw as isize;
+                            if (0..win.h as isize).contains(&iy)
+                                && (0..win.w as isize).contains(&ix)
+                            {
+                                col[r * win.p() + oy * win.ow + ox] =
+                                    image[(c * win.h + iy as usize) * win.w + ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    /// The forward convolution from its definition, in f64.
+    #[allow(clippy::too_many_arguments)]
+    fn naive_forward(
+        win: &Window,
+        b: Batch,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Vec<f64> {
+        let rows = b.groups * b.m;
+        let mut y = vec![0.0f64; b.n * rows * win.p()];
+        for n in 0..b.n {
+            for o in 0..rows {
+                let g = o / b.m;
+                for oy in 0..win.oh {
+                    for ox in 0..win.ow {
+                        let mut acc = bias.map_or(0.0, |bs| bs[o] as f64);
+                        for c in 0..win.c {
+                            for ki in 0..win.kh {
+                                for kj in 0..win.kw {
+                                    let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
+                                    let ix = (ox * win.sw + kj * win.dw) as isize - win.pw as isize;
+                                    if (0..win.h as isize).contains(&iy)
+                                        && (0..win.w as isize).contains(&ix)
+                                    {
+                                        let xv =
+                                            x[((n * b.groups + g) * win.c + c) * win.h * win.w
+                                                + iy as usize * win.w
+                                                + ix as usize];
+                                        let wv = w[((o * win.c + c) * win.kh + ki) * win.kw + kj];
+                                        acc += xv as f64 * wv as f64;
+                                    }
+                                }
+                            }
+                        }
+                        y[(n * rows + o) * win.p() + oy * win.ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// [`forward`] against the definition on shapes that take each of its
+    /// paths: column tiles of one image, several small images per block,
+    /// channel-last columns, trimmed taps read in place (one tap, 2x2 of
+    /// 3x3), K-blocks (K >= 1024), the identity, groups and a bias.
+    #[test]
+    fn forward_is_the_definition_on_every_path() {
+        // (n, c, h, cout, k, stride, pad, dilation, groups, bias)
+        let cases = [
+            (2, 8, 20, 16, 3, 1, 1, 1, 1, false),
+            (16, 32, 4, 24, 3, 1, 1, 1, 1, true),
+            (16, 32, 2, 16, 3, 2, 1, 1, 1, false),
+            (12, 64, 1, 40, 3, 1, 1, 1, 1, true),
+            (9, 16, 3, 8, 1, 1, 0, 1, 1, false),
+            (3, 128, 6, 20, 3, 1, 1, 1, 1, true),
+            (1, 128, 9, 13, 3, 1, 2, 2, 1, false),
+            (1, 1024, 2, 5, 1, 1, 0, 1, 1, false),
+            (2, 8, 10, 8, 3, 2, 1, 1, 4, true),
+            (4, 3, 23, 8, 7, 2, 3, 1, 1, false),
+            (20, 16, 4, 8, 1, 2, 0, 1, 1, false),
+            (1, 64, 1, 16, 3, 1, 1, 1, 1, true),
+            (1, 32, 2, 16, 3, 2, 1, 1, 1, false),
+            (8, 8, 1, 8, 3, 1, 1, 1, 1, false),
+            (1, 160, 1, 16, 3, 1, 1, 1, 1, false),
+        ];
+        for (i, &(n, cin, h, cout, k, s, p, d, g, with_bias)) in cases.iter().enumerate() {
+            let o = (h + 2 * p - d * (k - 1) - 1) / s + 1;
+            let win = Window {
+                c: cin / g,
+                h,
+                w: h,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                ph: p,
+                pw: p,
+                dh: d,
+                dw: d,
+                oh: o,
+                ow: o,
+            };
+            let b = Batch {
+                n,
+                groups: g,
+                m: cout / g,
+            };
+            let x: Vec<f32> = (0..n * cin * h * h)
+                .map(|j| ((j * 37 + i) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            let w: Vec<f32> = (0..cout * win.k())
+                .map(|j| ((j * 53 + 7 * i) % 89) as f32 / 44.0 - 1.0)
+                .collect();
+            let bias: Vec<f32> = (0..cout).map(|j| j as f32 * 0.1 - 0.3).collect();
+            let bias = with_bias.then_some(bias.as_slice());
+            let want = naive_forward(&win, b, &x, &w, bias);
+            let mut got = vec![f32::NAN; want.len()];
+            forward(&win, b, &x, &w, bias, Epilogue::NONE, &mut got);
+            for (j, (&a, &e)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (a as f64 - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "case {i} ({win:?}, {b:?}) element {j}: {a} vs {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn im2col_is_the_definition_over_strides_dilations_and_paddings() {
+        for h in [1, 2, 5, 8, 13] {
+            for w in [1, 3, 8, 16] {
+                for (kh, kw) in [(1, 1), (3, 3), (7, 7), (2, 3), (3, 1)] {
+                    for (sh, sw) in [(1, 1), (2, 2), (3, 2), (1, 2)] {
+                        for (dh, dw) in [(1, 1), (2, 1)] {
+                            for (ph, pw) in [(0, 0), (1, 1), (3, 2)] {
+                                let span_h = dh * (kh - 1) + 1;
+                                let span_w = dw * (kw - 1) + 1;
+                                if h + 2 * ph < span_h || w + 2 * pw < span_w {
+                                    continue;
+                                }
+                                let win = Window {
+                                    c: 2,
+                                    h,
+                                    w,
+                                    kh,
+                                    kw,
+                                    sh,
+                                    sw,
+                                    ph,
+                                    pw,
+                                    dh,
+                                    dw,
+                                    oh: (h + 2 * ph - span_h) / sh + 1,
+                                    ow: (w + 2 * pw - span_w) / sw + 1,
+                                };
+                                let image: Vec<f32> =
+                                    (0..win.image_len()).map(|i| i as f32 + 1.0).collect();
+                                let want = naive_im2col_dilated(&win, &image);
+                                let mut col = vec![f32::NAN; win.k() * win.p()];
+                                im2col(&win, &image, &mut col, 0, win.p());
+                                assert_eq!(col, want, "{win:?}");
+                                // Whole rows from the middle, and a ragged range.
+                                for (p0, p1) in [(win.ow, win.p()), (1, win.p())] {
+                                    if p0 >= p1 {
+                                        continue;
+                                    }
+                                    let mut part = vec![f32::NAN; win.k() * (p1 - p0)];
+                                    im2col(&win, &image, &mut part, p0, p1);
+                                    for r in 0..win.k() {
+                                        assert_eq!(
+                                            &part[r * (p1 - p0)..][..p1 - p0],
+                                            &want[r * win.p() + p0..r * win.p() + p1],
+                                            "{win:?} columns {p0}..{p1}"
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`naive_im2col`] with dilation.
+    fn naive_im2col_dilated(win: &Window, image: &[f32]) -> Vec<f32> {
+        let mut col = vec![0.0; win.k() * win.p()];
+        for c in 0..win.c {
+            for ki in 0..win.kh {
+                for kj in 0..win.kw {
+                    let r = (c * win.kh + ki) * win.kw + kj;
+                    for oy in 0..win.oh {
+                        for ox in 0..win.ow {
+                            let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
+                            let ix = (ox * win.sw + kj * win.dw) as isize - win.pw as isize;
                             if (0..win.h as isize).contains(&iy)
                                 && (0..win.w as isize).contains(&ix)
                             {

@@ -134,7 +134,19 @@ pub fn max_pool(g: &Pool, x: &[f32], out: &mut [f32], indices: Option<&mut [u32]
     }
 }
 
+/// Whether max pooling without dilation takes its two-pass form; a dev knob.
+static SEPARABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the two-pass max pooling on or off: for tuning and tests.
+#[doc(hidden)]
+pub fn set_separable(on: bool) {
+    SEPARABLE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
+    if g.dh == 1 && g.dw == 1 && g.ow > 0 && SEPARABLE.load(std::sync::atomic::Ordering::Relaxed) {
+        return max_plane_separable(g, x, out);
+    }
     for oy in 0..g.oh {
         let row = &mut out[oy * g.ow..(oy + 1) * g.ow];
         row.fill(f32::NEG_INFINITY);
@@ -154,6 +166,59 @@ fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
             }
         }
     }
+}
+
+/// [`max_plane`] without dilation, in two passes: each input row's
+/// maxima over the window's columns, then each output row's over the
+/// window's rows. A row is first split into its `sw` phases (padded column
+/// `b + sw * j` in phase `b`, padding as -inf) so that every tap reads
+/// consecutive values; the second pass reads whole rows. Taps are visited
+/// in the window's row-major order with the same select as the direct
+/// loop (the first maximum kept, a NaN taken), so the results are the same.
+fn max_plane_separable(g: &Pool, x: &[f32], out: &mut [f32]) {
+    let (h, w, ow, sw) = (g.h, g.w, g.ow, g.sw);
+    // Padded columns read: [0, (ow - 1) * sw + kw).
+    let wp = (ow - 1) * sw + g.kw;
+    let wq = wp.div_ceil(sw);
+    let take = |m: &mut f32, v: f32| {
+        let t = (v > *m) | v.is_nan();
+        *m = if t { v } else { *m };
+    };
+    super::with_plane(h * ow + sw * wq, |buf| {
+        let (hm, phases) = buf.split_at_mut(h * ow);
+        for iy in 0..h {
+            let src = &x[iy * w..(iy + 1) * w];
+            for (b, q) in phases.chunks_exact_mut(wq).enumerate() {
+                for (j, v) in q.iter_mut().enumerate() {
+                    let ix = (b + sw * j) as isize - g.pw as isize;
+                    *v = if ix >= 0 && (ix as usize) < w {
+                        src[ix as usize]
+                    } else {
+                        f32::NEG_INFINITY
+                    };
+                }
+            }
+            let row = &mut hm[iy * ow..(iy + 1) * ow];
+            row.fill(f32::NEG_INFINITY);
+            for kx in 0..g.kw {
+                let q = &phases[(kx % sw) * wq + kx / sw..][..ow];
+                for (m, &v) in row.iter_mut().zip(q) {
+                    take(m, v);
+                }
+            }
+        }
+        for oy in 0..g.oh {
+            let row = &mut out[oy * ow..(oy + 1) * ow];
+            row.fill(f32::NEG_INFINITY);
+            let (ky0, ky1) = g.taps(oy, g.sh, g.ph, 1, g.kh, h);
+            for ky in ky0..ky1 {
+                let iy = oy * g.sh + ky - g.ph;
+                for (m, &v) in row.iter_mut().zip(&hm[iy * ow..(iy + 1) * ow]) {
+                    take(m, v);
+                }
+            }
+        }
+    });
 }
 
 fn max_plane_indices(g: &Pool, x: &[f32], out: &mut [f32], idx: &mut [u32]) {

@@ -489,11 +489,7 @@ pub fn load_classifier_with(
     options: &FetchOptions,
 ) -> Result<Pretrained, PretrainedError> {
     let entry = resolve(model_or_weights)?;
-    let info = registry::info(entry.model).ok_or_else(|| PretrainedError::WrongLoader {
-        name: entry.name(),
-        kind: "segmentation",
-        hint: "load them with `pretrained::load_fcn`",
-    })?;
+    let info = registry::info(entry.model).ok_or_else(|| wrong_loader(entry))?;
     let path = hub::fetch(entry, options)?;
     let sd = read(&path, entry.model)?;
     let model = registry::create(entry.model, &info.weights_args(), device)?;
@@ -607,11 +603,7 @@ pub fn load_fcn_with(
     options: &FetchOptions,
 ) -> Result<Pretrained<Fcn>, PretrainedError> {
     let entry = resolve(model_or_weights)?;
-    let depth = fcn_depth(entry.model).ok_or_else(|| PretrainedError::WrongLoader {
-        name: entry.name(),
-        kind: "classification",
-        hint: "load them with `pretrained::load_classifier`",
-    })?;
+    let depth = fcn_depth(entry.model).ok_or_else(|| wrong_loader(entry))?;
     let path = hub::fetch(entry, options)?;
     let sd = read(&path, entry.model)?;
     let classes = entry.num_classes().unwrap_or(21);
@@ -661,6 +653,29 @@ pub fn load_fcn_file(
         entry: None,
         categories: &[],
     })
+}
+
+/// The error of a loader given weights of another kind, naming the loader
+/// for their kind (by their preset).
+fn wrong_loader(entry: &WeightsEntry) -> PretrainedError {
+    let (kind, hint) = match entry.preset {
+        PresetSpec::Classification { .. } => (
+            "classification",
+            "load them with `pretrained::load_classifier`",
+        ),
+        PresetSpec::Segmentation { .. } => {
+            ("segmentation", "load them with `pretrained::load_fcn`")
+        }
+        PresetSpec::Detection => (
+            "detection",
+            "build the detector with zoo-detect's `rcnn::models` and load them with its `load_torch`",
+        ),
+    };
+    PretrainedError::WrongLoader {
+        name: entry.name(),
+        kind,
+        hint,
+    }
 }
 
 fn fcn_depth(model: &str) -> Option<usize> {

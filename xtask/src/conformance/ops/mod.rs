@@ -8,6 +8,7 @@
 mod augment;
 mod classic;
 mod detect;
+mod detection_models;
 mod explain;
 mod generative;
 mod layers;
@@ -15,6 +16,9 @@ mod losses;
 mod models;
 mod optim;
 mod presets;
+mod proposals;
+mod rcnn;
+mod rcnn_heads;
 mod segmentation;
 mod sequence;
 mod style;
@@ -123,6 +127,7 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "gradient_descent" => optim::gradient_descent,
         "model_params" => models::model_params,
         "model_forward" => models::model_forward,
+        "detection_forward" => detection_models::detection_forward,
         "rnn" => sequence::rnn,
         "rnn_lm" => sequence::rnn_lm,
         "rnn_lm_predict" => sequence::rnn_lm_predict,
@@ -146,6 +151,22 @@ pub fn lookup(op: &str) -> Option<OpFn> {
         "preset_segmentation" => presets::preset_segmentation,
         "preset_detection" => presets::preset_detection,
         "decode_rgb" => presets::decode_rgb,
+        "rcnn_transform" => rcnn::rcnn_transform,
+        "rcnn_postprocess" => rcnn::rcnn_postprocess,
+        "anchor_generator" => rcnn::anchor_generator,
+        "box_coder_encode" => rcnn::box_coder_encode,
+        "box_coder_decode" => rcnn::box_coder_decode,
+        "rpn_filter_proposals" => rcnn::rpn_filter_proposals,
+        "rpn_assign_targets" => rcnn::rpn_assign_targets,
+        "rpn_loss" => rcnn::rpn_loss,
+        "felzenszwalb" => proposals::felzenszwalb,
+        "multiscale_roi_align" => rcnn_heads::multiscale_roi_align,
+        "roi_heads_assign_targets" => rcnn_heads::roi_heads_assign_targets,
+        "fastrcnn_loss" => rcnn_heads::fastrcnn_loss,
+        "roi_heads_postprocess" => rcnn_heads::roi_heads_postprocess,
+        "maskrcnn_loss" => rcnn_heads::maskrcnn_loss,
+        "maskrcnn_inference" => rcnn_heads::maskrcnn_inference,
+        "paste_masks_in_image" => rcnn_heads::paste_masks_in_image,
         _ => return None,
     };
     Some(f)

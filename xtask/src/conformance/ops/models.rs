@@ -13,7 +13,10 @@ use crate::conformance::value::DynTensor;
 /// Whether the registry has `arch` (`<name>_features`: a model with a
 /// `features` trunk).
 pub fn known(arch: &str) -> bool {
-    if super::segmentation::known(arch) || super::generative::known(arch) {
+    if super::segmentation::known(arch)
+        || super::generative::known(arch)
+        || super::detection_models::known(arch)
+    {
         return true;
     }
     match arch.strip_suffix("_features") {
@@ -97,6 +100,8 @@ pub fn model_params(ctx: &Ctx) -> Result<Outputs, String> {
         super::segmentation::model_params(ctx, arch)?
     } else if super::generative::known(arch) {
         super::generative::model_params(ctx, arch)?
+    } else if super::detection_models::known(arch) {
+        super::detection_models::model_params(ctx, arch)?
     } else {
         let model = registry::create(arch, &args(ctx)?, ctx.device()).map_err(|e| e.to_string())?;
         num_trainable_params(&model)
