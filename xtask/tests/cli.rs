@@ -109,8 +109,7 @@ fn torchvision_weights_are_checked_by_the_hash_in_their_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success()
-            && err.contains("resnet18")
-            && err.contains("fcn_resnet101")
+            && err.contains("did you mean resnet18")
             && err.contains("fashion-mnist"),
         "{err}"
     );
