@@ -32,6 +32,7 @@ Two measurements, each side its own clock:
 calls it instead of `xtask bench`); `measure(runs)` PyTorch's.
 """
 import argparse
+import atexit
 import os
 import shutil
 import statistics
@@ -71,6 +72,12 @@ def weights_file():
 
 
 _folders = {}
+
+
+@atexit.register
+def _remove_folders():
+    for d in _folders.values():
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def folder(n):

@@ -9,25 +9,6 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
-/// CPU time of all this process's threads, from Linux's
-/// `/proc/self/task/*/schedstat` (`None` elsewhere).
-fn cpu_time() -> Option<Duration> {
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    let ns: u64 = tasks
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Some(Duration::from_nanos(ns))
-}
-
-/// Whether [`time`] reports CPU time (`ZOO_BENCH_CLOCK=cpu`: the time all
-/// threads spent on a CPU, which other work on the machine changes less
-/// than the wall clock; for comparing two builds of the zoo, not against
-/// PyTorch, whose idle threads spin differently).
-fn cpu_clock() -> bool {
-    std::env::var("ZOO_BENCH_CLOCK").is_ok_and(|v| v == "cpu") && cpu_time().is_some()
-}
-
 /// Times `f` (which must leave all work queued on `device`): `warmup`
 /// unmeasured runs, then the median of `runs`.
 fn time(device: &Device, warmup: usize, runs: usize, mut f: impl FnMut()) -> Duration {
@@ -35,16 +16,12 @@ fn time(device: &Device, warmup: usize, runs: usize, mut f: impl FnMut()) -> Dur
         f();
     }
     device.sync().expect("device sync");
-    let cpu = cpu_clock();
     let mut samples: Vec<Duration> = (0..runs)
         .map(|_| {
-            let (start, c0) = (Instant::now(), if cpu { cpu_time() } else { None });
+            let start = Instant::now();
             f();
             device.sync().expect("device sync");
-            match c0 {
-                Some(c0) => cpu_time().expect("read before") - c0,
-                None => start.elapsed(),
-            }
+            start.elapsed()
         })
         .collect();
     samples.sort();
@@ -225,7 +202,7 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
             profile(name, f)
         }
     };
-    if wanted("lenet") {
+    if wanted("lenet_train_step_b256") || wanted("lenet_forward_loss_b256") {
         let mut model = Some(LeNetConfig::new().init(&ad));
         let mut optim = zoo_optim::SgdConfig::torch_default().init();
         let x = Tensor::<4>::random([256, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
@@ -281,34 +258,6 @@ pub fn models(device: &Device, runs: usize) -> Vec<(String, f64)> {
         profile(&name, &|| {
             let _ = resnet.forward(x.clone());
         });
-        if std::env::var("ZOO_BENCH_AB").is_ok() {
-            // The same forward with its layers one by one (an untimed trace
-            // runs them unfused), alternated run by run with the fused one.
-            let (mut fused, mut apart) = (Vec::new(), Vec::new());
-            for _ in 0..runs {
-                fused.push(time(device, 0, 1, || {
-                    let _ = resnet.forward(x.clone());
-                }));
-                apart.push(time(device, 0, 1, || {
-                    let _ = zoo_layers::trace::record(false, || resnet.forward(x.clone()));
-                }));
-            }
-            let ratios: Vec<f64> = fused
-                .iter()
-                .zip(&apart)
-                .map(|(f, a)| f.as_secs_f64() / a.as_secs_f64())
-                .collect();
-            let med = |mut v: Vec<f64>| {
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
-            };
-            println!(
-                "  {name}: fused / unfused = {:.3} (fused {:.1} ms, unfused {:.1} ms)",
-                med(ratios),
-                1e3 * med(fused.iter().map(Duration::as_secs_f64).collect()),
-                1e3 * med(apart.iter().map(Duration::as_secs_f64).collect())
-            );
-        }
     }
     let name = "fcn_resnet50_infer_b1_520";
     if wanted(name) {

@@ -154,17 +154,30 @@ pub(crate) fn conv2d_forward(
 ) -> FlexTensor {
     let (win, bt) = conv_geometry(dims(x), dims(w), o);
     let cout = bt.groups * bt.m;
-    let mut out = vec![0.0f32; bt.n * cout * win.p()];
-    conv::forward(
-        &win,
-        bt,
-        data(x),
-        data(w),
-        b.map(data),
-        conv::Epilogue::NONE,
-        &mut out,
-    );
+    let out = written(bt.n * cout * win.p(), |out| {
+        conv::forward_uninit(
+            &win,
+            bt,
+            data(x),
+            data(w),
+            b.map(data),
+            conv::Epilogue::NONE,
+            out,
+        )
+    });
     tensor(out, &[bt.n, cout, win.oh, win.ow])
+}
+
+/// A vector of `len` values that `fill` writes whole (so it is not zeroed
+/// first: for a large activation, the zeroing was a few percent of the
+/// convolution).
+fn written(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` is one of the conv kernels' `*_uninit` forms, which
+    // write every value of their output.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// An evaluation-mode batch norm's per-channel `(scale, shift)`, computed
@@ -214,13 +227,14 @@ pub(crate) fn conv2d_bn_forward(
             "conv2d_bn: the residual must have the output's shape"
         );
     }
-    let mut out = vec![0.0f32; len];
     let epi = conv::Epilogue {
         affine: Some((&scale, &shift)),
         residual: residual.map(data),
         relu,
     };
-    conv::forward(&win, bt, data(x), data(w), b.map(data), epi, &mut out);
+    let out = written(len, |out| {
+        conv::forward_uninit(&win, bt, data(x), data(w), b.map(data), epi, out)
+    });
     tensor(out, &[bt.n, cout, win.oh, win.ow])
 }
 

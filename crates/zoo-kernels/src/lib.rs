@@ -2,7 +2,9 @@
 //! stride, padding, dilation and groups), transposed convolution, max and
 //! average pooling, adaptive average pooling, batch norm (training and
 //! evaluation, optionally with a ReLU fused after it) and the sigmoid,
-//! forward and backward.
+//! forward and backward; in evaluation, a convolution with its batch norm,
+//! residual add and ReLU applied to each block of its output as it is
+//! written ([`conv2d_bn`], the same bits as the separate ops).
 //!
 //! They plug into burn through its backend extension (`#[backend_extension]`):
 //! [`ZooKernels`] is implemented for `Flex` (the forward kernels) and for

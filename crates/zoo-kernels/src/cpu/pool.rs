@@ -134,17 +134,8 @@ pub fn max_pool(g: &Pool, x: &[f32], out: &mut [f32], indices: Option<&mut [u32]
     }
 }
 
-/// Whether max pooling without dilation takes its two-pass form; a dev knob.
-static SEPARABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Turns the two-pass max pooling on or off: for tuning and tests.
-#[doc(hidden)]
-pub fn set_separable(on: bool) {
-    SEPARABLE.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
 fn max_plane(g: &Pool, x: &[f32], out: &mut [f32]) {
-    if g.dh == 1 && g.dw == 1 && g.ow > 0 && SEPARABLE.load(std::sync::atomic::Ordering::Relaxed) {
+    if g.dh == 1 && g.dw == 1 && g.ow > 0 {
         return max_plane_separable(g, x, out);
     }
     for oy in 0..g.oh {
